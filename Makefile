@@ -1,0 +1,46 @@
+# sepi — build, test and run targets. Every target uses the Node >= 24 that
+# scripts/toolchain.sh finds or installs (the system Node 20 is end of life).
+#
+#   make demo    companion call manager + phones booting to Registered (the main job)
+#   make test    every test; the last line is "N passed, N failed"
+#   make bench   boot-time ratio against dnsmasq+tftpd-hpa+kamailio, memory of 100 phones
+#   make setup   Node toolchain + npm dependencies (bin/sepi works after this)
+
+SHELL := /bin/bash
+NODE = $(shell scripts/toolchain.sh)
+NODE_BIN = $(dir $(NODE))
+RUN = PATH="$(NODE_BIN):$$PATH" $(NODE) --disable-warning=ExperimentalWarning
+
+.PHONY: setup peers test unit e2e typecheck demo bench clean
+
+setup: node_modules/.sepi-installed
+
+node_modules/.sepi-installed: package.json package-lock.json scripts/toolchain.sh
+	@scripts/toolchain.sh >/dev/null
+	PATH="$(NODE_BIN):$$PATH" npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian packages for the real peers the tests and the demo talk to (root only).
+peers:
+	@scripts/install-peers.sh
+
+typecheck: setup
+	$(RUN) node_modules/typescript/bin/tsc --noEmit -p .
+
+test: setup peers
+	@$(RUN) test/run.ts
+
+unit: setup
+	@$(RUN) test/run.ts unit
+
+e2e: setup peers
+	@$(RUN) test/run.ts e2e
+
+demo: setup peers
+	@$(RUN) src/cli/main.ts demo
+
+bench: setup peers
+	@$(RUN) bench/run.ts
+
+clean:
+	rm -rf .demo .bench

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs, when missing, the Debian packages of the peers that nobody here wrote and that the
+# end-to-end tests, the demo and the bench run against: dnsmasq, tftpd-hpa, tftp-hpa, atftp,
+# busybox udhcpc, kamailio, tshark, SIPp, socat, iproute2 (ip netns).
+# Needs root and apt; elsewhere it says what is missing and leaves it to the operator.
+set -eu
+need=""
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip        || need="$need iproute2"
+have dnsmasq   || need="$need dnsmasq-base"
+have in.tftpd  || need="$need tftpd-hpa"
+have tftp      || need="$need tftp-hpa"
+have atftp     || need="$need atftp"
+have busybox   || need="$need busybox"
+have kamailio  || need="$need kamailio"
+have tshark    || need="$need tshark"
+have sipp      || need="$need sip-tester"
+have socat     || need="$need socat"
+have pkill     || need="$need procps"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! have apt-get; then
+  echo "peers: missing$need — install them (as root: apt-get install$need); tests that need them will fail and say so" >&2
+  exit 0
+fi
+echo "peers: installing$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# One package at a time: tftpd-hpa and atftpd conflict, and a batch install stops at the first problem.
+for p in $need; do
+  apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 || { echo "peers: apt-get install $p failed" >&2; exit 1; }
+done

@@ -1,0 +1,108 @@
+/**
+ * `sepi cm serve` runs the companion; every other `sepi cm` subcommand talks to the server that
+ * owns --data through its admin API.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { AdminClient, AdminClientError } from '../cm/admin-client.ts';
+import { Companion, type PhoneView } from '../cm/companion.ts';
+import { ConfigError, buildConfig, interfaceAddress } from '../cm/config.ts';
+import { UsageError, parse, required } from './args.ts';
+
+export async function cmCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve') return serve(argv.slice(1));
+  const { values: v, positionals: p } = parse(argv, {
+    data: { type: 'string' }, mac: { type: 'string' }, model: { type: 'string' }, dn: { type: 'string' },
+    description: { type: 'string' }, password: { type: 'string' }, restart: { type: 'boolean' }, json: { type: 'boolean' },
+  }, true);
+  const data = resolve(required(v.data, '--data'));
+  const client = new AdminClient(data);
+  const out = (x: unknown, text: () => string) => process.stdout.write((v.json ? JSON.stringify(x, null, 2) : text()) + '\n');
+  try {
+    const [what, verb, arg] = p;
+    if (what === 'status') {
+      const s = await client.call<Record<string, unknown>>('GET', '/v1/status');
+      out(s, () => Object.entries(s).map(([k, val]) => `${k.padEnd(16)} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}`).join('\n'));
+      return 0;
+    }
+    if (what === 'phone') {
+      switch (verb) {
+        case 'add': {
+          const r = await client.call<PhoneView>('POST', '/v1/phones', { mac: required(v.mac, '--mac'), model: v.model ?? '8841', dn: v.dn, description: v.description, password: v.password });
+          out(r, () => `added ${r.deviceName} (${r.model}) DN ${r.dn}`);
+          return 0;
+        }
+        case 'list': {
+          const list = await client.call<PhoneView[]>('GET', '/v1/phones');
+          out(list, () => table(list));
+          return 0;
+        }
+        case 'show': {
+          const r = await client.call<PhoneView>('GET', `/v1/phones/${encodeURIComponent(arg ?? v.mac ?? '')}`);
+          out(r, () => Object.entries(r).map(([k, val]) => `${k.padEnd(16)} ${val ?? ''}`).join('\n'));
+          return 0;
+        }
+        case 'rm': {
+          await client.call('DELETE', `/v1/phones/${encodeURIComponent(arg ?? v.mac ?? '')}`);
+          out({ removed: arg ?? v.mac }, () => `removed ${arg ?? v.mac}`);
+          return 0;
+        }
+        case 'reset': {
+          const r = await client.call<{ detail: string }>('POST', `/v1/phones/${encodeURIComponent(arg ?? v.mac ?? '')}/reset`, { action: v.restart ? 'restart' : 'reset' });
+          out(r, () => `${v.restart ? 'restart' : 'reset'} sent: ${r.detail}`);
+          return 0;
+        }
+      }
+      throw new UsageError('sepi cm phone add|list|show|rm|reset');
+    }
+    throw new UsageError('sepi cm serve | status | phone …');
+  } catch (e) {
+    if (e instanceof AdminClientError) {
+      process.stderr.write(`sepi cm: ${e.message}\n`);
+      return e.status === 404 ? 3 : 1;
+    }
+    throw e;
+  }
+}
+
+function table(list: PhoneView[]): string {
+  if (list.length === 0) return 'no phones';
+  const rows = list.map((p) => [p.deviceName, p.model, p.dn, p.registered ? 'registered' : 'not registered', p.lease ?? '-', p.description]);
+  const head = ['DEVICE', 'MODEL', 'DN', 'STATUS', 'LEASE', 'DESCRIPTION'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, { data: { type: 'string' }, iface: { type: 'string' }, config: { type: 'string' } });
+  const data = resolve(required(v.data, '--data'));
+  let raw: unknown = {};
+  if (v.config) {
+    try {
+      raw = JSON.parse(await readFile(v.config, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--config ${v.config}: ${(e as Error).message}`);
+    }
+  }
+  let config;
+  try {
+    const iface = v.iface ? interfaceAddress(v.iface) : undefined;
+    if (!iface && !(raw as { address?: string }).address) throw new UsageError('--iface is required (or an address in the config file)');
+    config = buildConfig(raw, iface ?? { address: (raw as { address: string }).address, prefix: Number((raw as { prefix?: number }).prefix ?? 24) });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`config: ${e.message}`);
+    throw e;
+  }
+  const stamp = () => new Date().toISOString().slice(11, 23);
+  const companion = new Companion({ dataDir: data, config, iface: v.iface, log: (line) => process.stdout.write(`${stamp()} ${line}\n`) });
+  await companion.start();
+  const s = companion.status();
+  process.stdout.write(`${stamp()} companion serving ${config.address}: ${Object.entries(s.services).filter(([, x]) => x).map(([k]) => k).join(', ')}; admin API at ${data}/admin.sock\n`);
+  return new Promise<number>((resolveExit) => {
+    const stop = (code: number) => () => {
+      void companion.stop().finally(() => resolveExit(code));
+    };
+    process.once('SIGINT', stop(0));
+    process.once('SIGTERM', stop(0));
+  });
+}

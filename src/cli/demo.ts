@@ -1,0 +1,1 @@
+export async function demoCommand(_argv: string[]): Promise<number> { return 1; }

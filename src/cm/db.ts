@@ -1,0 +1,211 @@
+/**
+ * The companion's store: one SQLite database (node:sqlite) in the data folder. WAL mode with
+ * synchronous=FULL so a committed change survives a power cut; the schema version lives in
+ * PRAGMA user_version and migrations run forward on open.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import { join } from 'node:path';
+
+export interface PhoneRecord {
+  mac: string;
+  model: string;
+  dn: string;
+  description: string;
+  /** Digest password for the line; empty means the registrar does not challenge. */
+  password: string;
+  autoregistered: boolean;
+  createdAt: string;
+  versionStamp: string;
+}
+
+export interface LeaseRecord {
+  mac: string;
+  address: string;
+  state: 'offered' | 'bound' | 'released';
+  expiresAt: number;
+  vendorClass: string;
+}
+
+export interface RegistrationRecord {
+  device: string;
+  mac: string;
+  user: string;
+  contact: string;
+  callId: string;
+  source: string;
+  modelCode: number;
+  activeLoad: string;
+  member: string;
+  registeredAt: number;
+  expiresAt: number;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE phones (
+     mac TEXT PRIMARY KEY CHECK (length(mac) = 12),
+     model TEXT NOT NULL,
+     dn TEXT NOT NULL UNIQUE,
+     description TEXT NOT NULL DEFAULT '',
+     password TEXT NOT NULL DEFAULT '',
+     autoregistered INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     version_stamp TEXT NOT NULL
+   );
+   CREATE TABLE leases (
+     mac TEXT PRIMARY KEY,
+     address TEXT NOT NULL UNIQUE,
+     state TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     vendor_class TEXT NOT NULL DEFAULT ''
+   );
+   CREATE TABLE registrations (
+     device TEXT PRIMARY KEY,
+     mac TEXT NOT NULL,
+     user TEXT NOT NULL,
+     contact TEXT NOT NULL,
+     call_id TEXT NOT NULL,
+     source TEXT NOT NULL,
+     model_code INTEGER NOT NULL,
+     active_load TEXT NOT NULL,
+     member TEXT NOT NULL,
+     registered_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
+];
+
+type Row = Record<string, unknown>;
+
+const phoneFrom = (r: Row): PhoneRecord => ({
+  mac: String(r['mac']), model: String(r['model']), dn: String(r['dn']), description: String(r['description']),
+  password: String(r['password']), autoregistered: Number(r['autoregistered']) === 1, createdAt: String(r['created_at']), versionStamp: String(r['version_stamp']),
+});
+
+const leaseFrom = (r: Row): LeaseRecord => ({
+  mac: String(r['mac']), address: String(r['address']), state: String(r['state']) as LeaseRecord['state'], expiresAt: Number(r['expires_at']), vendorClass: String(r['vendor_class']),
+});
+
+const registrationFrom = (r: Row): RegistrationRecord => ({
+  device: String(r['device']), mac: String(r['mac']), user: String(r['user']), contact: String(r['contact']), callId: String(r['call_id']),
+  source: String(r['source']), modelCode: Number(r['model_code']), activeLoad: String(r['active_load']), member: String(r['member']),
+  registeredAt: Number(r['registered_at']), expiresAt: Number(r['expires_at']),
+});
+
+export class CompanionDb {
+  private readonly db: DatabaseSync;
+
+  constructor(dataDir: string) {
+    this.db = new DatabaseSync(join(dataDir, 'companion.sqlite'));
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    const version = Number((this.db.prepare('PRAGMA user_version').get() as Row)['user_version']);
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.exec('BEGIN');
+      try {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.exec(`PRAGMA user_version = ${v + 1}`);
+        this.db.exec('COMMIT');
+      } catch (e) {
+        this.db.exec('ROLLBACK');
+        throw e;
+      }
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- phones -------------------------------------------------------------------------------
+
+  phones(): PhoneRecord[] {
+    return (this.db.prepare('SELECT * FROM phones ORDER BY dn').all() as Row[]).map(phoneFrom);
+  }
+
+  phone(mac: string): PhoneRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM phones WHERE mac = ?').get(mac) as Row | undefined;
+    return r && phoneFrom(r);
+  }
+
+  phoneByDn(dn: string): PhoneRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM phones WHERE dn = ?').get(dn) as Row | undefined;
+    return r && phoneFrom(r);
+  }
+
+  addPhone(p: PhoneRecord): void {
+    this.db
+      .prepare('INSERT INTO phones (mac, model, dn, description, password, autoregistered, created_at, version_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(p.mac, p.model, p.dn, p.description, p.password, p.autoregistered ? 1 : 0, p.createdAt, p.versionStamp);
+  }
+
+  removePhone(mac: string): boolean {
+    const r = this.db.prepare('DELETE FROM phones WHERE mac = ?').run(mac);
+    this.db.prepare('DELETE FROM registrations WHERE mac = ?').run(mac);
+    return Number(r.changes) > 0;
+  }
+
+  /** The first DN of the range not taken by any phone. */
+  nextFreeDn(first: string, last: string): string | undefined {
+    const width = first.length;
+    const used = new Set((this.db.prepare('SELECT dn FROM phones').all() as Row[]).map((r) => String(r['dn'])));
+    for (let n = Number(first); n <= Number(last); n++) {
+      const dn = String(n).padStart(width, '0');
+      if (!used.has(dn)) return dn;
+    }
+    return undefined;
+  }
+
+  // ---- leases -------------------------------------------------------------------------------
+
+  lease(mac: string): LeaseRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM leases WHERE mac = ?').get(mac) as Row | undefined;
+    return r && leaseFrom(r);
+  }
+
+  leases(): LeaseRecord[] {
+    return (this.db.prepare('SELECT * FROM leases ORDER BY address').all() as Row[]).map(leaseFrom);
+  }
+
+  leaseAt(address: string): LeaseRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM leases WHERE address = ?').get(address) as Row | undefined;
+    return r && leaseFrom(r);
+  }
+
+  saveLease(l: LeaseRecord): void {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      // An address handed to a new MAC is taken back from the expired lease that held it.
+      this.db.prepare('DELETE FROM leases WHERE address = ? AND mac <> ?').run(l.address, l.mac);
+      this.db
+        .prepare('INSERT INTO leases (mac, address, state, expires_at, vendor_class) VALUES (?, ?, ?, ?, ?) ON CONFLICT(mac) DO UPDATE SET address = excluded.address, state = excluded.state, expires_at = excluded.expires_at, vendor_class = excluded.vendor_class')
+        .run(l.mac, l.address, l.state, l.expiresAt, l.vendorClass);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  // ---- registrations ------------------------------------------------------------------------
+
+  saveRegistration(r: RegistrationRecord): void {
+    this.db
+      .prepare(`INSERT INTO registrations (device, mac, user, contact, call_id, source, model_code, active_load, member, registered_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(device) DO UPDATE SET mac = excluded.mac, user = excluded.user, contact = excluded.contact, call_id = excluded.call_id,
+                  source = excluded.source, model_code = excluded.model_code, active_load = excluded.active_load, member = excluded.member,
+                  registered_at = excluded.registered_at, expires_at = excluded.expires_at`)
+      .run(r.device, r.mac, r.user, r.contact, r.callId, r.source, r.modelCode, r.activeLoad, r.member, r.registeredAt, r.expiresAt);
+  }
+
+  registration(device: string): RegistrationRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM registrations WHERE device = ?').get(device) as Row | undefined;
+    return r && registrationFrom(r);
+  }
+
+  registrations(): RegistrationRecord[] {
+    return (this.db.prepare('SELECT * FROM registrations ORDER BY device').all() as Row[]).map(registrationFrom);
+  }
+
+  removeRegistration(device: string): void {
+    this.db.prepare('DELETE FROM registrations WHERE device = ?').run(device);
+  }
+}

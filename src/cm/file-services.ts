@@ -1,0 +1,121 @@
+/**
+ * The two ways a phone fetches its files from the companion: TFTP on 69 (the npm `tftp`
+ * package's server, verified with tftp-hpa and atftp clients in platform-notes.md B2, fed from
+ * memory instead of a directory) and HTTP on 6970, which 78xx/88xx firmware tries first.
+ * Both answer from ProvisioningFiles; an absent file is TFTP error 1 "File not found" / HTTP 404.
+ */
+import http from 'node:http';
+import tftp, { type TftpServer } from 'tftp';
+import type { ProvisioningFiles } from './provisioning-files.ts';
+
+export interface FileLogEntry {
+  via: 'tftp' | 'http';
+  name: string;
+  from: string;
+  result: 'sent' | 'absent' | 'refused';
+  bytes?: number;
+}
+
+export class TftpService {
+  private server: TftpServer | undefined;
+  private readonly files: ProvisioningFiles;
+  private readonly log: (e: FileLogEntry) => void;
+
+  constructor(files: ProvisioningFiles, log: (e: FileLogEntry) => void) {
+    this.files = files;
+    this.log = log;
+  }
+
+  async start(host: string, port: number, root: string): Promise<void> {
+    const server = tftp.createServer({ host, port, root, denyPUT: true }, (req, res) => {
+      req.on('error', () => {}); // transfer errors (client gone, aborted) end only that transfer
+      const from = req.stats.remoteAddress;
+      if (req.method !== 'GET') return req.abort('Cannot PUT files');
+      const answer = this.files.lookup(req.file);
+      if (answer.kind === 'absent') {
+        this.log({ via: 'tftp', name: req.file, from, result: 'absent' });
+        return req.abort('File not found');
+      }
+      this.log({ via: 'tftp', name: req.file, from, result: 'sent', bytes: answer.data.length });
+      res.setSize(answer.data.length);
+      res.end(answer.data);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.once('listening', () => {
+        server.removeListener('error', reject);
+        server.on('error', () => {});
+        resolve();
+      });
+      server.listen();
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.close();
+    this.server = undefined;
+  }
+}
+
+export class HttpFileService {
+  private server: http.Server | undefined;
+  private readonly files: ProvisioningFiles;
+  private readonly log: (e: FileLogEntry) => void;
+
+  constructor(files: ProvisioningFiles, log: (e: FileLogEntry) => void) {
+    this.files = files;
+    this.log = log;
+  }
+
+  async start(host: string, port: number): Promise<void> {
+    const server = http.createServer((req, res) => {
+      const from = req.socket.remoteAddress ?? '';
+      let name: string;
+      try {
+        name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      if (name.split('/').includes('..') || name.length > 255) {
+        this.log({ via: 'http', name, from, result: 'refused' });
+        res.writeHead(400).end();
+        return;
+      }
+      const answer = this.files.lookup(name);
+      if (answer.kind === 'absent') {
+        this.log({ via: 'http', name, from, result: 'absent' });
+        res.writeHead(404, { 'cache-control': 'no-store' }).end();
+        return;
+      }
+      this.log({ via: 'http', name, from, result: 'sent', bytes: answer.data.length });
+      // What CUCM sends on 6970 (reference §3.1): no caching, a generic type.
+      res.writeHead(200, { 'content-type': answer.contentType, 'content-length': answer.data.length, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : answer.data);
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  }
+}

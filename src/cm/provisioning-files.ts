@@ -1,0 +1,71 @@
+/**
+ * The files the companion's TFTP and HTTP servers hand out, generated from the database on
+ * every request (so an admin change is visible at the phone's next boot, as with CUCM):
+ * `SEP<MAC>.cnf.xml` for known phones and the default file — `XMLDefault.cnf.xml`, and the same
+ * content as `SEPDEFAULT.cnf` for the older models that ask for that name.
+ */
+import { type CallManagerMember, DEFAULT_SIP_STACK, USECALLMANAGER, writeDeviceConfig, writeXmlDefault } from '../wire/cnf-xml.ts';
+import { PHONE_MODELS } from '../wire/models.ts';
+import type { CompanionConfig } from './config.ts';
+import type { CompanionDb, PhoneRecord } from './db.ts';
+
+export type FileAnswer = { kind: 'file'; data: Buffer; contentType: string } | { kind: 'absent' };
+
+const DEFAULT_NAMES = new Set(['xmldefault.cnf.xml', 'sepdefault.cnf']);
+
+export class ProvisioningFiles {
+  private readonly db: CompanionDb;
+  private readonly config: CompanionConfig;
+
+  constructor(db: CompanionDb, config: CompanionConfig) {
+    this.db = db;
+    this.config = config;
+  }
+
+  private members(): CallManagerMember[] {
+    return this.config.callManagers.map((c) => ({ priority: c.priority, host: c.host, sipPort: c.sipPort, securedSipPort: 5061, ethernetPhonePort: 2000 }));
+  }
+
+  /** Looks a requested name up; names are matched without regard to case, as CUCM's TFTP does. */
+  lookup(requested: string): FileAnswer {
+    const name = requested.replace(/^\/+/, '');
+    const lower = name.toLowerCase();
+    if (DEFAULT_NAMES.has(lower)) {
+      return this.config.serveDefaultConfig ? { kind: 'file', data: Buffer.from(this.defaultFile()), contentType: 'text/xml' } : { kind: 'absent' };
+    }
+    const m = /^sep([0-9a-f]{12})\.cnf\.xml$/.exec(lower);
+    if (m) {
+      const phone = this.db.phone(m[1]!.toUpperCase());
+      return phone ? { kind: 'file', data: Buffer.from(this.deviceFile(phone)), contentType: 'text/xml' } : { kind: 'absent' };
+    }
+    return { kind: 'absent' };
+  }
+
+  deviceFile(p: PhoneRecord): string {
+    return writeDeviceConfig({
+      fullConfig: true,
+      deviceProtocol: 'SIP',
+      devicePoolName: 'Default',
+      callManagers: this.members(),
+      tvs: [],
+      registerWithProxy: true,
+      sipStack: DEFAULT_SIP_STACK,
+      lines: [{ button: 1, dn: p.dn, displayName: p.description || p.dn, label: p.dn, proxy: USECALLMANAGER, port: this.config.sip.port, authName: p.password ? p.dn : '', authPassword: p.password, contact: p.dn }],
+      loadInformation: '',
+      inactiveLoadInformation: '',
+      versionStamp: p.versionStamp,
+      deviceSecurityMode: 1,
+      transportLayerProtocol: 1,
+      userLocale: 'English_United_States',
+      networkLocale: 'United_States',
+    });
+  }
+
+  defaultFile(): string {
+    const loads = Object.entries(this.config.loadInformation).map(([code, load]) => {
+      const model = [...PHONE_MODELS.values()].find((m) => m.code === Number(code));
+      return { code: Number(code), model: model ? `Cisco ${model.name}` : '', load };
+    });
+    return writeXmlDefault({ callManagers: this.members(), tvs: [], loads });
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Node implementations of the phone's ports: real UDP/TCP sockets, HTTP through undici, DNS
+ * through node:dns, and the network interface through iproute2 (`ip`). Constructed by the CLI.
+ */
+import dgram from 'node:dgram';
+import { promises as dnsp } from 'node:dns';
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { Agent, request } from 'undici';
+import { isIpv4 } from '../wire/ipv4.ts';
+import type { HttpResult, InterfaceAddress, InterfacePort, NetworkPort, Peer, TcpConnection, UdpEndpoint } from './ports.ts';
+
+const run = promisify(execFile);
+
+class NodeUdp implements UdpEndpoint {
+  private handler: ((d: Buffer, p: Peer) => void) | undefined;
+  private closed = false;
+  private readonly sock: dgram.Socket;
+  readonly port: number;
+
+  constructor(sock: dgram.Socket) {
+    this.sock = sock;
+    this.port = sock.address().port;
+    sock.on('message', (d, r) => this.handler?.(d, { address: r.address, port: r.port }));
+    // An ICMP error or a send failure must never crash the firmware; send() reports its own.
+    sock.on('error', () => {});
+  }
+
+  send(data: Uint8Array, port: number, address: string): Promise<void> {
+    return new Promise((resolve, reject) => this.sock.send(data, port, address, (e) => (e ? reject(e) : resolve())));
+  }
+
+  onMessage(handler: (d: Buffer, p: Peer) => void): void {
+    this.handler = handler;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.close();
+  }
+}
+
+class NodeTcp implements TcpConnection {
+  private readonly s: net.Socket;
+  private closeHandler: ((why: string) => void) | undefined;
+  private closedWhy: string | undefined;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  constructor(s: net.Socket) {
+    this.s = s;
+    this.localAddress = s.localAddress ?? '';
+    this.localPort = s.localPort ?? 0;
+    this.remoteAddress = s.remoteAddress ?? '';
+    this.remotePort = s.remotePort ?? 0;
+    let why = 'closed by peer';
+    s.on('error', (e) => (why = e.message));
+    s.on('close', () => {
+      this.closedWhy ??= why;
+      this.closeHandler?.(this.closedWhy);
+      this.closeHandler = undefined;
+    });
+  }
+
+  write(data: Uint8Array): void {
+    if (!this.s.destroyed) this.s.write(data);
+  }
+
+  onData(handler: (d: Buffer) => void): void {
+    this.s.on('data', handler);
+  }
+
+  onClose(handler: (why: string) => void): void {
+    if (this.closedWhy !== undefined) queueMicrotask(() => handler(this.closedWhy!));
+    else this.closeHandler = handler;
+  }
+
+  close(): void {
+    this.closedWhy ??= 'closed locally';
+    this.s.destroy();
+  }
+}
+
+export class NodeNetwork implements NetworkPort {
+  private readonly agent: Agent;
+
+  constructor(localAddress?: string) {
+    this.agent = new Agent({ connect: { timeout: 3000, ...(localAddress ? { localAddress } : {}) }, keepAliveTimeout: 1000, pipelining: 0 });
+  }
+
+  udp(o: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean }): Promise<UdpEndpoint> {
+    return new Promise((resolve, reject) => {
+      const sock = dgram.createSocket({ type: 'udp4', reuseAddr: o.reuseAddr ?? false });
+      sock.once('error', reject);
+      sock.bind({ port: o.port ?? 0, address: o.address ?? '0.0.0.0', exclusive: !o.reuseAddr }, () => {
+        sock.removeListener('error', reject);
+        if (o.broadcast) sock.setBroadcast(true);
+        resolve(new NodeUdp(sock));
+      });
+    });
+  }
+
+  tcp(host: string, port: number, o: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<TcpConnection> {
+    return new Promise((resolve, reject) => {
+      if (o.signal?.aborted) return reject(o.signal.reason);
+      const s = net.createConnection({ host, port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        s.destroy();
+        reject(new Error(why));
+      };
+      const onAbort = () => fail('aborted');
+      const timer = setTimeout(() => fail(`no answer from ${host}:${port} within ${o.timeoutMs / 1000} s`), o.timeoutMs);
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      s.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'ECONNREFUSED' ? `${host}:${port} refused the connection` : e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? `${host} is unreachable` : e.message));
+      s.once('connect', () => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        s.removeAllListeners('error');
+        s.setNoDelay(true);
+        resolve(new NodeTcp(s));
+      });
+    });
+  }
+
+  async httpGet(url: string, o: { timeoutMs: number; maxBytes: number; signal?: AbortSignal }): Promise<HttpResult> {
+    try {
+      const res = await request(url, {
+        dispatcher: this.agent,
+        headersTimeout: o.timeoutMs,
+        bodyTimeout: o.timeoutMs,
+        ...(o.signal ? { signal: o.signal } : {}),
+        headers: { 'user-agent': 'sepi-phone' },
+      });
+      const declared = Number(res.headers['content-length'] ?? NaN);
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return { kind: 'response', status: res.statusCode, body: Buffer.alloc(0) };
+      }
+      if (declared > o.maxBytes) {
+        res.body.destroy();
+        return { kind: 'error', code: 'too-large', message: `file of ${declared} bytes exceeds the ${o.maxBytes}-byte limit` };
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of res.body) {
+        size += (c as Buffer).length;
+        if (size > o.maxBytes) {
+          res.body.destroy();
+          return { kind: 'error', code: 'too-large', message: `file exceeds the ${o.maxBytes}-byte limit` };
+        }
+        chunks.push(c as Buffer);
+      }
+      return { kind: 'response', status: 200, body: Buffer.concat(chunks) };
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      const code = err.cause?.code ?? err.code ?? 'error';
+      const message = code === 'ECONNREFUSED' ? 'connection refused' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect timeout' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no answer' : (err.cause?.message ?? err.message);
+      return { kind: 'error', code, message };
+    }
+  }
+
+  async resolve4(name: string, dnsServers: readonly string[]): Promise<string[]> {
+    if (isIpv4(name)) return [name];
+    if (dnsServers.length) {
+      const r = new dnsp.Resolver({ timeout: 2000, tries: 2 });
+      r.setServers([...dnsServers]);
+      try {
+        const a = await r.resolve4(name);
+        if (a.length) return a;
+      } catch {
+        // fall through to the system resolver (/etc/hosts, the host's own DNS)
+      }
+    }
+    const all = await dnsp.lookup(name, { family: 4, all: true });
+    return all.map((a) => a.address);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/** A real board: sepi owns the interface and sets its address and routes with iproute2. */
+export class KernelInterface implements InterfacePort {
+  readonly name: string;
+  readonly ownsAddress = true;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  private async ip(...args: string[]): Promise<void> {
+    try {
+      await run('ip', args);
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`ip ${args.join(' ')}: ${(err.stderr ?? err.message).trim()}`);
+    }
+  }
+
+  async prepare(): Promise<void> {
+    await this.ip('link', 'set', 'dev', this.name, 'up');
+    // Without an address or a default route the kernel has no way out for 255.255.255.255.
+    await this.ip('route', 'replace', '255.255.255.255/32', 'dev', this.name);
+  }
+
+  async configure(a: InterfaceAddress): Promise<void> {
+    await this.ip('addr', 'replace', `${a.address}/${a.prefix}`, 'dev', this.name);
+    if (a.router) await this.ip('route', 'replace', 'default', 'via', a.router, 'dev', this.name);
+  }
+
+  async deconfigure(a: InterfaceAddress): Promise<void> {
+    await this.ip('addr', 'del', `${a.address}/${a.prefix}`, 'dev', this.name).catch(() => {});
+  }
+
+  sourceAddress(): string | undefined {
+    return undefined;
+  }
+}
+
+/**
+ * An emulated phone: the kernel's interface is left as it is (it needs an address or a route
+ * for broadcasts already), and the leased address is the phone's in name only.
+ */
+export class UnmanagedInterface implements InterfacePort {
+  readonly name: string;
+  readonly ownsAddress = false;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  async prepare(): Promise<void> {}
+  async configure(): Promise<void> {}
+  async deconfigure(): Promise<void> {}
+  sourceAddress(): string | undefined {
+    return undefined;
+  }
+}

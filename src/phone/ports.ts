@@ -1,0 +1,62 @@
+/**
+ * The ports the firmware does all its I/O through. They are constructed in the entry files
+ * (src/cli) and passed in, so the same firmware runs on a Pi, in a terminal, in a test and a
+ * thousand times in one process. Implementations for Node live in node-ports.ts.
+ */
+export interface Peer {
+  address: string;
+  port: number;
+}
+
+export interface UdpEndpoint {
+  readonly port: number;
+  send(data: Uint8Array, port: number, address: string): Promise<void>;
+  /** Sets the datagram handler, replacing any earlier one. */
+  onMessage(handler: (data: Buffer, from: Peer) => void): void;
+  close(): void;
+}
+
+export interface TcpConnection {
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  write(data: Uint8Array): void;
+  onData(handler: (data: Buffer) => void): void;
+  /** Called once, when the connection is gone for whatever reason. */
+  onClose(handler: (reason: string) => void): void;
+  close(): void;
+}
+
+export type HttpResult =
+  | { kind: 'response'; status: number; body: Buffer }
+  | { kind: 'error'; code: string; message: string };
+
+export interface NetworkPort {
+  udp(opts: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean }): Promise<UdpEndpoint>;
+  /** Resolves with the connection or rejects with an Error whose message says why (refused, timeout, unreachable). */
+  tcp(host: string, port: number, opts: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<TcpConnection>;
+  httpGet(url: string, opts: { timeoutMs: number; maxBytes: number; signal?: AbortSignal; localAddress?: string }): Promise<HttpResult>;
+  /** IPv4 addresses of a name, asking the given DNS servers (from DHCP) or the system resolver when none. */
+  resolve4(name: string, dnsServers: readonly string[]): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface InterfaceAddress {
+  address: string;
+  prefix: number;
+  router: string | undefined;
+}
+
+/** What the firmware may do to its network interface. */
+export interface InterfacePort {
+  readonly name: string;
+  /** True when the kernel owns the leased address (a real board); false for emulated phones. */
+  readonly ownsAddress: boolean;
+  /** Ready for DHCP from 0.0.0.0: link up, a route for 255.255.255.255 through this interface. */
+  prepare(): Promise<void>;
+  configure(addr: InterfaceAddress): Promise<void>;
+  deconfigure(addr: InterfaceAddress): Promise<void>;
+  /** Local address to bind sockets to, when the phone must speak from its own address. */
+  sourceAddress(): string | undefined;
+}

@@ -1,0 +1,82 @@
+/**
+ * The LCD as a pure function: phone status in, a grid of characters plus softkey labels out,
+ * sized by the board (20x8 on a 160x128 panel with an 8x16 font, 40x15 on 320x240). Renderers
+ * only draw grids, so the tty, the text log, a PNG and the web page all show the same screen.
+ */
+import type { PhoneStatus } from './events.ts';
+
+export interface ScreenGeometry {
+  cols: number;
+  rows: number;
+}
+
+export const LCD_160x128: ScreenGeometry = { cols: 20, rows: 8 };
+export const LCD_320x240: ScreenGeometry = { cols: 40, rows: 15 };
+
+export interface ScreenFrame {
+  /** Exactly geometry.rows strings of exactly geometry.cols characters. */
+  rows: string[];
+  softkeys: string[];
+}
+
+export function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    let w = word;
+    while (w.length > width) {
+      if (cur) {
+        out.push(cur);
+        cur = '';
+      }
+      out.push(w.slice(0, width));
+      w = w.slice(width);
+    }
+    if (!cur) cur = w;
+    else if (cur.length + 1 + w.length <= width) cur += ` ${w}`;
+    else {
+      out.push(cur);
+      cur = w;
+    }
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+const fit = (s: string, cols: number) => (s.length > cols ? s.slice(0, cols) : s.padEnd(cols));
+
+export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
+  const head = s.line ? `${s.line}` : s.deviceName;
+  const right = s.model;
+  const header = head.length + 1 + right.length <= g.cols ? head + right.padStart(g.cols - head.length) : head;
+  const body: string[] = [s.phase];
+  if (s.registered) {
+    if (s.line) body.push(`Line ${s.line}`);
+    if (s.callManager) body.push(`CM ${s.callManager}`);
+    if (s.address) body.push(`IP ${s.address}`);
+    if (s.configFile) body.push(...wrap(s.configFile, g.cols));
+  } else {
+    const detail: string[] = [];
+    if (s.problem) detail.push(...wrap(s.problem, g.cols));
+    else {
+      if (s.address && g.rows > 10) detail.push(`IP ${s.address}`);
+      if (s.tftpServer && g.rows > 10) detail.push(`TFTP ${s.tftpServer}`);
+      const last = s.log[s.log.length - 1];
+      if (last) detail.push(...wrap(last, g.cols));
+    }
+    body.push(...detail);
+  }
+  const space = g.rows - 3;
+  const rows = [fit(header, g.cols), '-'.repeat(g.cols), ...body.slice(0, space).map((r) => fit(r, g.cols))];
+  while (rows.length < g.rows - 1) rows.push(' '.repeat(g.cols));
+  const softkeys = s.registered ? ['Settings', 'Restart'] : ['Settings'];
+  rows.push(fit(softkeyLine(softkeys, g.cols), g.cols));
+  return { rows, softkeys };
+}
+
+function softkeyLine(keys: string[], cols: number): string {
+  const cell = Math.floor(cols / Math.max(keys.length, 1));
+  return keys.map((k) => fit(k.slice(0, cell - 1), cell)).join('');
+}
+
+export const frameText = (f: ScreenFrame): string => f.rows.join('\n');

@@ -1,0 +1,56 @@
+/**
+ * Folds firmware events into the PhoneStatus the screens are drawn from. Pure, so the LCD, the
+ * web page and a test all see the same summary of the same events.
+ */
+import type { PhoneEvent, PhoneStatus } from './events.ts';
+
+const LOG_LINES = 12;
+
+export function initialStatus(model: string, deviceName: string): PhoneStatus {
+  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined };
+}
+
+const PHASES: Record<string, string> = {
+  power: 'Booting',
+  dhcp: 'Configuring IP',
+  tftp: 'Configuring IP',
+  trust: 'Trust list',
+  config: 'Configuring CM',
+  register: 'Registering',
+  reboot: 'Restarting',
+};
+
+export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
+  const next: PhoneStatus = { ...s, log: [...s.log, e.message].slice(-LOG_LINES) };
+  if (e.state === 'fail' || e.state === 'retry') next.problem = e.message;
+  switch (e.step) {
+    case 'power':
+      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power!, log: next.log };
+      break;
+    case 'dhcp':
+      if (e.state === 'done' && typeof e['address'] === 'string') next.address = e['address'];
+      break;
+    case 'tftp':
+      if (typeof e['server'] === 'string') next.tftpServer = e['server'];
+      break;
+    case 'config':
+      if (e.state === 'done' && typeof e['file'] === 'string') next.configFile = e['file'];
+      break;
+    case 'register':
+      if (e.state === 'done') {
+        next.phase = 'Registered';
+        next.registered = true;
+        next.problem = undefined;
+        if (typeof e['line'] === 'string') next.line = e['line'];
+        if (typeof e['cm'] === 'string') next.callManager = e['cm'];
+        return next;
+      }
+      break;
+  }
+  // While registered, progress (lease renewals, registration refreshes) changes nothing shown.
+  if (s.registered && (e.state === 'progress' || e.state === 'done')) return next;
+  next.registered = false;
+  next.phase = PHASES[e.step] ?? next.phase;
+  if (e.state === 'done') next.problem = undefined;
+  return next;
+}

@@ -1,0 +1,345 @@
+/**
+ * Typed readers and writers for the phone configuration files a Cisco call manager serves:
+ * `SEP<MAC>.cnf.xml` (root `<device>`) and the default file `XMLDefault.cnf.xml` /
+ * `SEPDEFAULT.cnf` (root `<Default>`). Element names follow reference
+ * cisco-boot-protocol.md §4. Real files carry many more elements; unknown ones are ignored,
+ * but every element we read must be well-formed or the whole file is refused with an error
+ * naming the element (a phone must never run on half a configuration).
+ */
+import { type XmlElement, type XmlNode, at, child, children, el, parseXml, textOf, xmlDocument } from './xml.ts';
+import { isIpv4 } from './ipv4.ts';
+import { type Result, WireError, catchWire } from './result.ts';
+
+export const USECALLMANAGER = 'USECALLMANAGER';
+const MAX_MEMBERS = 5;
+const MAX_LINES = 64;
+
+export interface CallManagerMember {
+  priority: number;
+  /** processNodeName: an IPv4 address or a DNS name. */
+  host: string;
+  sipPort: number;
+  securedSipPort: number;
+  ethernetPhonePort: number;
+}
+
+export interface TvsMember {
+  priority: number;
+  address: string;
+  port: number;
+}
+
+export interface SipLine {
+  button: number;
+  /** The directory number (`<name>`). */
+  dn: string;
+  displayName: string;
+  label: string;
+  /** `USECALLMANAGER` or a host. */
+  proxy: string;
+  port: number;
+  authName: string;
+  authPassword: string;
+  contact: string;
+}
+
+export interface SipStack {
+  timerRegisterExpires: number;
+  timerRegisterDelta: number;
+  timerKeepAliveExpires: number;
+  timerT1: number;
+  timerT2: number;
+}
+
+export interface DeviceConfig {
+  kind: 'device';
+  fullConfig: boolean;
+  deviceProtocol: 'SIP' | 'SCCP';
+  devicePoolName: string;
+  callManagers: CallManagerMember[];
+  tvs: TvsMember[];
+  registerWithProxy: boolean;
+  sipStack: SipStack;
+  lines: SipLine[];
+  loadInformation: string;
+  inactiveLoadInformation: string;
+  versionStamp: string;
+  deviceSecurityMode: number;
+  transportLayerProtocol: number;
+  userLocale: string;
+  networkLocale: string;
+}
+
+export interface DefaultLoad {
+  /** Device-type code from the element name `loadInformationNNN`. */
+  code: number;
+  model: string;
+  load: string;
+}
+
+export interface XmlDefaultConfig {
+  kind: 'default';
+  callManagers: CallManagerMember[];
+  tvs: TvsMember[];
+  loads: DefaultLoad[];
+}
+
+export type PhoneConfig = DeviceConfig | XmlDefaultConfig;
+
+export const DEFAULT_SIP_STACK: SipStack = {
+  timerRegisterExpires: 3600,
+  timerRegisterDelta: 5,
+  timerKeepAliveExpires: 120,
+  timerT1: 500,
+  timerT2: 4000,
+};
+
+// ---- reading --------------------------------------------------------------------------------
+
+const FORMAT = 'cnf.xml';
+const bad = (e: XmlElement | string, message: string): never => {
+  throw new WireError(FORMAT, 'bad-element', message, typeof e === 'string' ? e : e.path);
+};
+
+function int(e: XmlElement | undefined, fallback: number, min: number, max: number): number {
+  const s = textOf(e);
+  if (s === undefined || s === '') return fallback;
+  if (!/^-?\d{1,10}$/.test(s)) bad(e!, `"${s}" is not an integer`);
+  const v = Number(s);
+  if (v < min || v > max) bad(e!, `${v} is outside ${min}..${max}`);
+  return v;
+}
+
+function bool(e: XmlElement | undefined, fallback: boolean): boolean {
+  const s = textOf(e);
+  if (s === undefined || s === '') return fallback;
+  if (s === 'true') return true;
+  if (s === 'false') return false;
+  return bad(e!, `"${s}" is not true or false`);
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function host(e: XmlElement | undefined, where: XmlElement, what: string): string {
+  const s = textOf(e);
+  if (!s) return bad(e ?? where, `${what} is missing`);
+  if (!isIpv4(s) && (!HOSTNAME.test(s) || /^[\d.]+$/.test(s))) bad(e!, `"${s}" is not an IPv4 address or host name`);
+  return s;
+}
+
+function str(e: XmlElement | undefined, max = 256): string {
+  const s = textOf(e) ?? '';
+  if (s.length > max) bad(e!, `text longer than ${max} characters`);
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(s)) bad(e!, 'control characters in text');
+  return s;
+}
+
+function readCallManagerGroup(group: XmlElement | undefined, where: XmlElement): CallManagerMember[] {
+  if (!group) return bad(where, 'callManagerGroup is missing');
+  const members = at(group, 'members');
+  if (!members) return bad(group, 'members is missing');
+  const list = children(members, 'member');
+  if (list.length === 0) bad(members, 'no member');
+  if (list.length > MAX_MEMBERS) bad(members, `${list.length} members, at most ${MAX_MEMBERS}`);
+  const out = list.map((m, i): CallManagerMember => {
+    const p = m.attrs['priority'];
+    if (p !== undefined && !/^\d{1,2}$/.test(p)) bad(m, `priority "${p}" is not a small integer`);
+    const cm = child(m, 'callManager');
+    if (!cm) return bad(m, 'callManager is missing');
+    const ports = child(cm, 'ports');
+    return {
+      priority: p === undefined ? i : Number(p),
+      host: host(child(cm, 'processNodeName'), cm, 'processNodeName'),
+      sipPort: int(ports && child(ports, 'sipPort'), 5060, 1, 65535),
+      securedSipPort: int(ports && child(ports, 'securedSipPort'), 5061, 1, 65535),
+      ethernetPhonePort: int(ports && child(ports, 'ethernetPhonePort'), 2000, 1, 65535),
+    };
+  });
+  // Lower priority value is tried first; equal priorities keep file order (stable sort).
+  return out.sort((a, b) => a.priority - b.priority);
+}
+
+function readTvs(root: XmlElement): TvsMember[] {
+  const members = at(root, 'TVS', 'members');
+  if (!members) return [];
+  const list = children(members, 'member');
+  if (list.length > MAX_MEMBERS) bad(members, `${list.length} TVS members, at most ${MAX_MEMBERS}`);
+  return list
+    .map((m, i): TvsMember => {
+      const p = m.attrs['priority'];
+      if (p !== undefined && !/^\d{1,2}$/.test(p)) bad(m, `priority "${p}" is not a small integer`);
+      return { priority: p === undefined ? i : Number(p), address: host(child(m, 'address'), m, 'address'), port: int(child(m, 'port'), 2445, 1, 65535) };
+    })
+    .sort((a, b) => a.priority - b.priority);
+}
+
+function readLines(profile: XmlElement | undefined): SipLine[] {
+  const sipLines = profile && child(profile, 'sipLines');
+  if (!sipLines) return [];
+  const list = children(sipLines, 'line');
+  if (list.length > MAX_LINES) bad(sipLines, `${list.length} lines, at most ${MAX_LINES}`);
+  return list.map((l, i): SipLine => {
+    const button = l.attrs['button'];
+    if (button !== undefined && !/^\d{1,3}$/.test(button)) bad(l, `button "${button}" is not a number`);
+    const dn = str(child(l, 'name'), 64);
+    if (dn && !/^[A-Za-z0-9+*#._\-]+$/.test(dn)) bad(child(l, 'name')!, `"${dn}" is not a valid directory number`);
+    const proxyText = str(child(l, 'proxy'), 253) || USECALLMANAGER;
+    const proxy = proxyText === USECALLMANAGER ? proxyText : host(child(l, 'proxy'), l, 'proxy');
+    return {
+      button: button === undefined ? i + 1 : Number(button),
+      dn,
+      displayName: str(child(l, 'displayName')),
+      label: str(child(l, 'featureLabel')),
+      proxy,
+      port: int(child(l, 'port'), 5060, 1, 65535),
+      authName: str(child(l, 'authName')),
+      authPassword: str(child(l, 'authPassword')),
+      contact: str(child(l, 'contact')),
+    };
+  });
+}
+
+function readSipStack(profile: XmlElement | undefined): SipStack {
+  const s = profile && child(profile, 'sipStack');
+  const d = DEFAULT_SIP_STACK;
+  return {
+    timerRegisterExpires: int(s && child(s, 'timerRegisterExpires'), d.timerRegisterExpires, 1, 86400 * 7),
+    timerRegisterDelta: int(s && child(s, 'timerRegisterDelta'), d.timerRegisterDelta, 0, 3600),
+    timerKeepAliveExpires: int(s && child(s, 'timerKeepAliveExpires'), d.timerKeepAliveExpires, 1, 86400),
+    timerT1: int(s && child(s, 'timerT1'), d.timerT1, 1, 60000),
+    timerT2: int(s && child(s, 'timerT2'), d.timerT2, 1, 600000),
+  };
+}
+
+function readDevice(root: XmlElement): DeviceConfig {
+  const pool = child(root, 'devicePool');
+  if (!pool) bad(root, 'devicePool is missing');
+  const protocol = str(child(root, 'deviceProtocol')) || 'SIP';
+  if (protocol !== 'SIP' && protocol !== 'SCCP') bad(child(root, 'deviceProtocol')!, `unknown deviceProtocol "${protocol}"`);
+  const profile = child(root, 'sipProfile');
+  return {
+    kind: 'device',
+    fullConfig: bool(child(root, 'fullConfig'), true),
+    deviceProtocol: protocol as 'SIP' | 'SCCP',
+    devicePoolName: str(child(pool!, 'name')),
+    callManagers: readCallManagerGroup(child(pool!, 'callManagerGroup'), pool!),
+    tvs: readTvs(root),
+    registerWithProxy: bool(profile && at(profile, 'sipProxies', 'registerWithProxy'), true),
+    sipStack: readSipStack(profile),
+    lines: readLines(profile),
+    loadInformation: str(child(root, 'loadInformation'), 128),
+    inactiveLoadInformation: str(child(root, 'inactiveLoadInformation'), 128),
+    versionStamp: str(child(root, 'versionStamp'), 128),
+    deviceSecurityMode: int(child(root, 'deviceSecurityMode'), 1, 1, 4),
+    transportLayerProtocol: int(child(root, 'transportLayerProtocol'), 1, 1, 4),
+    userLocale: str(at(root, 'userLocale', 'name')),
+    networkLocale: str(child(root, 'networkLocale')),
+  };
+}
+
+function readDefault(root: XmlElement): XmlDefaultConfig {
+  const loads: DefaultLoad[] = [];
+  for (const c of root.children) {
+    const m = /^loadInformation(\d{1,6})$/.exec(c.name);
+    if (!m) continue;
+    loads.push({ code: Number(m[1]), model: c.attrs['model'] ?? '', load: str(c, 128) });
+  }
+  // CUCM's XMLDefault puts callManagerGroup at the root; some generators wrap it in devicePool.
+  const group = child(root, 'callManagerGroup') ?? at(root, 'devicePool', 'callManagerGroup');
+  return { kind: 'default', callManagers: readCallManagerGroup(group, root), tvs: readTvs(root), loads };
+}
+
+/** Parses either configuration file; the root element says which it is. */
+export function parsePhoneConfig(bytes: Uint8Array | string): Result<PhoneConfig> {
+  const doc = parseXml(bytes, FORMAT);
+  if (!doc.ok) return doc;
+  return catchWire(() => {
+    const root = doc.value;
+    if (root.name === 'device') return readDevice(root);
+    if (root.name === 'Default') return readDefault(root);
+    return bad(root, `root element <${root.name}> is neither <device> nor <Default>`);
+  });
+}
+
+// ---- writing (the companion builds files with these; the phone reads them back) -------------
+
+const memberNodes = (members: readonly CallManagerMember[]): XmlNode =>
+  el('callManagerGroup', [
+    el(
+      'members',
+      members.map((m) =>
+        el(
+          'member',
+          [
+            el('callManager', [
+              el('ports', [el('ethernetPhonePort', m.ethernetPhonePort), el('sipPort', m.sipPort), el('securedSipPort', m.securedSipPort)]),
+              el('processNodeName', m.host),
+            ]),
+          ],
+          { priority: m.priority },
+        ),
+      ),
+    ),
+  ]);
+
+const tvsNode = (tvs: readonly TvsMember[]): XmlNode[] =>
+  tvs.length ? [el('TVS', [el('members', tvs.map((t) => el('member', [el('port', t.port), el('address', t.address)], { priority: t.priority })))])] : [];
+
+export function writeDeviceConfig(c: Omit<DeviceConfig, 'kind'>): string {
+  return xmlDocument(
+    el('device', [
+      el('fullConfig', c.fullConfig),
+      el('deviceProtocol', c.deviceProtocol),
+      el('ipAddressMode', 0),
+      el('devicePool', [el('name', c.devicePoolName), memberNodes(c.callManagers)]),
+      ...tvsNode(c.tvs),
+      el('sipProfile', [
+        el('sipProxies', [el('registerWithProxy', c.registerWithProxy)]),
+        el('sipStack', [
+          el('timerRegisterExpires', c.sipStack.timerRegisterExpires),
+          el('timerRegisterDelta', c.sipStack.timerRegisterDelta),
+          el('timerKeepAliveExpires', c.sipStack.timerKeepAliveExpires),
+          el('timerT1', c.sipStack.timerT1),
+          el('timerT2', c.sipStack.timerT2),
+        ]),
+        el(
+          'sipLines',
+          c.lines.map((l) =>
+            el(
+              'line',
+              [
+                el('featureID', 9),
+                el('featureLabel', l.label),
+                el('proxy', l.proxy),
+                el('port', l.port),
+                el('name', l.dn),
+                el('displayName', l.displayName),
+                el('authName', l.authName),
+                el('authPassword', l.authPassword),
+                el('contact', l.contact),
+              ],
+              { button: l.button, lineIndex: l.button },
+            ),
+          ),
+        ),
+      ]),
+      el('loadInformation', c.loadInformation),
+      el('inactiveLoadInformation', c.inactiveLoadInformation),
+      el('versionStamp', c.versionStamp),
+      el('userLocale', [el('name', c.userLocale), el('langCode', 'en_US')]),
+      el('networkLocale', c.networkLocale),
+      el('deviceSecurityMode', c.deviceSecurityMode),
+      el('transportLayerProtocol', c.transportLayerProtocol),
+    ]),
+  );
+}
+
+export function writeXmlDefault(c: Omit<XmlDefaultConfig, 'kind'>): string {
+  return xmlDocument(
+    el('Default', [
+      memberNodes(c.callManagers),
+      ...tvsNode(c.tvs),
+      ...c.loads.map((l) => el(`loadInformation${l.code}`, l.load, l.model ? { model: l.model } : undefined)),
+    ]),
+  );
+}

@@ -1,0 +1,225 @@
+/**
+ * DHCPv4 message codec (RFC 2131 layout, RFC 2132 options, RFC 3396 long options, option
+ * overload). Pure: bytes <-> DhcpMessage. Used by the phone's own DHCP client; the option
+ * accessors below give typed values for what a Cisco phone reads (1, 3, 6, 51, 54, 58, 59,
+ * 66, 150) and what it sends (50, 55, 60, 61).
+ *
+ *   0       1       2       3
+ *   op      htype   hlen    hops
+ *   xid (4)
+ *   secs (2)        flags (2)         flags bit 0x8000 = BROADCAST
+ *   ciaddr yiaddr siaddr giaddr (4 each)
+ *   chaddr (16)  sname (64)  file (128)
+ *   magic cookie 99.130.83.99, then options: code, len, value … 255
+ */
+import { ByteReader, ByteWriter, ascii, text } from './bytes.ts';
+import { bytesToIpv4, ipv4ToBytes } from './ipv4.ts';
+import { type Result, WireError, catchWire, err, ok } from './result.ts';
+
+export const DHCP_SERVER_PORT = 67;
+export const DHCP_CLIENT_PORT = 68;
+export const BROADCAST_FLAG = 0x8000;
+const MAGIC = 0x63825363;
+const HEADER_BYTES = 236;
+/** Largest message accepted: a full Ethernet frame's worth and then some; anything more is hostile. */
+export const DHCP_MAX_MESSAGE = 4096;
+/** BOOTP relays drop shorter messages, so encoders pad to this size (RFC 1542 §2.1). */
+const MIN_MESSAGE = 300;
+
+export const DhcpMessageType = {
+  DISCOVER: 1,
+  OFFER: 2,
+  REQUEST: 3,
+  DECLINE: 4,
+  ACK: 5,
+  NAK: 6,
+  RELEASE: 7,
+  INFORM: 8,
+} as const;
+export type DhcpMessageTypeCode = (typeof DhcpMessageType)[keyof typeof DhcpMessageType];
+const TYPE_NAMES = ['', 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'RELEASE', 'INFORM'];
+export const dhcpTypeName = (t: number): string => TYPE_NAMES[t] ?? `type-${t}`;
+
+export const DhcpOption = {
+  SUBNET_MASK: 1,
+  ROUTER: 3,
+  DNS: 6,
+  HOST_NAME: 12,
+  DOMAIN_NAME: 15,
+  VENDOR_SPECIFIC: 43,
+  REQUESTED_IP: 50,
+  LEASE_TIME: 51,
+  OVERLOAD: 52,
+  MESSAGE_TYPE: 53,
+  SERVER_ID: 54,
+  PARAMETER_LIST: 55,
+  MESSAGE: 56,
+  MAX_MESSAGE_SIZE: 57,
+  RENEWAL_T1: 58,
+  REBINDING_T2: 59,
+  VENDOR_CLASS: 60,
+  CLIENT_ID: 61,
+  TFTP_SERVER_NAME: 66,
+  TFTP_SERVERS: 150,
+} as const;
+
+export interface DhcpMessage {
+  op: 1 | 2;
+  htype: number;
+  hlen: number;
+  hops: number;
+  xid: number;
+  secs: number;
+  flags: number;
+  ciaddr: string;
+  yiaddr: string;
+  siaddr: string;
+  giaddr: string;
+  /** The first hlen bytes of the 16-byte chaddr field. */
+  chaddr: Uint8Array;
+  sname: string;
+  file: string;
+  /** Option code -> value; repeated options are concatenated (RFC 3396). Insertion order is wire order. */
+  options: Map<number, Uint8Array>;
+}
+
+function cString(b: Uint8Array): string {
+  const nul = b.indexOf(0);
+  return text(nul < 0 ? b : b.subarray(0, nul));
+}
+
+function readOptions(r: ByteReader, end: number, into: Map<number, Uint8Array>, area: string): boolean {
+  while (r.offset < end) {
+    const code = r.u8(`${area} option code`);
+    if (code === 0) continue; // pad: a single byte with no length
+    if (code === 255) return true;
+    if (r.offset >= end) r.fail('truncated', `${area} option ${code} has no length byte`);
+    const len = r.u8(`option ${code} length`);
+    if (r.offset + len > end) r.fail('truncated', `option ${code} says ${len} bytes, ${end - r.offset} left in ${area}`);
+    const value = r.bytes(len, `option ${code} value`);
+    const prev = into.get(code);
+    into.set(code, prev ? Buffer.concat([prev, value]) : Uint8Array.from(value));
+  }
+  return false;
+}
+
+export function decodeDhcp(buf: Uint8Array): Result<DhcpMessage> {
+  return catchWire(() => {
+    if (buf.length > DHCP_MAX_MESSAGE) {
+      throw new WireError('dhcp', 'oversized', `message of ${buf.length} bytes exceeds ${DHCP_MAX_MESSAGE}`, 0);
+    }
+    const r = new ByteReader('dhcp', buf);
+    if (buf.length < HEADER_BYTES + 4) r.fail('truncated', `message of ${buf.length} bytes is shorter than ${HEADER_BYTES + 4}`, 0);
+    const op = r.u8();
+    if (op !== 1 && op !== 2) r.fail('bad-op', `op ${op} is neither BOOTREQUEST nor BOOTREPLY`, 0);
+    const htype = r.u8();
+    const hlen = r.u8();
+    if (hlen > 16) r.fail('bad-hlen', `hardware address length ${hlen} exceeds 16`, 2);
+    const hops = r.u8();
+    const xid = r.u32();
+    const secs = r.u16();
+    const flags = r.u16();
+    const ips = [0, 1, 2, 3].map(() => bytesToIpv4(r.bytes(4)));
+    const chaddrField = r.bytes(16);
+    const snameField = r.bytes(64);
+    const fileField = r.bytes(128);
+    const magic = r.u32('magic cookie');
+    if (magic !== MAGIC) r.fail('bad-magic', `magic cookie 0x${magic.toString(16)} is not 0x63825363`, HEADER_BYTES);
+    const options = new Map<number, Uint8Array>();
+    const ended = readOptions(r, buf.length, options, 'options');
+    if (!ended) r.fail('truncated', 'options end without the END option (255)');
+    let sname = cString(snameField);
+    let file = cString(fileField);
+    const overload = options.get(DhcpOption.OVERLOAD);
+    if (overload) {
+      if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) r.fail('bad-option', 'option 52 (overload) must be 1, 2 or 3');
+      // RFC 2131 §4.1: file is read before sname.
+      if (overload[0]! & 1) {
+        readOptions(new ByteReader('dhcp', fileField), 128, options, 'file field');
+        file = '';
+      }
+      if (overload[0]! & 2) {
+        readOptions(new ByteReader('dhcp', snameField), 64, options, 'sname field');
+        sname = '';
+      }
+    }
+    return {
+      op: op as 1 | 2, htype, hlen, hops, xid, secs, flags,
+      ciaddr: ips[0]!, yiaddr: ips[1]!, siaddr: ips[2]!, giaddr: ips[3]!,
+      chaddr: Uint8Array.from(chaddrField.subarray(0, hlen)),
+      sname, file, options,
+    };
+  });
+}
+
+export function encodeDhcp(m: DhcpMessage): Buffer {
+  const w = new ByteWriter();
+  w.u8(m.op).u8(m.htype).u8(m.hlen).u8(m.hops).u32(m.xid).u16(m.secs).u16(m.flags);
+  for (const ip of [m.ciaddr, m.yiaddr, m.siaddr, m.giaddr]) w.bytes(ipv4ToBytes(ip));
+  if (m.chaddr.length > 16) throw new RangeError('chaddr longer than 16 bytes');
+  w.bytes(m.chaddr).zeros(16 - m.chaddr.length);
+  const field = (s: string, size: number) => {
+    const b = ascii(s);
+    if (b.length >= size) throw new RangeError(`field longer than ${size - 1} bytes`);
+    w.bytes(b).zeros(size - b.length);
+  };
+  field(m.sname, 64);
+  field(m.file, 128);
+  w.u32(MAGIC);
+  for (const [code, value] of m.options) {
+    if (code <= 0 || code >= 255) throw new RangeError(`option code ${code} cannot be encoded`);
+    // RFC 3396: values longer than 255 bytes go out as consecutive instances of the option.
+    let at = 0;
+    do {
+      const chunk = value.subarray(at, at + 255);
+      w.u8(code).u8(chunk.length).bytes(chunk);
+      at += 255;
+    } while (at < value.length);
+  }
+  w.u8(255);
+  if (w.length < MIN_MESSAGE) w.zeros(MIN_MESSAGE - w.length);
+  return w.finish();
+}
+
+// ---- typed option values -------------------------------------------------------------------
+
+const optErr = (code: number, message: string) => new WireError('dhcp', 'bad-option', `option ${code}: ${message}`);
+
+export const u32Option = (v: number): Uint8Array => Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+export const ipListOption = (ips: readonly string[]): Uint8Array => Buffer.concat(ips.map((ip) => ipv4ToBytes(ip)));
+
+export function readIpList(m: DhcpMessage, code: number): Result<string[] | undefined> {
+  const v = m.options.get(code);
+  if (v === undefined) return ok(undefined);
+  if (v.length === 0 || v.length % 4 !== 0) return err(optErr(code, `length ${v.length} is not a non-zero multiple of 4`));
+  const out: string[] = [];
+  for (let i = 0; i < v.length; i += 4) out.push(bytesToIpv4(v, i));
+  return ok(out);
+}
+
+export function readU32(m: DhcpMessage, code: number): Result<number | undefined> {
+  const v = m.options.get(code);
+  if (v === undefined) return ok(undefined);
+  if (v.length !== 4) return err(optErr(code, `length ${v.length}, expected 4`));
+  return ok(new DataView(v.buffer, v.byteOffset, 4).getUint32(0));
+}
+
+/** A text option; a trailing NUL (common in option 60/66) is not part of the value. */
+export function readText(m: DhcpMessage, code: number): Result<string | undefined> {
+  const v = m.options.get(code);
+  if (v === undefined) return ok(undefined);
+  const s = cString(v);
+  if (s.length === 0) return err(optErr(code, 'empty text'));
+  if (/[\x00-\x1f\x7f]/.test(s)) return err(optErr(code, 'control characters in text'));
+  return ok(s);
+}
+
+export function readMessageType(m: DhcpMessage): Result<number> {
+  const v = m.options.get(DhcpOption.MESSAGE_TYPE);
+  if (!v || v.length !== 1) return err(optErr(53, 'missing or not one byte'));
+  if (v[0]! < 1 || v[0]! > 8) return err(optErr(53, `unknown message type ${v[0]}`));
+  return ok(v[0]!);
+}
+
+/** Option 61 as RFC 2132 §9.14 wants it for Ethernet: hardware type 1, then the 6-byte MAC. */
+export const clientIdOption = (mac: Uint8Array): Uint8Array => Uint8Array.of(1, ...mac);
