@@ -6,7 +6,12 @@
  */
 import http from 'node:http';
 import tftp, { type TftpServer } from 'tftp';
-import type { ProvisioningFiles } from './provisioning-files.ts';
+import type { FileAnswer } from './provisioning-files.ts';
+
+/** Anything that can answer a file name (the provisioning files, or a test's table). */
+export interface FileSource {
+  lookup(name: string): FileAnswer;
+}
 
 export interface FileLogEntry {
   via: 'tftp' | 'http';
@@ -18,10 +23,10 @@ export interface FileLogEntry {
 
 export class TftpService {
   private server: TftpServer | undefined;
-  private readonly files: ProvisioningFiles;
+  private readonly files: FileSource;
   private readonly log: (e: FileLogEntry) => void;
 
-  constructor(files: ProvisioningFiles, log: (e: FileLogEntry) => void) {
+  constructor(files: FileSource, log: (e: FileLogEntry) => void) {
     this.files = files;
     this.log = log;
   }
@@ -60,10 +65,10 @@ export class TftpService {
 
 export class HttpFileService {
   private server: http.Server | undefined;
-  private readonly files: ProvisioningFiles;
+  private readonly files: FileSource;
   private readonly log: (e: FileLogEntry) => void;
 
-  constructor(files: ProvisioningFiles, log: (e: FileLogEntry) => void) {
+  constructor(files: FileSource, log: (e: FileLogEntry) => void) {
     this.files = files;
     this.log = log;
   }

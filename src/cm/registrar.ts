@@ -169,12 +169,12 @@ export class Registrar {
     let created = false;
     if (!phone) {
       if (!this.cfg.autoRegistration.enabled) {
-        return this.reply(conn, req, 403, device, 'unknown device, autoregistration off', [['Warning', `399 ${this.host} "Device ${device} is not configured and autoregistration is off"`]]);
+        return this.reply(conn, req, 403, device, 'unknown device, autoregistration off', [['Warning', `399 ${this.host} "Unknown device; autoregistration is off"`]]);
       }
       if (requested === 0) return this.reply(conn, req, 200, device, 'de-register of unknown device');
       const dn = this.db.nextFreeDn(this.cfg.autoRegistration.dnFirst, this.cfg.autoRegistration.dnLast);
       if (!dn) {
-        return this.reply(conn, req, 403, device, 'autoregistration range exhausted', [['Warning', `399 ${this.host} "Autoregistration directory numbers ${this.cfg.autoRegistration.dnFirst}-${this.cfg.autoRegistration.dnLast} are all in use"`]]);
+        return this.reply(conn, req, 403, device, 'autoregistration range exhausted', [['Warning', `399 ${this.host} "Autoregistration DNs ${this.cfg.autoRegistration.dnFirst}-${this.cfg.autoRegistration.dnLast} all in use"`]]);
       }
       const model = contact.modelCode !== undefined ? modelByCode(contact.modelCode)?.name : undefined;
       phone = { mac, model: model ?? String(contact.modelCode ?? 'unknown'), dn, description: `Auto ${dn}`, password: '', autoregistered: true, createdAt: new Date().toISOString(), versionStamp: `${Date.now()}-${randomBytes(8).toString('hex')}` };

@@ -194,9 +194,9 @@ export class Firmware {
     for (;;) {
       const provisioned = await this.provision(net, signal);
       const rejected = await this.register(provisioned, net, sipReason, signal);
-      this.emit('register', 'retry', 0, `Registration rejected by ${rejected.member.name}: ${rejected.reason}; retry in ${backoff} s`, { status: rejected.status, reason: rejected.reason, inSecs: backoff });
+      this.emit('register', 'retry', 0, `Refused: ${rejected.reason}; retry in ${backoff} s`, { status: rejected.status, reason: rejected.reason, cm: rejected.member.address, inSecs: backoff });
       await o.clock.sleep(backoff * 1000, signal);
-      backoff = Math.min(backoff * 2, 300);
+      backoff = Math.min(backoff * 2, 60);
     }
   }
 

@@ -49,6 +49,7 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
   const head = s.line ? `${s.line}` : s.deviceName;
   const right = s.model;
   const header = head.length + 1 + right.length <= g.cols ? head + right.padStart(g.cols - head.length) : head;
+  const space = g.rows - 3;
   const body: string[] = [s.phase];
   if (s.registered) {
     if (s.line) body.push(`Line ${s.line}`);
@@ -57,7 +58,11 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
     if (s.configFile) body.push(...wrap(s.configFile, g.cols));
   } else {
     const detail: string[] = [];
-    if (s.problem) detail.push(...wrap(s.problem, g.cols));
+    if (s.problem) {
+      detail.push(...wrap(s.problem, g.cols));
+      // A problem is what the user must read: it may take the phase line's place.
+      if (detail.length >= space) body.length = 0;
+    }
     else {
       if (s.address && g.rows > 10) detail.push(`IP ${s.address}`);
       if (s.tftpServer && g.rows > 10) detail.push(`TFTP ${s.tftpServer}`);
@@ -66,7 +71,6 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
     }
     body.push(...detail);
   }
-  const space = g.rows - 3;
   const rows = [fit(header, g.cols), '-'.repeat(g.cols), ...body.slice(0, space).map((r) => fit(r, g.cols))];
   while (rows.length < g.rows - 1) rows.push(' '.repeat(g.cols));
   const softkeys = s.registered ? ['Settings', 'Restart'] : ['Settings'];

@@ -182,7 +182,9 @@ export class SipRegistration {
       let answered = 0;
       for (let i = 0; i < this.o.members.length; i++) {
         const member = this.o.members[i]!;
-        const r = await this.tryMember(member, this.o.members.filter((_, j) => j !== i), signal);
+        // The backup kept alive is the next member in priority order after the active one.
+        const backups = [...this.o.members.slice(i + 1), ...this.o.members.slice(0, i)];
+        const r = await this.tryMember(member, backups, signal);
         if (r.kind === 'served') {
           answered++;
           backoff = 5;

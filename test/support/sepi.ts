@@ -1,0 +1,52 @@
+/**
+ * Running sepi itself in a lab: the companion (`sepi cm serve`) and phones (`sepi phone`) as
+ * real processes through the command line contract, exactly as a lab engineer would.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Lab } from './lab.ts';
+import type { Proc } from './proc.ts';
+
+const run = promisify(execFile);
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const SEPI = join(ROOT, 'bin', 'sepi');
+
+export const tempDir = (label: string) => mkdtemp(join(tmpdir(), `sepi-${label}-`));
+
+export async function startCompanion(lab: Lab, data: string, config?: Record<string, unknown>, opts: { ns?: string; iface?: string } = {}): Promise<Proc> {
+  const args = ['cm', 'serve', '--data', data];
+  if (opts.iface !== '') args.push('--iface', opts.iface ?? 'br0');
+  if (config) {
+    const file = join(data, 'test-config.json');
+    await writeFile(file, JSON.stringify(config, null, 2));
+    args.push('--config', file);
+  }
+  const p = lab.spawn('companion', opts.ns ?? lab.server, SEPI, args);
+  await p.waitForLine(/companion serving/, 30_000);
+  return p;
+}
+
+/** `sepi cm --data DIR …` from outside the namespace (the admin socket is a file). */
+export async function cm(data: string, ...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run(SEPI, ['cm', '--data', data, ...args]);
+    return stdout;
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; code?: number };
+    throw new Error(`sepi cm ${args.join(' ')} failed (${err.code}): ${err.stderr ?? ''}${err.stdout ?? ''}`);
+  }
+}
+
+export async function cmJson<T>(data: string, ...args: string[]): Promise<T> {
+  return JSON.parse(await cm(data, ...args, '--json')) as T;
+}
+
+export function startPhone(lab: Lab, ns: string, mac: string, nvram: string, extra: string[] = []): Proc {
+  return lab.spawn(`phone-${mac.slice(-5)}`, ns, SEPI, ['phone', '--iface', 'eth0', '--mac', mac, '--model', '8841', '--nvram', nvram, '--json-events', '--json-screens', ...extra]);
+}
+
+export const isRegistered = (kind?: 'device' | 'default') => (e: Record<string, unknown>) =>
+  e['step'] === 'register' && e['state'] === 'done' && (kind === undefined || e['configKind'] === kind);
