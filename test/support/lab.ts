@@ -90,6 +90,20 @@ export class Lab {
     return p;
   }
 
+  /** Waits until something accepts TCP connections on host:port, seen from namespace ns. */
+  async waitForTcp(ns: string, host: string, port: number, deadlineMs = 30_000): Promise<void> {
+    const end = Date.now() + deadlineMs;
+    for (;;) {
+      try {
+        await run('ip', ['netns', 'exec', ns, 'bash', '-c', `exec 3<>/dev/tcp/${host}/${port}`]);
+        return;
+      } catch {
+        if (Date.now() > end) throw new Error(`nothing accepts TCP on ${host}:${port} (from ${ns}) after ${deadlineMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
   /** Stops every program started so far (between tests, so none outlives its test). */
   async stopAll(): Promise<void> {
     await Promise.all(this.procs.splice(0).map((p) => p.stop()));
