@@ -134,14 +134,16 @@ export class DhcpClient {
       let nak = false;
       while (!renewed && !nak && clock.now() < end) {
         const rebinding = clock.now() >= t2;
-        // RFC 2131 §4.4.5: wait half the time left to T2 (or to expiry), at least 60 s.
+        // RFC 2131 §4.4.5: wait half the time left to T2 (or to expiry), at least 60 s — but
+        // never past T2 while renewing, so short leases still rebind before they expire.
         const limit = rebinding ? end : t2;
-        const wait = Math.max(60_000, (limit - clock.now()) / 2);
+        const left = limit - clock.now();
+        const wait = Math.max(500, Math.min(Math.max(60_000, left / 2), left));
         const sock = await this.open();
         try {
           const viaBroadcast = rebinding || this.o.renewByBroadcast;
           const msg = this.o.renewByBroadcast ? this.request({ requested: current.address }) : this.request({ ciaddr: current.address });
-          const r = await this.transact(sock, 'REQUEST', msg, viaBroadcast ? BROADCAST : current.serverId, 1, signal, Math.min(wait, Math.max(1000, end - clock.now())));
+          const r = await this.transact(sock, 'REQUEST', msg, viaBroadcast ? BROADCAST : current.serverId, 1, signal, wait);
           if (r.kind === 'ack') renewed = r.lease;
           else if (r.kind === 'nak') nak = true;
         } finally {

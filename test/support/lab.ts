@@ -84,8 +84,8 @@ export class Lab {
   }
 
   /** Starts a program inside a namespace; it is stopped when the lab is destroyed. */
-  spawn(name: string, ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-    const p = new Proc(name, 'ip', ['netns', 'exec', ns, cmd, ...args], env);
+  spawn(name: string, ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, stdin = false): Proc {
+    const p = new Proc(name, 'ip', ['netns', 'exec', ns, cmd, ...args], env, stdin);
     this.procs.push(p);
     return p;
   }

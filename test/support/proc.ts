@@ -14,9 +14,9 @@ export class Proc {
   exitCode: number | null | undefined;
   private readonly exited: Promise<void>;
 
-  constructor(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, stdin = false) {
     this.name = name;
-    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
+    this.child = spawn(cmd, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
     const reader = (into: string[]) => {
       let buf = '';
       return (d: Buffer) => {
@@ -43,6 +43,11 @@ export class Proc {
         resolve();
       });
     });
+  }
+
+  /** Writes a line to the program's stdin (when started with stdin). */
+  send(line: string): void {
+    this.child.stdin?.write(line + '\n');
   }
 
   private wake(): void {
