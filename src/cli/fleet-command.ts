@@ -54,7 +54,9 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     fw.powerOn();
     if (stagger > 0) await clock.sleep(stagger);
   }
-  const timedOut = await Promise.race([all.then(() => false), clock.sleep(timeoutSecs * 1000).then(() => true)]);
+  const deadline = new AbortController();
+  const timedOut = await Promise.race([all.then(() => false), clock.sleep(timeoutSecs * 1000, deadline.signal).then(() => true, () => false)]);
+  deadline.abort();
   global.gc?.();
   const mem = process.memoryUsage();
   const times = [...reachedAt.values()].sort((a, b) => a - b);
@@ -62,10 +64,15 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     count, reached: reachedAt.size, until, timedOut,
     firstMs: times[0] ?? null, medianMs: times[Math.floor(times.length / 2)] ?? null, lastMs: times.at(-1) ?? null,
     rssBytes: mem.rss, heapUsedBytes: mem.heapUsed,
+    // What the phones that did not make it were last doing, so a lab can see why.
+    stragglers: phones.filter((p) => !reachedAt.has(p.status.deviceName.slice(3))).slice(0, 20).map((p) => ({ device: p.status.deviceName, phase: p.status.phase, last: p.status.problem ?? p.status.log.at(-1) ?? '' })),
   };
   await Promise.all(phones.map((p) => p.powerOff()));
   await network.close();
   if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
-  else process.stdout.write(`${summary.reached}/${count} phones reached ${until}${timedOut ? ` (timed out after ${timeoutSecs} s)` : ''}; median ${summary.medianMs} ms; RSS ${(mem.rss / 1048576).toFixed(1)} MiB, heap ${(mem.heapUsed / 1048576).toFixed(1)} MiB\n`);
+  else {
+    process.stdout.write(`${summary.reached}/${count} phones reached ${until}${timedOut ? ` (timed out after ${timeoutSecs} s)` : ''}; median ${summary.medianMs} ms; RSS ${(mem.rss / 1048576).toFixed(1)} MiB, heap ${(mem.heapUsed / 1048576).toFixed(1)} MiB\n`);
+    for (const s of summary.stragglers) process.stdout.write(`  ${s.device}: ${s.phase}: ${s.last}\n`);
+  }
   return summary.reached === count ? 0 : 1;
 }

@@ -29,6 +29,8 @@ export interface DhcpLogEntry {
 const macHex = (chaddr: string) => chaddr.replace(/-/g, '').toUpperCase();
 const DISCOVER = 1;
 const RELEASE = 7;
+/** How long an offered address stays reserved for the phone it was offered to. */
+const OFFER_HOLD_MS = 60_000;
 
 export class DhcpService {
   private server: DhcpServer | undefined;
@@ -114,8 +116,13 @@ export class DhcpService {
     server.handleRequest = (req: DhcpRequest) => this.guardRequest(server, req, libraryHandleRequest);
     // With the pool exhausted the package would fall back to its own in-memory pool: stay silent.
     server.handleDiscover = (req: DhcpRequest) => {
-      if (this.allocate(macHex(req.chaddr))) return libraryHandleDiscover(req);
-      this.log({ type: 'ignored', mac: macHex(req.chaddr), detail: 'pool exhausted' });
+      const mac = macHex(req.chaddr);
+      const ip = this.allocate(mac);
+      if (!ip) return this.log({ type: 'ignored', mac, detail: 'pool exhausted' });
+      // Reserve the offered address, so phones booting together are not all offered the same one.
+      const own = this.db.lease(mac);
+      if (!own || own.address !== ip) this.db.saveLease({ mac, address: ip, state: 'offered', expiresAt: Date.now() + OFFER_HOLD_MS, vendorClass: String(req.options[60] ?? '') });
+      libraryHandleDiscover(req);
     };
     server.on('message', (req: DhcpRequest) => {
       const type = Number(req.options[53]);

@@ -272,7 +272,10 @@ export class DhcpClient {
           await sock.send(wire, DHCP_SERVER_PORT, to);
         } catch (e) {
           signal.removeEventListener('abort', onOuter);
-          throw new Error(`cannot send DHCP ${typeName} to ${to}: ${(e as Error).message}`);
+          const why = (e as NodeJS.ErrnoException).code === 'ENETUNREACH' && to === BROADCAST
+            ? 'no route for 255.255.255.255 (a board adds one itself; for emulated phones: ip route add 255.255.255.255/32 dev <iface>)'
+            : (e as Error).message;
+          throw new Error(`cannot send DHCP ${typeName} to ${to}: ${why}`);
         }
         const jitter = randomInt(-1000, 1001);
         const slept = clock.sleep(Math.max(500, timeout + jitter), waitAbort.signal).then(() => ({ kind: 'timeout' }) as const);

@@ -78,6 +78,7 @@ export class Firmware {
   private net: NetContext | undefined;
   private statusValue: PhoneStatus;
   private dhcpStepStart = 0;
+  private poweredOn = false;
 
   constructor(o: FirmwareOptions) {
     this.o = o;
@@ -108,11 +109,14 @@ export class Firmware {
   }
 
   powerOn(): void {
+    this.poweredOn = true;
     this.startCycle('power-on', 'dhcp');
   }
 
   /** Stops every activity of the current cycle and waits until it has. */
   async powerOff(): Promise<void> {
+    // From here on nothing may start a new cycle (a service-control reset arriving late, say).
+    this.poweredOn = false;
     this.cycle?.abort(new Aborted('power off'));
     await this.running;
     this.cycle = undefined;
@@ -120,6 +124,7 @@ export class Firmware {
 
   /** A reset reboots from DHCP; a restart keeps the address and reads the configuration again. */
   reboot(kind: RebootKind, reason: string): void {
+    if (!this.poweredOn) return;
     this.emit('reboot', 'start', 0, kind === 'reset' ? `Resetting (${reason})` : `Restarting (${reason})`, { kind, reason });
     this.startCycle(reason, kind === 'reset' ? 'dhcp' : 'config');
   }
