@@ -79,7 +79,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
   let wall: TtyLcdWall | undefined;
   let finish: (code: number, why: string) => void = () => {};
   const done = new Promise<{ code: number; why: string }>((resolve) => (finish = (code, why) => resolve({ code, why })));
-  const note = (s: string) => (wall ? wall.note(s) : process.stdout.write(`${s}\n`));
+  let closing = false;
+  const note = (s: string) => {
+    if (!closing) wall ? wall.note(s) : process.stdout.write(`${s}\n`);
+  };
   if (tty) wall = new TtyLcdWall({ title: 'sepi demo', onKey: (k) => k === 'quit' && finish(0, '') });
 
   try {
@@ -109,7 +112,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const registered = new Set<number>();
     const startPhone = (i: number) => {
       const p = phones[i]!;
-      const label = `${p.label} ${p.mac.replace(/:/g, '').toUpperCase()}`;
+      const label = `${i + 1} ${p.label}`;
       const display: Display = wall ? wall.lcd(label, 20, 8) : new TextDisplay(process.stdout, ` phone ${i + 1} (${p.label}) `);
       const args = ['phone', '--iface', root ? 'eth0' : 'lo', '--mac', p.mac, '--model', '8841', '--nvram', join(work, `phone${i + 1}`), '--json-events', '--json-screens', '--display', 'none'];
       if (!root) args.push('--net', 'none', '--static', `127.0.0.${10 + i}/8`, '--tftp-server', '127.0.0.1', '--tftp-port', '6969');
@@ -139,10 +142,12 @@ export async function demoCommand(argv: string[]): Promise<number> {
     startPhone(0);
     const timer = setTimeout(() => registered.size < count && finish(1, `not every phone registered within ${timeoutSecs} s`), timeoutSecs * 1000);
     const r = await done;
+    closing = true;
     clearTimeout(timer);
     if (!wall) process.stdout.write(r.code === 0 ? `demo: ${count} phones registered (1001 known, then autoregistration)\n` : `demo failed: ${r.why}\n`);
     return r.code;
   } finally {
+    closing = true;
     for (const c of children.reverse()) {
       c.kill('SIGTERM');
       await new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('exit', r)));

@@ -2,10 +2,7 @@
  * The `sepi` command. The only place (with the other entry files in this folder) where ports
  * are constructed and where the process may exit.
  */
-import { cmCommand } from './cm-command.ts';
-import { demoCommand } from './demo.ts';
-import { fleetCommand } from './fleet-command.ts';
-import { phoneCommand } from './phone-command.ts';
+// Commands load lazily: a phone process never loads the companion's code, nor the reverse.
 import { UsageError } from './args.ts';
 
 const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its companion call manager
@@ -27,13 +24,13 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'phone':
-      return phoneCommand(rest);
+      return (await import('./phone-command.ts')).phoneCommand(rest);
     case 'fleet':
-      return fleetCommand(rest);
+      return (await import('./fleet-command.ts')).fleetCommand(rest);
     case 'cm':
-      return cmCommand(rest);
+      return (await import('./cm-command.ts')).cmCommand(rest);
     case 'demo':
-      return demoCommand(rest);
+      return (await import('./demo.ts')).demoCommand(rest);
     case undefined:
     case 'help':
     case '--help':

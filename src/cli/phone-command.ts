@@ -3,12 +3,13 @@
  * Exit status: 0 when --until was reached, 1 with the reason on stderr otherwise (timeout,
  * failure), 2 for usage errors. With --json-events every event is one JSON object on stdout.
  */
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MacAddress } from '../wire/mac.ts';
 import { PHONE_MODELS, modelByName } from '../wire/models.ts';
 import { isIpv4 } from '../wire/ipv4.ts';
-import { TtyLcdWall } from '../hw/tty-display.ts';
+import type { TtyLcdWall } from '../hw/tty-display.ts';
 import { SystemClock } from '../phone/clock.ts';
 import type { PhoneEvent } from '../phone/events.ts';
 import { Firmware } from '../phone/firmware.ts';
@@ -78,7 +79,10 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     'json-screens': { type: 'boolean' },
   });
   const iface = required(v.iface, '--iface');
-  const mac = MacAddress.parse(required(v.mac, '--mac'));
+  // A board is the phone: by default its MAC is the interface's own.
+  const macText = v.mac ?? (await readFile(`/sys/class/net/${iface}/address`, 'utf8').catch(() => ''));
+  if (!macText) throw new UsageError(`--mac is required (no MAC address readable for ${iface})`);
+  const mac = MacAddress.parse(macText);
   if (!mac) throw new UsageError('--mac must be a MAC address, e.g. 00:11:22:33:44:55');
   const model = modelByName(v.model ?? '8841');
   if (!model) throw new UsageError(`--model must be one of ${[...PHONE_MODELS.keys()].join(', ')}`);
@@ -100,6 +104,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   let display: Display;
   let stop: (code: number, why: string) => void = () => {};
   if (displayKind === 'tty' && process.stdout.isTTY) {
+    const { TtyLcdWall } = await import('../hw/tty-display.ts');
     wall = new TtyLcdWall({ title: `sepi ${mac.deviceName}`, onKey: (k) => (k === 'quit' ? stop(130, 'stopped from the keyboard') : undefined) });
     display = wall.lcd(`${model.name} ${mac.deviceName}`, g.cols, g.rows);
   } else if (displayKind === 'none') display = new NullDisplay();

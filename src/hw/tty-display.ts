@@ -16,7 +16,7 @@ export class TtyLcdWall {
   private closed = false;
 
   constructor(p: { title: string; onKey?: (key: string) => void; output?: NodeJS.WriteStream; input?: NodeJS.ReadStream }) {
-    this.screen = blessed.screen({ smartCSR: true, title: p.title, ...(p.output ? { output: p.output } : {}), ...(p.input ? { input: p.input } : {}), fullUnicode: false, dockBorders: true });
+    this.screen = blessed.screen({ smartCSR: false, title: p.title, ...(p.output ? { output: p.output } : {}), ...(p.input ? { input: p.input } : {}), fullUnicode: false, dockBorders: true });
     this.log = blessed.log({ parent: this.screen, top: 12, left: 0, width: '100%', bottom: 0, border: { type: 'line' }, label: ' events ', scrollback: 500, tags: false });
     this.screen.key(['C-c', 'q'], () => p.onKey?.('quit'));
     this.screen.on('keypress', (ch: string | undefined, key: { full?: string } | undefined) => {
@@ -28,7 +28,7 @@ export class TtyLcdWall {
 
   /** Adds one LCD of the frame size the phone will draw. */
   lcd(label: string, cols: number, rows: number): Display {
-    const box = blessed.box({ parent: this.screen, top: 0, left: this.x, width: cols + 2, height: rows + 2, border: { type: 'line' }, label: ` ${label} `, tags: false, style: { border: { fg: 'cyan' } } });
+    const box = blessed.box({ parent: this.screen, top: 0, left: this.x, width: cols + 2, height: rows + 2, border: { type: 'line' }, label: ` ${label.slice(0, cols - 4)} `, tags: false, style: { border: { fg: 'cyan' } } });
     this.x += cols + 3;
     this.log.top = Math.max(Number(this.log.top), rows + 2);
     this.boxes.push(box);
