@@ -127,15 +127,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
         } catch {
           return;
         }
-        if (Array.isArray(e['screen'])) return display.show({ rows: e['screen'] as string[], softkeys: (e['softkeys'] as string[]) ?? [] });
+        if (Array.isArray(e['screen'])) {
+          if (closing) return;
+          display.show({ rows: e['screen'] as string[], softkeys: (e['softkeys'] as string[]) ?? [] });
+          // The last phone's Registered screen is on show: the non-interactive demo is done.
+          if (!wall && registered.size === count && i === count - 1) finish(0, '');
+          return;
+        }
         note(`p${i + 1}  ${String(e['step']).padEnd(8)} ${String(e['message'])}`);
         if (e['step'] === 'register' && e['state'] === 'done' && e['configKind'] === 'device' && !registered.has(i)) {
           registered.add(i);
           if (i + 1 < count) startPhone(i + 1);
-          else if (registered.size === count) {
-            if (wall) note(`All ${count} phones registered. Press q to quit.`);
-            else finish(0, '');
-          }
+          else if (registered.size === count && wall) note(`All ${count} phones registered. Press q to quit.`);
         }
       });
     };

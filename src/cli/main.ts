@@ -7,7 +7,7 @@ import { UsageError } from './args.ts';
 
 const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its companion call manager
 
-  sepi phone --iface IF --mac MAC [--model 8841] [--nvram DIR] [--display tty|text|none]
+  sepi phone --iface IF [--mac MAC] [--board NAME] [--model 8841] [--nvram DIR] [--display tty|text|none]
              [--until dhcp|config|registered|registered-any] [--timeout SECONDS] [--json-events]
              [--net kernel|none] [--tftp-server IP[,IP]] [--static IP/PREFIX] [--lcd 20x8|40x15]
   sepi fleet --iface IF --count N [--mac-base MAC] [--model 8841] [--nvram-root DIR]

@@ -60,6 +60,28 @@ export function settingsFromFlags(v: { 'tftp-server'?: string | undefined; stati
   return out;
 }
 
+export interface BoardDescription {
+  name: string;
+  lcd: { cols: number; rows: number };
+  iface: string;
+}
+
+const BOARDS = join(import.meta.dirname, '..', '..', 'board');
+
+/** Reads board/NAME/board.json: the LCD grid and the interface of a supported board. */
+export async function loadBoard(name: string): Promise<BoardDescription> {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new UsageError(`--board ${name}: not a board name`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(join(BOARDS, name, 'board.json'), 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--board ${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such board (see board/)' : (e as Error).message}`);
+  }
+  const b = raw as BoardDescription;
+  if (typeof b?.iface !== 'string' || typeof b?.lcd?.cols !== 'number' || typeof b?.lcd?.rows !== 'number') throw new UsageError(`board ${name}: board.json needs iface and lcd.cols/rows`);
+  return b;
+}
+
 export async function phoneCommand(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
     iface: { type: 'string' },
@@ -77,8 +99,10 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     'http-port': { type: 'string' },
     'tftp-port': { type: 'string' },
     'json-screens': { type: 'boolean' },
+    board: { type: 'string' },
   });
-  const iface = required(v.iface, '--iface');
+  const board = v.board ? await loadBoard(v.board) : undefined;
+  const iface = required(v.iface ?? board?.iface, '--iface');
   // A board is the phone: by default its MAC is the interface's own.
   const macText = v.mac ?? (await readFile(`/sys/class/net/${iface}/address`, 'utf8').catch(() => ''));
   if (!macText) throw new UsageError(`--mac is required (no MAC address readable for ${iface})`);
@@ -94,7 +118,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const json = v['json-events'] ?? false;
   const displayKind = v.display ?? (json ? 'none' : process.stdout.isTTY ? 'tty' : 'text');
   if (!['tty', 'text', 'none'].includes(displayKind)) throw new UsageError('--display must be tty, text or none');
-  const g = geometry(v.lcd);
+  const g = geometry(v.lcd ?? (board ? `${board.lcd.cols}x${board.lcd.rows}` : undefined));
   const nvramDir = v.nvram ?? join(process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state'), 'sepi', mac.deviceName);
 
   const clock = new SystemClock();
