@@ -37,7 +37,8 @@ boot('a known phone gets an address, its own file over HTTP, and registers with 
   const companion = await startCompanion(lab, data);
   await cm(data, 'phone', 'add', '--mac', '00:11:22:33:44:01', '--model', '8841', '--dn', '1001', '--description', 'Alice');
   const ns = await lab.addHost('known', { mac: '00:11:22:33:44:01' });
-  const phone = startPhone(lab, ns, '001122334401', await dir('nv'), ['--until', 'registered', '--timeout', '60']);
+  const nv = await dir('nv');
+  const phone = startPhone(lab, ns, '001122334401', nv, ['--until', 'registered', '--timeout', '60']);
   assert.is(await phone.exit(90_000), 0, phone.tail());
   const ev = phone.events();
   const dhcp = ev.find((e) => e['step'] === 'dhcp' && e['state'] === 'done')!;
@@ -60,6 +61,31 @@ boot('a known phone gets an address, its own file over HTTP, and registers with 
   const me = list.find((p) => p.deviceName === 'SEP001122334401')!;
   assert.is(me.lease, dhcp['address']);
   assert.ok(companion.lines.some((l) => /REGISTER SEP001122334401 .*200 1001 registered/.test(l)), companion.tail());
+  // The lease was kept in NVRAM: the next boot offers it again (INIT-REBOOT) and keeps it.
+  const again = startPhone(lab, ns, '001122334401', nv, ['--until', 'registered', '--timeout', '60']);
+  assert.is(await again.exit(90_000), 0, again.tail());
+  const firstDhcp = again.events().find((e) => e['step'] === 'dhcp' && e['state'] === 'progress')!;
+  assert.is(firstDhcp['dhcp'], 'request');
+  assert.is(again.events().find((e) => e['step'] === 'dhcp' && e['state'] === 'done')!['address'], dhcp['address']);
+  // rm takes the phone out of the database.
+  await cm(data, 'phone', 'rm', 'SEP001122334401');
+  assert.not.ok((await cmJson<PhoneView[]>(data, 'phone', 'list')).some((p) => p.deviceName === 'SEP001122334401'));
+  await companion.stop();
+});
+
+boot('a 7975 asks TFTP only, SEPDEFAULT.cnf first, and autoregisters', async () => {
+  const data = await dir('cm');
+  const companion = await startCompanion(lab, data);
+  const ns = await lab.addHost('m7975', { mac: '00:11:22:33:44:79' });
+  const phone = startPhone(lab, ns, '001122334479', await dir('nv'), ['--model', '7975', '--until', 'registered', '--timeout', '60']);
+  assert.is(await phone.exit(90_000), 0, phone.tail());
+  const ev = phone.events();
+  const fetched = ev.filter((e) => e['step'] === 'config' && e['state'] === 'progress' && e['result']);
+  assert.equal(fetched.slice(0, 2).map((e) => [e['file'], e['result'], e['via']]), [['SEP001122334479.cnf.xml', 'absent', undefined], ['SEPDEFAULT.cnf', 'found', 'tftp']]);
+  assert.ok(!companion.lines.some((l) => /^\S+ http .*001122334479/.test(l)), 'no HTTP from a 79xx');
+  assert.is(ev.find(isRegistered('device'))!['line'], '2000');
+  const shown = await cmJson<PhoneView>(data, 'phone', 'show', '001122334479');
+  assert.is(shown.model, '7975');
   await companion.stop();
 });
 
@@ -97,6 +123,20 @@ boot('with autoregistration off an unknown phone says why on its screen and keep
   await cm(data, 'phone', 'add', '--mac', '001122334403', '--model', '8841', '--dn', '1003');
   const reg = await phone.waitForEvent('registration after being added', isRegistered('device'), 90_000);
   assert.is(reg['line'], '1003');
+  // An admin restart: the configuration is read again, the address kept (no DHCP).
+  let seen = phone.events().length;
+  await cm(data, 'phone', 'reset', '001122334403', '--restart');
+  await phone.waitForEvent('registered after the restart', isRegistered('device'), 60_000, seen);
+  const restart = phone.events().slice(seen);
+  assert.ok(restart.some((e) => e['step'] === 'reboot' && e['kind'] === 'restart'));
+  assert.not.ok(restart.some((e) => e['step'] === 'dhcp'), 'a restart keeps the address');
+  assert.ok(restart.some((e) => e['step'] === 'config' && e['state'] === 'done'));
+  // An admin reset: a reboot from DHCP, offering the stored lease again.
+  seen = phone.events().length;
+  await cm(data, 'phone', 'reset', '001122334403');
+  await phone.waitForEvent('registered after the reset', isRegistered('device'), 60_000, seen);
+  const reset = phone.events().slice(seen);
+  assert.ok(reset.some((e) => e['step'] === 'dhcp' && e['dhcp'] === 'request'));
   await phone.stop();
   await companion.stop();
 });

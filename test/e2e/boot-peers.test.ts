@@ -158,8 +158,15 @@ peers('tftpd-hpa files written by hand, option 66 as a DNS name: absent, then de
   assert.is(tftp['state'], 'done', String(tftp['message']));
   assert.is(tftp['source'], 'option 66');
   assert.is(tftp['server'], '10.78.0.1', 'tftp.lab resolved through the DHCP-given DNS server');
+  // A broken file is refused whole, and the phone says which element is wrong.
+  await writeFile(join(tftpRoot, 'XMLDefault.cnf.xml'), DEFAULT_FILE.replace('<sipPort>5060</sipPort>', '<sipPort>5o60</sipPort>'));
+  const refused = await phone.waitForEvent('the broken file refused', (e) => e['step'] === 'config' && e['state'] === 'fail', 90_000);
+  assert.match(String(refused['message']), /XMLDefault\.cnf\.xml refused/);
+  assert.is(refused['at'], 'Default/callManagerGroup/members/member/callManager/ports/sipPort');
+  const screen = await phone.waitFor('the refusal on screen', () => phone.events().find((e) => Array.isArray(e['screen']) && /refused/.test((e['screen'] as string[]).join(' '))));
+  assert.ok(screen);
   await writeFile(join(tftpRoot, 'XMLDefault.cnf.xml'), DEFAULT_FILE);
-  const reg = await phone.waitForEvent('registration on the default file', isRegistered('default'), 60_000);
+  const reg = await phone.waitForEvent('registration on the default file', isRegistered('default'), 150_000);
   assert.is(reg['line'], 'SEP0011223344B2');
   assert.ok(phone.events().some((e) => /asks for load sip88xx\.14-2-1-0001-14/.test(String(e['message']))) === false, 'same load: nothing to say');
   await kamailio.waitForLine(/REGISTERED SEP0011223344B2/, 10_000);
