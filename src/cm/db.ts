@@ -21,7 +21,7 @@ export interface PhoneRecord {
 export interface LeaseRecord {
   mac: string;
   address: string;
-  state: 'offered' | 'bound' | 'released';
+  state: 'bound' | 'released';
   expiresAt: number;
   vendorClass: string;
 }

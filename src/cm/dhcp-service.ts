@@ -39,6 +39,7 @@ export class DhcpService {
   private readonly log: (e: DhcpLogEntry) => void;
   /** Kept for status: served DISCOVER/REQUEST counts. */
   readonly counters = { discover: 0, request: 0, ack: 0, nak: 0, ignored: 0 };
+  private readonly offers = new Map<string, { address: string; until: number }>();
 
   constructor(db: CompanionDb, cfg: CompanionConfig, log: (e: DhcpLogEntry) => void) {
     this.db = db;
@@ -51,11 +52,18 @@ export class DhcpService {
     const now = Date.now();
     const own = this.db.lease(mac);
     if (own && this.inPool(own.address)) return own.address;
+    const offered = this.offers.get(mac);
+    if (offered && offered.until > now) return offered.address;
     const first = ipv4ToInt(this.cfg.dhcp.poolFirst);
     const last = ipv4ToInt(this.cfg.dhcp.poolLast);
+    const held = new Set<string>();
+    for (const [m, o] of this.offers) {
+      if (o.until <= now) this.offers.delete(m);
+      else if (m !== mac) held.add(o.address);
+    }
     for (let n = first; n <= last; n++) {
       const ip = intToIpv4(n);
-      if (ip === this.cfg.address) continue;
+      if (ip === this.cfg.address || held.has(ip)) continue;
       const holder = this.db.leaseAt(ip);
       if (!holder || holder.mac === mac || holder.expiresAt < now) return ip;
     }
@@ -119,9 +127,9 @@ export class DhcpService {
       const mac = macHex(req.chaddr);
       const ip = this.allocate(mac);
       if (!ip) return this.log({ type: 'ignored', mac, detail: 'pool exhausted' });
-      // Reserve the offered address, so phones booting together are not all offered the same one.
-      const own = this.db.lease(mac);
-      if (!own || own.address !== ip) this.db.saveLease({ mac, address: ip, state: 'offered', expiresAt: Date.now() + OFFER_HOLD_MS, vendorClass: String(req.options[60] ?? '') });
+      // Reserve the offered address, so phones booting together are not all offered the same
+      // one. In memory: an offer is worth nothing after a restart, so it costs no disk write.
+      if (this.db.lease(mac)?.address !== ip) this.offers.set(mac, { address: ip, until: Date.now() + OFFER_HOLD_MS });
       libraryHandleDiscover(req);
     };
     server.on('message', (req: DhcpRequest) => {
@@ -162,6 +170,7 @@ export class DhcpService {
       this.log({ type: 'nak', mac, address: wanted, detail: ours ? `address is ${ours}` : 'pool exhausted' });
       return server.sendNak(req);
     }
+    this.offers.delete(mac);
     this.db.saveLease({ mac, address: ours, state: 'bound', expiresAt: Date.now() + this.cfg.dhcp.leaseSecs * 1000, vendorClass: String(req.options[60] ?? '') });
     this.counters.ack++;
     this.log({ type: 'ack', mac, address: ours });

@@ -61,6 +61,18 @@ interface Provisioned {
 
 export type RebootKind = 'reset' | 'restart';
 
+/** The last configuration file the phone accepted, kept in NVRAM for when a newer one is refused. */
+interface LastGood {
+  file: string;
+  server: string;
+  xml: string;
+}
+
+const isLastGood = (v: unknown): v is LastGood => {
+  const d = v as LastGood;
+  return typeof v === 'object' && v !== null && typeof d.file === 'string' && typeof d.server === 'string' && typeof d.xml === 'string';
+};
+
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const isAbort = (e: unknown) => e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
 
@@ -370,8 +382,7 @@ export class Firmware {
         return { kind: 'refused', message: `${name} is not a SIP configuration` };
       }
       this.reportLoad(config, name);
-      await o.nvram.writeBytes('config/last-good.cnf.xml', r.data);
-      await o.nvram.write('config/last-good', { file: name, server, at: new Date(o.clock.now()).toISOString() });
+      await this.keepLastGood({ file: name, server, xml: r.data.toString('utf8') });
       const members = config.callManagers.map((m) => m.host).join(', ');
       this.emit('config', 'done', elapsed(), `${name} via ${r.via.toUpperCase()}: CM ${members}`, { file: name, via: r.via, configKind: config.kind, callManagers: config.callManagers.length });
       return { kind: 'ok', value: { config, file: name, server } };
@@ -396,12 +407,18 @@ export class Firmware {
     }
   }
 
+  /** One atomic document, written only when it changed: flash is slow to sync and wears. */
+  private async keepLastGood(doc: LastGood): Promise<void> {
+    const stored = await this.o.nvram.read<LastGood>('last-good-config', isLastGood);
+    if (stored && stored.file === doc.file && stored.server === doc.server && stored.xml === doc.xml) return;
+    await this.o.nvram.write('last-good-config', doc);
+  }
+
   private async lastGoodConfig(): Promise<Provisioned | undefined> {
-    const meta = await this.o.nvram.read<{ file: string; server: string }>('config/last-good');
-    const bytes = await this.o.nvram.readBytes('config/last-good.cnf.xml');
-    if (!meta || !bytes) return undefined;
-    const parsed = parsePhoneConfig(bytes);
-    return parsed.ok ? { config: parsed.value, file: meta.file, server: meta.server } : undefined;
+    const doc = await this.o.nvram.read<LastGood>('last-good-config', isLastGood);
+    if (!doc) return undefined;
+    const parsed = parsePhoneConfig(doc.xml);
+    return parsed.ok ? { config: parsed.value, file: doc.file, server: doc.server } : undefined;
   }
 
   /** Registers and stays registered; returns only when the call managers refuse the phone. */

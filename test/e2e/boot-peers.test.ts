@@ -170,6 +170,16 @@ peers('tftpd-hpa files written by hand, option 66 as a DNS name: absent, then de
   assert.is(reg['line'], 'SEP0011223344B2');
   assert.ok(phone.events().some((e) => /asks for load sip88xx\.14-2-1-0001-14/.test(String(e['message']))) === false, 'same load: nothing to say');
   await kamailio.waitForLine(/REGISTERED SEP0011223344B2/, 10_000);
+  // Broken again, and the phone boots anew: it refuses the file and runs on the last good one.
+  await phone.stop();
+  await writeFile(join(tftpRoot, 'XMLDefault.cnf.xml'), DEFAULT_FILE.replace('</Default>', ''));
+  const again = startPhone(lab, ns, '0011223344B2', join(dir, 'nv-b2'), ['--until', 'registered-any', '--timeout', '60']);
+  assert.is(await again.exit(90_000), 0, again.tail());
+  const fail = again.events().find((e) => e['step'] === 'config' && e['state'] === 'fail')!;
+  assert.is(fail['error'], 'malformed');
+  const used = again.events().find((e) => e['step'] === 'config' && e['state'] === 'done')!;
+  assert.is(used['lastGood'], true);
+  assert.match(String(used['message']), /Using last good XMLDefault\.cnf\.xml/);
 });
 
 async function tshark(pcap: string, filter: string, fields: string[]): Promise<string[][]> {
