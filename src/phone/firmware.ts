@@ -13,7 +13,6 @@
  * the status (screens), the JSON event stream and the log alike. No module-level state: a
  * process may run as many Firmware instances as memory allows.
  */
-import { type PhoneConfig, parsePhoneConfig } from '../wire/cnf-xml.ts';
 import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { vendorClassFor } from '../wire/models.ts';
@@ -22,12 +21,13 @@ import { DhcpClient, type DhcpEvent, type DhcpLease, isDhcpLease } from './dhcp-
 import type { BootStep, PhoneEvent, PhoneStatus, StepState } from './events.ts';
 import type { Nvram } from './nvram.ts';
 import type { InterfacePort, NetworkPort } from './ports.ts';
-import { type FetchResult, ProvisioningFetcher } from './provisioning-fetcher.ts';
+import { ProvisioningFetcher } from './provisioning-fetcher.ts';
+import { type NetContext, type Provisioned, Provisioning, stepTimer } from './provisioning.ts';
 import { type PhoneSettings, loadSettings, validateSettings } from './settings.ts';
 import { type RegistrarMember, type RegistrationEvent, SipRegistration } from './sip-registration.ts';
 import { applyEvent, initialStatus } from './status.ts';
 import type { TftpRequestOptions } from './tftp-client.ts';
-import { type TftpCandidate, chooseTftpServers } from './tftp-server-choice.ts';
+import { chooseTftpServers } from './tftp-server-choice.ts';
 
 export interface FirmwareOptions {
   mac: MacAddress;
@@ -45,33 +45,7 @@ export interface FirmwareOptions {
   settingsOverride?: Partial<PhoneSettings>;
 }
 
-/** Where the phone's network settings came from in this cycle. */
-interface NetContext {
-  lease: DhcpLease | undefined;
-  address: string;
-  dns: string[];
-  candidates: TftpCandidate[];
-}
-
-interface Provisioned {
-  config: PhoneConfig;
-  file: string;
-  server: string;
-}
-
 export type RebootKind = 'reset' | 'restart';
-
-/** The last configuration file the phone accepted, kept in NVRAM for when a newer one is refused. */
-interface LastGood {
-  file: string;
-  server: string;
-  xml: string;
-}
-
-const isLastGood = (v: unknown): v is LastGood => {
-  const d = v as LastGood;
-  return typeof v === 'object' && v !== null && typeof d.file === 'string' && typeof d.server === 'string' && typeof d.xml === 'string';
-};
 
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const isAbort = (e: unknown) => e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
@@ -82,7 +56,7 @@ class Aborted extends Error {
 
 export class Firmware {
   private readonly o: FirmwareOptions;
-  private readonly fetcher: ProvisioningFetcher;
+  private readonly provisioning: Provisioning;
   private readonly dhcp: DhcpClient;
   private cycle: AbortController | undefined;
   private running: Promise<void> = Promise.resolve();
@@ -95,7 +69,7 @@ export class Firmware {
   constructor(o: FirmwareOptions) {
     this.o = o;
     this.statusValue = initialStatus(o.model.name, o.mac.deviceName);
-    this.fetcher = new ProvisioningFetcher({
+    const fetcher = new ProvisioningFetcher({
       network: o.network,
       clock: o.clock,
       httpFirst: o.model.httpFirst,
@@ -105,6 +79,7 @@ export class Firmware {
       maxBytes: MAX_FILE_BYTES,
       localAddress: o.iface.sourceAddress(),
     });
+    this.provisioning = new Provisioning({ mac: o.mac, model: o.model, network: o.network, clock: o.clock, nvram: o.nvram, fetcher, emit: (...a) => this.emit(...a) });
     this.dhcp = new DhcpClient({
       mac: o.mac,
       vendorClass: vendorClassFor(o.model),
@@ -168,11 +143,6 @@ export class Firmware {
     this.o.onStatus?.(this.statusValue);
   }
 
-  private stepTimer(): () => number {
-    const start = this.o.clock.now();
-    return () => this.o.clock.now() - start;
-  }
-
   private onDhcpEvent(e: DhcpEvent): void {
     const ms = this.o.clock.now() - this.dhcpStepStart;
     switch (e.kind) {
@@ -209,7 +179,7 @@ export class Firmware {
     const sipReason = reason === 'power-on' ? 'power-on' : reason;
     let backoff = 5;
     for (;;) {
-      const provisioned = await this.provision(net, signal);
+      const provisioned = await this.provisioning.run(net, signal);
       const rejected = await this.register(provisioned, net, sipReason, signal);
       this.emit('register', 'retry', 0, `Refused: ${rejected.reason}; retry in ${backoff} s`, { status: rejected.status, reason: rejected.reason, cm: rejected.member.address, inSecs: backoff });
       await o.clock.sleep(backoff * 1000, signal);
@@ -220,7 +190,7 @@ export class Firmware {
   /** DHCP (or static settings), looping with backoff until the phone has an address. */
   private async configureNetwork(settings: PhoneSettings, signal: AbortSignal): Promise<NetContext> {
     const o = this.o;
-    const elapsed = this.stepTimer();
+    const elapsed = stepTimer(this.o.clock);
     this.dhcpStepStart = o.clock.now();
     if (!settings.dhcpEnabled) {
       await o.iface.configure({ address: settings.staticAddress, prefix: settings.staticPrefix, router: settings.staticRouter || undefined });
@@ -282,149 +252,10 @@ export class Firmware {
       .catch(() => {});
   }
 
-  /**
-   * Trust lists then the configuration file, from the first TFTP server that answers; loops
-   * with backoff until a usable configuration is found.
-   */
-  private async provision(net: NetContext, signal: AbortSignal): Promise<Provisioned> {
-    let backoff = 5;
-    let round = 0;
-    for (;;) {
-      round++;
-      const r = await this.provisionOnce(net, signal);
-      if (r.kind === 'ok') return r.value;
-      const lastGood = r.kind === 'refused' ? await this.lastGoodConfig() : undefined;
-      if (lastGood) {
-        this.emit('config', 'done', 0, `Using last good ${lastGood.file}`, { file: lastGood.file, configKind: lastGood.config.kind, lastGood: true });
-        return lastGood;
-      }
-      this.emit('config', 'retry', 0, `${r.message}; retry ${round + 1} in ${backoff} s`, { reason: r.kind, inSecs: backoff });
-      await this.o.clock.sleep(backoff * 1000, signal);
-      backoff = Math.min(backoff * 2, 120);
-    }
-  }
-
-  private async provisionOnce(net: NetContext, signal: AbortSignal): Promise<{ kind: 'ok'; value: Provisioned } | { kind: 'no-server' | 'absent' | 'refused'; message: string }> {
-    const o = this.o;
-    if (net.candidates.length === 0) return { kind: 'no-server', message: 'No TFTP server: DHCP gave no option 150, 66 or siaddr' };
-    const failures: string[] = [];
-    for (const candidate of net.candidates) {
-      const elapsed = this.stepTimer();
-      let server: string;
-      try {
-        const addrs = await o.network.resolve4(candidate.host, net.dns);
-        if (!addrs[0]) throw new Error('no address');
-        server = addrs[0];
-      } catch (e) {
-        failures.push(`${candidate.host}: name not resolved`);
-        this.emit('tftp', 'fail', elapsed(), `TFTP server name ${candidate.host} (${candidate.source}) not resolved: ${(e as Error).message}`);
-        continue;
-      }
-      const label = server === candidate.host ? server : `${candidate.host} (${server})`;
-      this.emit('tftp', 'done', elapsed(), `TFTP server ${label} (${candidate.source})`, { server, source: candidate.source });
-
-      const trust = await this.fetchTrustLists(server, signal);
-      if (trust === 'failed') {
-        failures.push(`${server} not answering`);
-        continue;
-      }
-      const cfg = await this.fetchConfig(server, signal);
-      if (cfg.kind === 'failed') {
-        failures.push(`${server}: ${cfg.message}`);
-        continue;
-      }
-      return cfg.kind === 'ok' ? cfg : { kind: cfg.kind, message: cfg.message };
-    }
-    return { kind: 'no-server', message: `TFTP server ${failures.join('; ')}` };
-  }
-
-  /** CTL, then ITL (per-device name first). Absent is fine; the trust issue verifies them. */
-  private async fetchTrustLists(server: string, signal: AbortSignal): Promise<'ok' | 'failed'> {
-    const o = this.o;
-    const elapsed = this.stepTimer();
-    this.emit('trust', 'start', 0, 'Trust list');
-    const names = [[`CTL${o.mac.deviceName}.tlv`], [`ITL${o.mac.deviceName}.tlv`, 'ITLFile.tlv']];
-    for (const alternatives of names) {
-      for (const name of alternatives) {
-        const r = await this.fetchLogged('trust', server, name, signal);
-        if (r.kind === 'failed') {
-          this.emit('trust', 'fail', elapsed(), `TFTP server ${server} not answering (${name}: ${r.detail})`, { file: name, server });
-          return 'failed';
-        }
-        if (r.kind === 'found') {
-          // Kept for the trust issue, which verifies and installs it; not trusted yet.
-          await o.nvram.writeBytes(`trust/received-${name.startsWith('CTL') ? 'ctl' : 'itl'}.tlv`, r.data);
-          break;
-        }
-      }
-    }
-    this.emit('trust', 'done', elapsed(), 'Trust list checked', { server });
-    return 'ok';
-  }
-
-  private async fetchConfig(server: string, signal: AbortSignal): Promise<{ kind: 'ok'; value: Provisioned } | { kind: 'failed' | 'absent' | 'refused'; message: string }> {
-    const o = this.o;
-    const elapsed = this.stepTimer();
-    const names = [`${o.mac.deviceName}.cnf.xml`, ...o.model.defaultConfigNames];
-    this.emit('config', 'start', 0, `Requesting ${names[0]}`, { server });
-    for (const name of names) {
-      const r = await this.fetchLogged('config', server, name, signal);
-      if (r.kind === 'failed') return { kind: 'failed', message: `${name}: ${r.detail}` };
-      if (r.kind === 'absent') continue;
-      const parsed = parsePhoneConfig(r.data);
-      if (!parsed.ok) {
-        this.emit('config', 'fail', elapsed(), `${name} refused: ${parsed.error.message}`, { file: name, error: parsed.error.code, at: parsed.error.at });
-        return { kind: 'refused', message: `${name} refused` };
-      }
-      const config = parsed.value;
-      if (config.kind === 'device' && config.deviceProtocol !== 'SIP') {
-        this.emit('config', 'fail', elapsed(), `${name} is for ${config.deviceProtocol}; this phone runs SIP`, { file: name });
-        return { kind: 'refused', message: `${name} is not a SIP configuration` };
-      }
-      this.reportLoad(config, name);
-      await this.keepLastGood({ file: name, server, xml: r.data.toString('utf8') });
-      const members = config.callManagers.map((m) => m.host).join(', ');
-      this.emit('config', 'done', elapsed(), `${name} via ${r.via.toUpperCase()}: CM ${members}`, { file: name, via: r.via, configKind: config.kind, callManagers: config.callManagers.length });
-      return { kind: 'ok', value: { config, file: name, server } };
-    }
-    const tried = names.join(', ');
-    return { kind: 'absent', message: `No configuration on ${server} (${tried} not found)${o.model.defaultConfigNames.length ? '; is autoregistration off?' : ''}` };
-  }
-
-  private async fetchLogged(step: 'trust' | 'config', server: string, name: string, signal: AbortSignal): Promise<FetchResult> {
-    const elapsed = this.stepTimer();
-    const r = await this.fetcher.fetch(server, name, signal);
-    const words = r.kind === 'found' ? `${name}: ${r.data.length} bytes via ${r.via.toUpperCase()}` : r.kind === 'absent' ? `${name}: not found` : `${name}: ${r.detail}`;
-    this.emit(step, 'progress', elapsed(), words, { file: name, result: r.kind, via: r.kind === 'found' ? r.via : undefined, bytes: r.kind === 'found' ? r.data.length : undefined, detail: r.detail, server });
-    return r;
-  }
-
-  private reportLoad(config: PhoneConfig, file: string): void {
-    const o = this.o;
-    const wanted = config.kind === 'device' ? config.loadInformation : config.loads.find((l) => l.code === o.model.code)?.load ?? '';
-    if (wanted && wanted !== o.model.activeLoad) {
-      this.emit('config', 'progress', 0, `${file} asks for load ${wanted}; keeping ${o.model.activeLoad} (firmware upgrade not available)`, { wantedLoad: wanted });
-    }
-  }
-
-  /** One atomic document, written only when it changed: flash is slow to sync and wears. */
-  private async keepLastGood(doc: LastGood): Promise<void> {
-    const stored = await this.o.nvram.read<LastGood>('last-good-config', isLastGood);
-    if (stored && stored.file === doc.file && stored.server === doc.server && stored.xml === doc.xml) return;
-    await this.o.nvram.write('last-good-config', doc);
-  }
-
-  private async lastGoodConfig(): Promise<Provisioned | undefined> {
-    const doc = await this.o.nvram.read<LastGood>('last-good-config', isLastGood);
-    if (!doc) return undefined;
-    const parsed = parsePhoneConfig(doc.xml);
-    return parsed.ok ? { config: parsed.value, file: doc.file, server: doc.server } : undefined;
-  }
-
   /** Registers and stays registered; returns only when the call managers refuse the phone. */
   private async register(p: Provisioned, net: NetContext, lastReason: string, signal: AbortSignal) {
     const o = this.o;
-    const elapsed = this.stepTimer();
+    const elapsed = stepTimer(this.o.clock);
     const members: RegistrarMember[] = [];
     for (const m of p.config.callManagers) {
       try {
