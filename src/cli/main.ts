@@ -16,6 +16,8 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi cm --data DIR status
   sepi cm --data DIR phone add --mac MAC --model 8841 [--dn DN] [--description TEXT] [--password PW]
   sepi cm --data DIR phone list | show MAC | rm MAC | reset MAC [--restart]
+  sepi tlv show FILE [--json]
+  sepi tlv verify FILE (--cert PEM | --self)
   sepi demo [--phones 2]
 
 Docs: README.md, docs/cli.md, docs/companion.md.`;
@@ -29,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./fleet-command.ts')).fleetCommand(rest);
     case 'cm':
       return (await import('./cm-command.ts')).cmCommand(rest);
+    case 'tlv':
+      return (await import('./tlv-command.ts')).tlvCommand(rest);
     case 'demo':
       return (await import('./demo.ts')).demoCommand(rest);
     case undefined:
