@@ -14,6 +14,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
   const { values: v, positionals: p } = parse(argv, {
     data: { type: 'string' }, mac: { type: 'string' }, model: { type: 'string' }, dn: { type: 'string' },
     description: { type: 'string' }, password: { type: 'string' }, restart: { type: 'boolean' }, json: { type: 'boolean' },
+    roles: { type: 'string' }, note: { type: 'string' },
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);
@@ -55,7 +56,41 @@ export async function cmCommand(argv: string[]): Promise<number> {
       }
       throw new UsageError('sepi cm phone add|list|show|rm|reset');
     }
-    throw new UsageError('sepi cm serve | status | phone …');
+    if (what === 'trust') {
+      switch (verb) {
+        case 'list':
+        case undefined: {
+          const t = await client.call<{ mode: string; rollback: boolean; digest: string; certificates: Array<{ name: string; roles: string[]; subject: string; sha256: string; notAfter: string; source: string }> }>('GET', '/v1/trust');
+          out(t, () => [`mode ${t.mode}, digest ${t.digest}, rollback ${t.rollback ? 'on' : 'off'}`, ...t.certificates.map((c) => `${c.source.padEnd(8)} ${c.roles.join(',').padEnd(10)} ${c.subject}  sha256 ${c.sha256.slice(0, 16)}…  until ${c.notAfter.slice(0, 10)}`)].join('\n'));
+          return 0;
+        }
+        case 'export': {
+          const r = await client.call<{ pem: string }>('GET', `/v1/trust/certificates/${encodeURIComponent(arg ?? '')}`);
+          process.stdout.write(r.pem);
+          return 0;
+        }
+        case 'import': {
+          if (!arg) throw new UsageError('sepi cm trust import CERT.pem --roles SAST[,TFTP]');
+          const pem = await readFile(arg, 'utf8');
+          const r = await client.call<{ subject: string; sha256: string; roles: string[] }>('POST', '/v1/trust/import', { pem, roles: required(v.roles, '--roles').split(','), note: v.note ?? arg });
+          out(r, () => `TVS now vouches for ${r.subject} as ${r.roles.join(',')}`);
+          return 0;
+        }
+        case 'rotate-tftp': {
+          const r = await client.call<{ subject: string; sha256: string }>('POST', '/v1/trust/rotate-tftp');
+          out(r, () => `new TFTP certificate ${r.subject} sha256 ${r.sha256.slice(0, 16)}…; the next ITL carries it, signed by the same SAST`);
+          return 0;
+        }
+        case 'rollback': {
+          if (arg !== 'on' && arg !== 'off') throw new UsageError('sepi cm trust rollback on|off');
+          const r = await client.call<{ rollback: boolean }>('POST', '/v1/trust/rollback', { enabled: arg === 'on' });
+          out(r, () => `rollback ${r.rollback ? 'on: phones get an empty ITL' : 'off'}`);
+          return 0;
+        }
+      }
+      throw new UsageError('sepi cm trust list|export ROLE|import FILE --roles R|rotate-tftp|rollback on|off');
+    }
+    throw new UsageError('sepi cm serve | status | phone … | trust …');
   } catch (e) {
     if (e instanceof AdminClientError) {
       process.stderr.write(`sepi cm: ${e.message}\n`);

@@ -15,6 +15,8 @@ import type { PhoneEvent } from '../phone/events.ts';
 import { Firmware } from '../phone/firmware.ts';
 import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
 import { Nvram } from '../phone/nvram.ts';
+import { KEYS, type Key, PhoneUi, isKey } from '../phone/ui.ts';
+import { createInterface } from 'node:readline';
 import { type Display, NullDisplay, TextDisplay } from '../phone/render.ts';
 import { LCD_160x128, LCD_320x240, type ScreenGeometry, renderScreen } from '../phone/screen.ts';
 import type { PhoneSettings } from '../phone/settings.ts';
@@ -35,6 +37,13 @@ export function reaches(goal: UntilGoal, e: PhoneEvent): boolean {
     case 'registered-any':
       return e.step === 'register';
   }
+}
+
+/** Terminal keys to phone keys: digits, * and #, F1–F4 softkeys, arrows, Enter, Esc, s for Settings. */
+export function terminalKey(k: string): Key | undefined {
+  const map: Record<string, Key> = { f1: 'soft1', f2: 'soft2', f3: 'soft3', f4: 'soft4', up: 'up', down: 'down', enter: 'select', return: 'select', escape: 'back', backspace: 'back', s: 'settings' };
+  if (isKey(k) && k.length === 1) return k;
+  return map[k];
 }
 
 export function geometry(v: string | undefined): ScreenGeometry {
@@ -100,7 +109,10 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     'tftp-port': { type: 'string' },
     'json-screens': { type: 'boolean' },
     board: { type: 'string' },
+    keys: { type: 'string' },
+    'factory-reset': { type: 'boolean' },
   });
+  if (v.keys !== undefined && v.keys !== 'stdin') throw new UsageError('--keys takes "stdin" (key names, one or more a line)');
   const board = v.board ? await loadBoard(v.board) : undefined;
   const iface = required(v.iface ?? board?.iface, '--iface');
   // A board is the phone: by default its MAC is the interface's own.
@@ -127,16 +139,22 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   let wall: TtyLcdWall | undefined;
   let display: Display;
   let stop: (code: number, why: string) => void = () => {};
+  let ui: PhoneUi | undefined;
   if (displayKind === 'tty' && process.stdout.isTTY) {
     const { TtyLcdWall } = await import('../hw/tty-display.ts');
-    wall = new TtyLcdWall({ title: `sepi ${mac.deviceName}`, onKey: (k) => (k === 'quit' ? stop(130, 'stopped from the keyboard') : undefined) });
+    wall = new TtyLcdWall({ title: `sepi ${mac.deviceName}`, onKey: (k) => (k === 'quit' ? stop(130, 'stopped from the keyboard') : pressKey(terminalKey(k))) });
     display = wall.lcd(`${model.name} ${mac.deviceName}`, g.cols, g.rows);
   } else if (displayKind === 'none') display = new NullDisplay();
   else display = new TextDisplay(json ? process.stderr : process.stdout, ` ${mac.deviceName} `);
 
   let lastScreen = '';
+  const nvram = new Nvram(nvramDir);
+  if (v['factory-reset']) await nvram.wipe();
+  const pressKey = (k: Key | undefined) => {
+    if (k) ui?.press(k);
+  };
   const firmware = new Firmware({
-    mac, model, network, iface: ifacePort, clock, nvram: new Nvram(nvramDir),
+    mac, model, network, iface: ifacePort, clock, nvram,
     httpPort: positiveInt(v['http-port'], '--http-port', 6970),
     tftpPort: positiveInt(v['tftp-port'], '--tftp-port', 69),
     settingsOverride: settingsFromFlags(v),
@@ -145,16 +163,26 @@ export async function phoneCommand(argv: string[]): Promise<number> {
       wall?.note(`${(e.t / 1000).toFixed(1).padStart(6)}s ${e.step.padEnd(8)} ${e.message}`);
       if (until && reaches(until, e)) stop(0, '');
     },
-    onStatus: (s) => {
-      const frame = renderScreen(s, g);
-      display.show(frame);
-      const text = frame.rows.join('\n');
-      if (json && v['json-screens'] && text !== lastScreen) {
-        lastScreen = text;
-        process.stdout.write(JSON.stringify({ screen: frame.rows, softkeys: frame.softkeys }) + '\n');
-      }
-    },
+    onStatus: () => showScreen(),
   });
+  ui = new PhoneUi(firmware, () => showScreen());
+  function showScreen(): void {
+    const frame = ui ? ui.frame(g) : renderScreen(firmware.status, g);
+    display.show(frame);
+    const text = frame.rows.join('\n');
+    if (json && v['json-screens'] && text !== lastScreen) {
+      lastScreen = text;
+      process.stdout.write(JSON.stringify({ screen: frame.rows, softkeys: frame.softkeys }) + '\n');
+    }
+  }
+  if (v.keys === 'stdin') {
+    createInterface({ input: process.stdin }).on('line', (line) => {
+      for (const word of line.trim().split(/\s+/).filter(Boolean)) {
+        if (isKey(word)) ui.press(word);
+        else process.stderr.write(`sepi phone: unknown key "${word}" (keys: ${KEYS.join(' ')})\n`);
+      }
+    });
+  }
 
   const code = await new Promise<number>((resolve) => {
     let done = false;

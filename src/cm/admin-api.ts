@@ -8,6 +8,9 @@
  *   GET    /v1/phones                 POST /v1/phones {mac, model, dn?, description?, password?}
  *   GET    /v1/phones/:mac            DELETE /v1/phones/:mac
  *   POST   /v1/phones/:mac/reset {action: "reset" | "restart"}
+ *   GET    /v1/trust                  GET /v1/trust/certificates/{sast|tftp|tvs}
+ *   POST   /v1/trust/import {pem, roles, note?}   POST /v1/trust/rotate-tftp
+ *   POST   /v1/trust/rollback {enabled}
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
@@ -131,6 +134,13 @@ export class AdminApi {
         const b = await this.body(req);
         return { status: 200, body: await c.resetPhone(id, b['action'] === 'restart' ? 'restart' : 'reset') };
       }
+    }
+    if (parts[1] === 'trust') {
+      if (parts.length === 2 && req.method === 'GET') return { status: 200, body: c.trustStatus() };
+      if (parts[2] === 'certificates' && parts.length === 4 && req.method === 'GET') return { status: 200, body: c.exportCertificate(parts[3]!) };
+      if (parts[2] === 'import' && parts.length === 3 && req.method === 'POST') return { status: 201, body: await c.importCertificate(await this.body(req)) };
+      if (parts[2] === 'rotate-tftp' && parts.length === 3 && req.method === 'POST') return { status: 200, body: await c.rotateTftpCertificate() };
+      if (parts[2] === 'rollback' && parts.length === 3 && req.method === 'POST') return { status: 200, body: c.setRollback((await this.body(req))['enabled'] === true) };
     }
     throw new ApiError(404, `no route for ${req.method} ${url.pathname}`);
   }

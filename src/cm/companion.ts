@@ -3,9 +3,10 @@
  * TFTP and HTTP 6970 (files generated from the database), a SIP registrar, and the admin API.
  *
  * Data folder layout: companion.sqlite (+ -wal/-shm), companion.pid (one server per folder),
- * admin.sock and admin.token (the admin API), tftp-root/ (empty: files come from memory).
+ * admin.sock and admin.token (the admin API), pki/ (keys and certificates, see pki.ts),
+ * tftp-root/ (empty: files come from memory).
  */
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MacAddress } from '../wire/mac.ts';
@@ -15,8 +16,12 @@ import type { CompanionConfig } from './config.ts';
 import { CompanionDb, type PhoneRecord } from './db.ts';
 import { DhcpService } from './dhcp-service.ts';
 import { HttpFileService, TftpService } from './file-services.ts';
-import { ProvisioningFiles } from './provisioning-files.ts';
+import { CompanionPki, type PkiRole } from './pki.ts';
+import { ProvisioningFiles, ROLLBACK_SETTING } from './provisioning-files.ts';
 import { Registrar } from './registrar.ts';
+import { TrustFiles } from './trust-files.ts';
+import { TvsServer } from './tvs-server.ts';
+import { Role, roleName } from '../wire/tlv.ts';
 
 export interface CompanionOptions {
   dataDir: string;
@@ -47,6 +52,8 @@ export class Companion {
   private http: HttpFileService | undefined;
   private registrar: Registrar | undefined;
   private api: AdminApi | undefined;
+  private pki: CompanionPki | undefined;
+  private tvs: TvsServer | undefined;
   private startedAt = 0;
   private lockPath = '';
 
@@ -70,7 +77,12 @@ export class Companion {
     try {
       this.db = new CompanionDb(dataDir);
       for (const p of config.phones) if (!this.store.phone(p.mac)) this.addPhone({ ...p });
-      this.files = new ProvisioningFiles(this.store, config);
+      if (config.security.mode !== 'none') {
+        this.pki = await CompanionPki.open(dataDir, config.address);
+        this.tvs = new TvsServer(this.pki, config.security.tvsTtlSecs, (e) => log(`tvs ${e.from} ${e.device || '-'}: ${e.result} ${e.detail}`));
+        await this.tvs.start(config.address, config.security.tvsPort);
+      }
+      this.files = new ProvisioningFiles(this.store, config, this.pki && new TrustFiles(this.pki, config));
       const fileLog = (e: { via: string; name: string; from: string; result: string; bytes?: number }) =>
         log(`${e.via} ${e.from} ${e.name}: ${e.result}${e.bytes !== undefined ? ` (${e.bytes} bytes)` : ''}`);
       if (config.http.enabled) {
@@ -105,9 +117,11 @@ export class Companion {
     await this.registrar?.stop().catch(() => {});
     await this.tftp?.stop().catch(() => {});
     await this.http?.stop().catch(() => {});
+    await this.tvs?.stop().catch(() => {});
     this.db?.close();
     this.db = undefined;
-    this.api = this.dhcp = this.registrar = this.tftp = this.http = undefined;
+    this.api = this.dhcp = this.registrar = this.tftp = this.http = this.tvs = undefined;
+    this.pki = undefined;
     if (this.lockPath) await rm(this.lockPath, { force: true });
     this.lockPath = '';
   }
@@ -149,7 +163,9 @@ export class Companion {
         tftp: c.tftp.enabled ? { port: c.tftp.port } : false,
         http: c.http.enabled ? { port: c.http.port } : false,
         sip: c.sip.enabled ? { listen: `${c.sip.listen}:${c.sip.port}`, expires: c.sip.expires } : false,
+        tvs: this.tvs ? { port: c.security.tvsPort } : false,
       },
+      security: { mode: c.security.mode, rollback: this.store.setting(ROLLBACK_SETTING) === 'on' },
       callManagers: c.callManagers,
       autoRegistration: c.autoRegistration,
       phones: phones.length,
@@ -213,6 +229,57 @@ export class Companion {
     const p = this.find(id);
     this.store.removePhone(p.mac);
     this.o.log(`admin removed SEP${p.mac}`);
+  }
+
+  // ---- trust (ITL, TVS) -----------------------------------------------------------------------
+
+  private get trustPki(): CompanionPki {
+    if (!this.pki) throw new ApiError(409, 'security mode is none: no trust lists or TVS');
+    return this.pki;
+  }
+
+  trustStatus() {
+    const pki = this.trustPki;
+    const own = (['sast', 'tftp', 'tvs'] as const).map((r) => {
+      const f = pki.get(r).facts;
+      return { name: r, roles: [r === 'sast' ? 'SAST' : r === 'tftp' ? 'CCM+TFTP' : 'TVS'], subject: f.subject, serial: Buffer.from(f.serial).toString('hex'), sha256: f.sha256, notAfter: f.notAfter.toISOString(), source: 'own' };
+    });
+    const imported = pki.trusted().map((t) => ({ name: t.note, roles: t.roles.map(roleName), subject: t.facts.subject, serial: Buffer.from(t.facts.serial).toString('hex'), sha256: t.facts.sha256, notAfter: t.facts.notAfter.toISOString(), source: 'imported' }));
+    return { mode: this.o.config.security.mode, digest: this.o.config.security.digest, rollback: this.store.setting(ROLLBACK_SETTING) === 'on', certificates: [...own, ...imported] };
+  }
+
+  exportCertificate(role: string): { pem: string } {
+    if (role !== 'sast' && role !== 'tftp' && role !== 'tvs') throw new ApiError(400, 'role must be sast, tftp or tvs');
+    return { pem: this.trustPki.get(role as PkiRole).certPem };
+  }
+
+  async importCertificate(b: Record<string, unknown>) {
+    const pem = String(b['pem'] ?? '');
+    const roles = (Array.isArray(b['roles']) ? b['roles'] : []).map((r) => String(r).toUpperCase());
+    const codes = roles.map((r) => ({ SAST: Role.SAST, CCM: Role.CCM, 'CCM+TFTP': Role.CCM_TFTP, TFTP: Role.TFTP, CAPF: Role.CAPF, 'APP-SERVER': Role.APP_SERVER, TVS: Role.TVS })[r]);
+    if (codes.length === 0 || codes.some((c) => c === undefined)) throw new ApiError(400, 'roles must list SAST, CCM, CCM+TFTP, TFTP, CAPF, APP-SERVER or TVS');
+    let der: Buffer;
+    try {
+      der = new X509Certificate(pem).raw;
+    } catch {
+      throw new ApiError(400, 'pem must be a PEM certificate');
+    }
+    const t = await this.trustPki.importTrusted(der, codes as number[], String(b['note'] ?? 'imported'));
+    this.o.log(`admin imported ${t.facts.subject} for TVS as ${roles.join(',')}`);
+    return { subject: t.facts.subject, sha256: t.facts.sha256, roles };
+  }
+
+  async rotateTftpCertificate() {
+    const next = await this.trustPki.rotateTftp();
+    this.o.log(`admin rotated the TFTP (CallManager) certificate: now ${next.facts.sha256.slice(0, 16)}…`);
+    return { subject: next.facts.subject, sha256: next.facts.sha256 };
+  }
+
+  setRollback(on: boolean) {
+    if (!this.pki) throw new ApiError(409, 'security mode is none: there is no ITL to roll back');
+    this.store.setSetting(ROLLBACK_SETTING, on ? 'on' : 'off');
+    this.o.log(`admin turned ITL rollback ${on ? 'on: phones get an empty ITL and may leave' : 'off'}`);
+    return { rollback: on };
   }
 
   async resetPhone(id: string, action: 'reset' | 'restart'): Promise<{ ok: boolean; detail: string }> {

@@ -2,12 +2,14 @@
  * The companion's configuration: one JSON file (docs/companion.md), every field optional.
  * Without a file, everything is derived from the serving interface's first IPv4 address:
  * DHCP pool .100–.199 of its subnet (clipped to the subnet), options 150 and 66 pointing at
- * itself, one call manager (itself), autoregistration on with DNs 2000–2999.
+ * itself, one call manager (itself), autoregistration on with DNs 2000–2999, an ITL with every
+ * file also served signed (.sgn) and a TVS on 2445.
  */
 import { networkInterfaces } from 'node:os';
 import { intToIpv4, ipv4ToInt, isIpv4, maskToPrefix, prefixToMask } from '../wire/ipv4.ts';
 import { MacAddress } from '../wire/mac.ts';
 import { modelByName } from '../wire/models.ts';
+import type { Digest } from '../wire/tlv.ts';
 
 export interface SeedPhone {
   mac: string;
@@ -28,6 +30,11 @@ export interface CompanionConfig {
   autoRegistration: { enabled: boolean; dnFirst: string; dnLast: string };
   /** Serve XMLDefault.cnf.xml / SEPDEFAULT.cnf to phones without their own file. */
   serveDefaultConfig: boolean;
+  /**
+   * Trust: `none` serves no trust lists and plain files; `itl` (default, like CUCM's Security by
+   * Default) serves an ITL and every file also as .sgn; `mixed` adds a CTL.
+   */
+  security: { mode: 'none' | 'itl' | 'mixed'; digest: Digest; tvsPort: number; tvsTtlSecs: number };
   /** Device-type code -> load name, for loadInformationNNN in the default file. */
   loadInformation: Record<string, string>;
   phones: SeedPhone[];
@@ -109,6 +116,12 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
   const a = obj(r['autoRegistration'], 'autoRegistration');
   const range = Array.isArray(a['dnRange']) ? (a['dnRange'] as unknown[]).map(String) : ['2000', '2999'];
   if (range.length !== 2 || !range.every((x) => /^\d{1,15}$/.test(x)) || Number(range[0]) > Number(range[1])) throw new ConfigError('autoRegistration.dnRange must be ["first", "last"] digit strings');
+  const sec = obj(r['security'], 'security');
+  const mode = pick<string>(sec, 'mode', 'security', 'string', 'itl');
+  if (mode !== 'none' && mode !== 'itl' && mode !== 'mixed') throw new ConfigError('security.mode must be none, itl or mixed');
+  const digest = pick<string>(sec, 'digest', 'security', 'string', 'sha1');
+  if (digest !== 'sha1' && digest !== 'sha256' && digest !== 'sha512') throw new ConfigError('security.digest must be sha1, sha256 or sha512');
+  const security = { mode, digest, tvsPort: port(pick(sec, 'tvsPort', 'security', 'number', 2445), 'security.tvsPort'), tvsTtlSecs: pick(sec, 'tvsTtlSecs', 'security', 'number', 86400) } as CompanionConfig['security'];
   const loads = obj(r['loadInformation'], 'loadInformation');
   for (const [k, v] of Object.entries(loads)) if (!/^\d{1,6}$/.test(k) || typeof v !== 'string') throw new ConfigError(`loadInformation.${k} must map a device-type code to a load name`);
   const phones = (Array.isArray(r['phones']) ? (r['phones'] as unknown[]) : []).map((p, i) => {
@@ -126,6 +139,7 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
     sip, callManagers,
     autoRegistration: { enabled: pick(a, 'enabled', 'autoRegistration', 'boolean', true), dnFirst: range[0]!, dnLast: range[1]! },
     serveDefaultConfig: pick(r, 'serveDefaultConfig', 'config', 'boolean', true),
+    security,
     loadInformation: loads as Record<string, string>,
     phones,
   };

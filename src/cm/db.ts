@@ -71,6 +71,10 @@ const MIGRATIONS = [
      registered_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  `CREATE TABLE settings (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
 ];
 
 type Row = Record<string, unknown>;
@@ -182,6 +186,17 @@ export class CompanionDb {
       this.db.exec('ROLLBACK');
       throw e;
     }
+  }
+
+  // ---- settings changed at run time (admin API) --------------------------------------------
+
+  setting(key: string): string | undefined {
+    const r = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as Row | undefined;
+    return r ? String(r['value']) : undefined;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   // ---- registrations ------------------------------------------------------------------------

@@ -19,8 +19,9 @@ export class TtyLcdWall {
     this.screen = blessed.screen({ smartCSR: false, title: p.title, ...(p.output ? { output: p.output } : {}), ...(p.input ? { input: p.input } : {}), fullUnicode: false, dockBorders: true });
     this.log = blessed.log({ parent: this.screen, top: 12, left: 0, width: '100%', bottom: 0, border: { type: 'line' }, label: ' events ', scrollback: 500, tags: false });
     this.screen.key(['C-c', 'q'], () => p.onKey?.('quit'));
-    this.screen.on('keypress', (ch: string | undefined, key: { full?: string } | undefined) => {
-      const k = ch ?? key?.full;
+    this.screen.on('keypress', (ch: string | undefined, key: { name?: string; full?: string } | undefined) => {
+      // Named keys (arrows, F1, enter) by name; printable ones by the character typed.
+      const k = key?.name && key.name.length > 1 ? key.name : (ch ?? key?.full);
       if (k && k !== 'q') p.onKey?.(k);
     });
     this.screen.render();

@@ -28,6 +28,9 @@ import { type RegistrarMember, type RegistrationEvent, SipRegistration } from '.
 import { applyEvent, initialStatus } from './status.ts';
 import type { TftpRequestOptions } from './tftp-client.ts';
 import { chooseTftpServers } from './tftp-server-choice.ts';
+import { TrustStore } from './trust-store.ts';
+import { TvsClient } from './tvs-client.ts';
+import { tvsDeviceName } from '../wire/tvs.ts';
 
 export interface FirmwareOptions {
   mac: MacAddress;
@@ -57,6 +60,7 @@ class Aborted extends Error {
 export class Firmware {
   private readonly o: FirmwareOptions;
   private readonly provisioning: Provisioning;
+  readonly trust: TrustStore;
   private readonly dhcp: DhcpClient;
   private cycle: AbortController | undefined;
   private running: Promise<void> = Promise.resolve();
@@ -79,7 +83,9 @@ export class Firmware {
       maxBytes: MAX_FILE_BYTES,
       localAddress: o.iface.sourceAddress(),
     });
-    this.provisioning = new Provisioning({ mac: o.mac, model: o.model, network: o.network, clock: o.clock, nvram: o.nvram, fetcher, emit: (...a) => this.emit(...a) });
+    this.trust = new TrustStore(o.nvram);
+    const tvs = new TvsClient({ network: o.network, clock: o.clock, deviceName: tvsDeviceName(o.model.name, o.mac.deviceName) });
+    this.provisioning = new Provisioning({ mac: o.mac, model: o.model, network: o.network, clock: o.clock, nvram: o.nvram, fetcher, trust: this.trust, tvs, emit: (...a) => this.emit(...a) });
     this.dhcp = new DhcpClient({
       mac: o.mac,
       vendorClass: vendorClassFor(o.model),
@@ -114,6 +120,37 @@ export class Firmware {
     if (!this.poweredOn) return;
     this.emit('reboot', 'start', 0, kind === 'reset' ? `Resetting (${reason})` : `Restarting (${reason})`, { kind, reason });
     this.startCycle(reason, kind === 'reset' ? 'dhcp' : 'config');
+  }
+
+  /** A user's restart (Settings > Restart, or the Restart softkey): read the configuration again. */
+  restart(): void {
+    this.reboot('restart', 'user-restart');
+  }
+
+  trustSummary(): string[] {
+    const signer = this.trust.itlSigner();
+    return [...this.trust.summary(), ...(signer ? [`signed by ${signer}`] : [])];
+  }
+
+  /** Settings > Trust list > Erase: the lists go, and the phone reads its configuration again. */
+  async eraseTrustList(): Promise<void> {
+    if (!this.poweredOn) return;
+    await this.trust.erase();
+    this.emit('reboot', 'start', 0, 'Trust list erased', { kind: 'restart', reason: 'trust-list-erased' });
+    this.startCycle('trust-list-erased', 'config');
+  }
+
+  /** Factory reset: NVRAM wiped (lease, settings, trust lists, last good file), then a reboot. */
+  async factoryReset(): Promise<void> {
+    if (!this.poweredOn) return;
+    this.cycle?.abort(new Aborted('factory reset'));
+    await this.running;
+    const lease = this.net?.lease;
+    if (lease && this.o.iface.ownsAddress) await this.o.iface.deconfigure({ address: lease.address, prefix: lease.prefix, router: undefined });
+    await this.o.nvram.wipe();
+    this.net = undefined;
+    this.emit('reboot', 'start', 0, 'Factory reset', { kind: 'reset', reason: 'factory-reset' });
+    this.startCycle('factory-reset', 'dhcp');
   }
 
   private startCycle(reason: string, from: 'dhcp' | 'config'): void {
@@ -169,12 +206,14 @@ export class Firmware {
     this.emit('power', 'start', 0, `${o.model.name} ${o.model.activeLoad}`, { reason, mac: o.mac.hex, model: o.model.name, load: o.model.activeLoad });
     await o.nvram.write('boot', { lastReason: reason, at: new Date(o.clock.now()).toISOString() });
     const settings = { ...(await loadSettings(o.nvram)), ...o.settingsOverride };
+    await this.trust.load();
     const bad = validateSettings(settings);
     if (bad) {
       this.emit('power', 'fail', 0, `Settings: ${bad}`);
       return;
     }
     if (from === 'dhcp' || !this.net) this.net = await this.configureNetwork(settings, signal);
+    else this.emit('dhcp', 'done', 0, `Keeping IP ${this.net.address}`, { address: this.net.address, dhcp: 'kept' });
     const net = this.net;
     const sipReason = reason === 'power-on' ? 'power-on' : reason;
     let backoff = 5;

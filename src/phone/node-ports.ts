@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import { promises as dnsp } from 'node:dns';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { isIpv4 } from '../wire/ipv4.ts';
@@ -124,6 +125,31 @@ export class NodeNetwork implements NetworkPort {
         s.removeAllListeners('error');
         s.setNoDelay(true);
         resolve(new NodeTcp(s));
+      });
+    });
+  }
+
+  tls(host: string, port: number, o: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<{ conn: TcpConnection; peerCertificate: Uint8Array }> {
+    return new Promise((resolve, reject) => {
+      if (o.signal?.aborted) return reject(o.signal.reason);
+      // Chain and name checks are the caller's: TVS's certificate is pinned by the ITL, not by a CA.
+      const s = tls.connect({ host, port, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        s.destroy();
+        reject(new Error(why));
+      };
+      const onAbort = () => fail('aborted');
+      const timer = setTimeout(() => fail(`no TLS answer from ${host}:${port} within ${o.timeoutMs / 1000} s`), o.timeoutMs);
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      s.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'ECONNREFUSED' ? `${host}:${port} refused the connection` : e.message));
+      s.once('secureConnect', () => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        s.removeAllListeners('error');
+        const peer = s.getPeerCertificate();
+        resolve({ conn: new NodeTcp(s), peerCertificate: Uint8Array.from(peer?.raw ?? []) });
       });
     });
   }

@@ -1,12 +1,11 @@
 /**
  * The phone's non-volatile memory: one directory, one JSON document per concern (layout in
- * docs/nvram.md). Every write is atomic against a power cut at any instant: write a temporary
- * file, fsync it, rename it over the old one, fsync the directory. A reader therefore sees
- * either the old or the new document, never a torn one; a document that still fails to parse
- * (disk corruption) is reported and treated as absent rather than crashing the boot.
+ * docs/nvram.md). Every write is atomic against a power cut (common/atomic-file.ts); a document
+ * that still fails to parse (disk corruption) is treated as absent rather than crashing the boot.
  */
-import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.ts';
 
 export class Nvram {
   readonly dir: string;
@@ -41,30 +40,8 @@ export class Nvram {
     }
   }
 
-  async writeBytes(name: string, data: Uint8Array): Promise<void> {
-    const final = this.path(name);
-    const dir = join(final, '..');
-    await mkdir(dir, { recursive: true });
-    const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, final);
-    } catch (e) {
-      await unlink(tmp).catch(() => {});
-      throw e;
-    }
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+  writeBytes(name: string, data: Uint8Array): Promise<void> {
+    return writeFileAtomic(this.path(name), data);
   }
 
   write(name: string, value: unknown): Promise<void> {

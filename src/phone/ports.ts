@@ -36,6 +36,8 @@ export interface NetworkPort {
   udp(opts: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean }): Promise<UdpEndpoint>;
   /** Resolves with the connection or rejects with an Error whose message says why (refused, timeout, unreachable). */
   tcp(host: string, port: number, opts: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<TcpConnection>;
+  /** TLS without certificate-chain checks: the caller compares the peer's certificate itself (TVS against its ITL). */
+  tls(host: string, port: number, opts: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<{ conn: TcpConnection; peerCertificate: Uint8Array }>;
   httpGet(url: string, opts: { timeoutMs: number; maxBytes: number; signal?: AbortSignal; localAddress?: string }): Promise<HttpResult>;
   /** IPv4 addresses of a name, asking the given DNS servers (from DHCP) or the system resolver when none. */
   resolve4(name: string, dnsServers: readonly string[]): Promise<string[]>;

@@ -7,14 +7,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, sign as cryptoSign, createHash } from 'node:crypto';
+import { sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import forge from 'node-forge';
-import { Role, buildRecord, buildSignedFile, parseSignedFile, parseTrustList, signedBytes, verifySignedFile } from '../../src/wire/tlv.ts';
+import { Role, buildSignedFile, parseSignedFile, parseTrustList, signedBytes, verifySignedFile } from '../../src/wire/tlv.ts';
 import { certFacts, verifyWithCertificate, verifyWithRsaPublicKey } from '../../src/wire/x509.ts';
 import { WireError } from '../../src/wire/result.ts';
+import { makeCert, record } from '../support/certs.ts';
 
 // Reference cisco-boot-protocol.md §5.2: the header of the genuine SCCP41.9-4-2SR3-1S.loads
 // (the 256 signature bytes are not in the dump; any 256 bytes stand in for them).
@@ -54,31 +54,9 @@ test('reads the genuine Cisco .loads header byte for byte', () => {
   assert.is(signedBytes(Buffer.concat([GENUINE_HEADER, GENUINE_BODY]), h).length, 412 + GENUINE_BODY.length - 259);
 });
 
-/** A self-signed RSA certificate made with node-forge, as the companion makes them. */
-function makeCert(cn: string, bits = 2048) {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);
-  cert.serialNumber = '4a' + createHash('sha1').update(cn).digest('hex').slice(0, 14);
-  cert.validity.notBefore = new Date(Date.UTC(2026, 0, 1));
-  cert.validity.notAfter = new Date(Date.UTC(2036, 0, 1));
-  const attrs = [{ name: 'commonName', value: cn }, { name: 'organizationName', value: 'sepi test' }];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string), forge.md.sha256.create());
-  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
-  return { der, privateKey, pem: forge.pki.certificateToPem(cert) };
-}
-
 const sast = makeCert('SAST-test');
 const tftp = makeCert('CallManager-test');
 const tvs = makeCert('TVS-test');
-
-function record(c: ReturnType<typeof makeCert>, role: number) {
-  const f = certFacts(c.der);
-  if (!f.ok) throw f.error;
-  return buildRecord({ role, subject: f.value.subject, issuer: f.value.issuer, serial: f.value.serial, publicKey: f.value.publicKey, certSignature: f.value.signatureValue, certificate: c.der });
-}
 
 function itl(digest: 'sha1' | 'sha256' | 'sha512' = 'sha1') {
   const f = certFacts(sast.der);

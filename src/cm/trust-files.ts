@@ -1,0 +1,80 @@
+/**
+ * The trust files the companion serves (reference cisco-boot-protocol.md §5, §10):
+ *
+ *  - ITLFile.tlv (also answered for ITLSEP<MAC>.tlv, the header still saying ITLFile.tlv):
+ *    a SAST record (the signer), the CallManager certificate as CCM+TFTP, the TVS certificate;
+ *    signed by the SAST key. In rollback mode the TFTP and TVS records are left out: a phone
+ *    holding such an empty list accepts any file and any next list (released to another cluster).
+ *  - CTLFile.tlv in mixed mode: SAST and CCM+TFTP records, signed by the SAST key.
+ *  - <name>.sgn for every file: header version 1.0 naming the .sgn, the file unchanged after it,
+ *    signed by the CallManager (TFTP-role) key.
+ */
+import { Role, buildRecord, buildSignedFile } from '../wire/tlv.ts';
+import { ipv4ToBytes, isIpv4 } from '../wire/ipv4.ts';
+import type { CertFacts } from '../wire/x509.ts';
+import type { CompanionConfig } from './config.ts';
+import type { CompanionPki } from './pki.ts';
+
+const record = (f: CertFacts, role: number, host?: string) =>
+  buildRecord({
+    role, subject: f.subject, issuer: f.issuer, serial: f.serial, publicKey: f.publicKey, certSignature: f.signatureValue, certificate: f.der,
+    ...(host ? { dnsName: host } : {}),
+    ...(host && isIpv4(host) ? { ip: ipv4ToBytes(host) } : {}),
+  });
+
+export class TrustFiles {
+  private readonly pki: CompanionPki;
+  private readonly cfg: CompanionConfig;
+  private cache = new Map<string, Buffer>();
+  private cacheGeneration = -1;
+
+  constructor(pki: CompanionPki, cfg: CompanionConfig) {
+    this.pki = pki;
+    this.cfg = cfg;
+  }
+
+  private cached(key: string, make: () => Buffer): Buffer {
+    if (this.cacheGeneration !== this.pki.generation) {
+      this.cache = new Map();
+      this.cacheGeneration = this.pki.generation;
+    }
+    let v = this.cache.get(key);
+    if (!v) {
+      v = make();
+      this.cache.set(key, v);
+    }
+    return v;
+  }
+
+  private signedList(filename: string, body: Buffer): Buffer {
+    const sast = this.pki.get('sast').facts;
+    return buildSignedFile({
+      version: [1, 2], signerVersion: [1, 0], digest: this.cfg.security.digest, filename, timestamp: Math.floor(Date.now() / 1000),
+      signer: { name: sast.subject, serial: sast.serial, issuer: sast.issuer, modulusBytes: sast.modulusBytes },
+      body, sign: (d, data) => this.pki.sign('sast', d, data),
+    });
+  }
+
+  itl(rollback: boolean): Buffer {
+    return this.cached(`itl-${rollback}`, () => {
+      const host = this.cfg.address;
+      const records = [record(this.pki.get('sast').facts, Role.SAST)];
+      if (!rollback) records.push(record(this.pki.get('tftp').facts, Role.CCM_TFTP, host), record(this.pki.get('tvs').facts, Role.TVS, host));
+      return this.signedList('ITLFile.tlv', Buffer.concat(records));
+    });
+  }
+
+  ctl(): Buffer {
+    return this.cached('ctl', () => this.signedList('CTLFile.tlv', Buffer.concat([record(this.pki.get('sast').facts, Role.SAST), record(this.pki.get('tftp').facts, Role.CCM_TFTP, this.cfg.address)])));
+  }
+
+  /** `name` is what the phone asked for, `.sgn` included. */
+  sgn(name: string, data: Uint8Array): Buffer {
+    const tftp = this.pki.get('tftp').facts;
+    return buildSignedFile({
+      version: [1, 0], digest: this.cfg.security.digest, filename: name, timestamp: Math.floor(Date.now() / 1000),
+      signer: { name: tftp.subject, serial: tftp.serial, issuer: tftp.issuer, modulusBytes: tftp.modulusBytes },
+      body: data, sign: (d, bytes) => this.pki.sign('tftp', d, bytes),
+    });
+  }
+}

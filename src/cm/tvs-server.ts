@@ -1,0 +1,92 @@
+/**
+ * The Trust Verification Service (TLS on 2445; reference cisco-boot-protocol.md §6): a phone
+ * sends a certificate it does not find in its trust list, and TVS answers whether it is one of
+ * this cluster's, with its roles and how long the answer may be cached. Certificates are looked
+ * up by the SHA-256 of their DER: the companion's own (SAST, CCM+TFTP, TVS) and the ones an
+ * admin imported. One request per connection, as tvsd does; a request that cannot be read gets
+ * an "invalid" answer if it has a header at all, and the connection closes.
+ */
+import tls from 'node:tls';
+import { Role } from '../wire/tlv.ts';
+import { TVS_HEADER_BYTES, TVS_MAX_PAYLOAD, decodeTvs, encodeTvs, tvsMessageLength } from '../wire/tvs.ts';
+import { certFacts } from '../wire/x509.ts';
+import type { CompanionPki } from './pki.ts';
+
+export interface TvsLogEntry {
+  from: string;
+  device: string;
+  result: 'valid' | 'invalid' | 'bad-request';
+  detail: string;
+}
+
+export class TvsServer {
+  private server: tls.Server | undefined;
+  private readonly pki: CompanionPki;
+  private readonly ttlSecs: number;
+  private readonly log: (e: TvsLogEntry) => void;
+
+  constructor(pki: CompanionPki, ttlSecs: number, log: (e: TvsLogEntry) => void) {
+    this.pki = pki;
+    this.ttlSecs = ttlSecs;
+    this.log = log;
+  }
+
+  /** Roles TVS vouches for, by certificate SHA-256. */
+  private roles(sha256: string): number[] | undefined {
+    const own: Array<[ReturnType<CompanionPki['get']>, number[]]> = [
+      [this.pki.get('sast'), [Role.SAST]],
+      [this.pki.get('tftp'), [Role.CCM_TFTP]],
+      [this.pki.get('tvs'), [Role.TVS]],
+    ];
+    for (const [id, roles] of own) if (id.facts.sha256 === sha256) return roles;
+    return this.pki.trusted().find((t) => t.facts.sha256 === sha256)?.roles;
+  }
+
+  async start(host: string, port: number): Promise<void> {
+    const tvs = this.pki.get('tvs');
+    const server = tls.createServer({ key: tvs.keyPem, cert: tvs.certPem, minVersion: 'TLSv1.2' }, (socket) => this.serve(socket));
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  private serve(socket: tls.TLSSocket): void {
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    let buf = Buffer.alloc(0);
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const need = tvsMessageLength(buf);
+      if (need === undefined) return;
+      if (need > TVS_HEADER_BYTES + TVS_MAX_PAYLOAD || buf.length > need) return this.refuse(socket, buf, from, `request of ${need} bytes refused`);
+      if (buf.length < need) return;
+      const m = decodeTvs(buf);
+      if (!m.ok || m.value.kind !== 'verify-request') return this.refuse(socket, buf, from, m.ok ? 'not a VERIFY_REQUEST' : m.error.message);
+      const req = m.value;
+      const facts = certFacts(req.certificate);
+      const roles = facts.ok ? this.roles(facts.value.sha256) : undefined;
+      const valid = roles !== undefined;
+      socket.end(encodeTvs({ kind: 'verify-response', session: req.session, valid, roles: roles ?? [], ttlSecs: valid ? this.ttlSecs : 0 }));
+      this.log({ from, device: req.deviceName, result: valid ? 'valid' : 'invalid', detail: facts.ok ? `${facts.value.subject} (${facts.value.sha256.slice(0, 16)}…)${valid ? ` roles ${roles!.join(',')}` : ''}` : facts.error.message });
+    });
+  }
+
+  private refuse(socket: tls.TLSSocket, buf: Buffer, from: string, why: string): void {
+    const session = buf.length >= 8 ? buf.readUInt32BE(4) : 0;
+    socket.end(encodeTvs({ kind: 'verify-response', session, valid: false, roles: [], ttlSecs: 0 }));
+    this.log({ from, device: '', result: 'bad-request', detail: why });
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
