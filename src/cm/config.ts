@@ -5,6 +5,7 @@
  * itself, one call manager (itself), autoregistration on with DNs 2000–2999, an ITL with every
  * file also served signed (.sgn) and a TVS on 2445.
  */
+import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { intToIpv4, ipv4ToInt, isIpv4, maskToPrefix, prefixToMask } from '../wire/ipv4.ts';
 import { MacAddress } from '../wire/mac.ts';
@@ -44,9 +45,25 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * The first IPv4 address of an interface. Asked of iproute2 first: Node's networkInterfaces()
+ * leaves out interfaces without carrier, and a companion may well start before its cable (or
+ * its bridge's first port) is plugged in.
+ */
 export function interfaceAddress(iface: string): { address: string; prefix: number } {
+  try {
+    const out = execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', iface], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const info = (JSON.parse(out) as Array<{ addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>)[0];
+    if (!info) throw new ConfigError(`interface ${iface} does not exist`);
+    const v4 = info.addr_info?.find((a) => a.family === 'inet');
+    if (!v4) throw new ConfigError(`interface ${iface} has no IPv4 address`);
+    return { address: v4.local, prefix: v4.prefixlen };
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    if ((e as { status?: number }).status !== undefined) throw new ConfigError(`interface ${iface} does not exist`);
+  }
   const list = networkInterfaces()[iface];
-  if (!list) throw new ConfigError(`interface ${iface} does not exist`);
+  if (!list) throw new ConfigError(`interface ${iface} does not exist or is down`);
   const v4 = list.find((a) => a.family === 'IPv4');
   if (!v4) throw new ConfigError(`interface ${iface} has no IPv4 address`);
   return { address: v4.address, prefix: maskToPrefix(v4.netmask) };

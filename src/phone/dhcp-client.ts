@@ -308,7 +308,10 @@ export class DhcpClient {
     const lease = readU32(m, DhcpOption.LEASE_TIME);
     const t1 = readU32(m, DhcpOption.RENEWAL_T1);
     const t2 = readU32(m, DhcpOption.REBINDING_T2);
-    for (const r of [mask, routers, dns, tftp, tftpName, domain, lease, t1, t2]) if (!r.ok) return r.error.message;
+    // What the phone cannot work without must be right; a broken DNS, router or domain option
+    // (some servers send option 6 empty) only costs that option.
+    for (const r of [mask, tftp, tftpName, lease, t1, t2]) if (!r.ok) return r.error.message;
+    for (const r of [routers, dns, domain]) if (!r.ok) this.o.onEvent({ kind: 'ignored', reason: r.error.message });
     const maskValue = (mask.ok && mask.value?.[0]) || classfulMask(m.yiaddr);
     // A lease of 0xffffffff is "infinite"; keep the arithmetic finite.
     const leaseSecs = Math.min((lease.ok && lease.value) || 86400, 0x7fffffff);

@@ -7,7 +7,8 @@
  *                           ├─3──► Restart
  *                           └─4──► Factory reset ──Reset (after **#)──► NVRAM wiped, reboot
  *
- * As on the real phone, `**#` typed anywhere in the menu unlocks the admin actions. The UI keeps
+ * As on the real phone, `**#` typed anywhere in the menu unlocks the admin actions (again locks
+ * them); leaving the menu locks them. The UI keeps
  * only which screen is open; everything shown comes from the firmware's status and trust store.
  */
 import type { PhoneStatus } from './events.ts';
@@ -80,7 +81,6 @@ export class PhoneUi {
         break;
       case 'factory':
         if ((key === 'soft1' || key === 'select') && this.unlocked) {
-          this.unlocked = false;
           this.open({ kind: 'home' });
           void this.phone.factoryReset();
         } else if (key === 'soft1' || key === 'select') this.note = 'Locked: **# unlocks';
@@ -91,6 +91,8 @@ export class PhoneUi {
   }
 
   private open(v: View): void {
+    // Leaving the menu locks the admin actions again.
+    if (v.kind === 'home') this.unlocked = false;
     this.view = v;
   }
 

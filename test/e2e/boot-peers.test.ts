@@ -72,7 +72,7 @@ peers.before(async () => {
 });
 
 peers.after.each(async () => {
-  await lab.stopAll();
+  await lab.dropHosts();
 });
 
 peers.after(async () => {

@@ -23,7 +23,7 @@ dhcp.before(async () => {
   lab = await Lab.create('10.80.0');
   dir = await tempDir('dhcp');
 });
-dhcp.after.each(async () => lab.stopAll());
+dhcp.after.each(async () => lab.dropHosts());
 dhcp.after(async () => {
   await lab?.destroy();
   if (dir) await rm(dir, { recursive: true, force: true });

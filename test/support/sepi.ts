@@ -45,7 +45,8 @@ export async function cmJson<T>(data: string, ...args: string[]): Promise<T> {
 }
 
 export function startPhone(lab: Lab, ns: string, mac: string, nvram: string, extra: string[] = []): Proc {
-  return lab.spawn(`phone-${mac.slice(-5)}`, ns, SEPI, ['phone', '--iface', 'eth0', '--mac', mac, '--model', '8841', '--nvram', nvram, '--json-events', '--json-screens', ...extra]);
+  const args = ['phone', '--iface', 'eth0', '--mac', mac, '--model', '8841', '--nvram', nvram, '--json-events', '--json-screens', ...extra];
+  return lab.spawn(`phone-${mac.slice(-5)}`, ns, SEPI, args, {}, extra.includes('--keys'));
 }
 
 export const isRegistered = (kind?: 'device' | 'default') => (e: Record<string, unknown>) =>
