@@ -33,4 +33,6 @@ export interface PhoneStatus {
   log: string[];
   /** The last failure in words, cleared on success. */
   problem: string | undefined;
+  /** A refusal the phone is living with (a file refused, the last good one in use): stays on show while registered. */
+  warning: { text: string; from: 'trust' | 'config' } | undefined;
 }

@@ -54,6 +54,8 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
   if (s.registered) {
     if (s.line) body.push(`Line ${s.line}`);
     if (s.callManager) body.push(`CM ${s.callManager}`);
+    // Running on a last good file after a refusal: say so before anything else.
+    if (s.warning) body.push(...wrap(`!${s.warning.text}`, g.cols));
     if (s.address) body.push(`IP ${s.address}`);
     if (s.configFile) body.push(...wrap(s.configFile, g.cols));
   } else {

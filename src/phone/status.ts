@@ -7,7 +7,7 @@ import type { PhoneEvent, PhoneStatus } from './events.ts';
 const LOG_LINES = 12;
 
 export function initialStatus(model: string, deviceName: string): PhoneStatus {
-  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined };
+  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined };
 }
 
 const PHASES: Record<string, string> = {
@@ -25,7 +25,7 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
   if (e.state === 'fail' || e.state === 'retry') next.problem = e.message;
   switch (e.step) {
     case 'power':
-      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power!, log: next.log };
+      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power!, log: next.log, address: s.address };
       break;
     case 'dhcp':
       if (e.state === 'done' && typeof e['address'] === 'string') next.address = e['address'];
@@ -33,8 +33,17 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
     case 'tftp':
       if (typeof e['server'] === 'string') next.tftpServer = e['server'];
       break;
+    case 'trust':
+      // A refused list stays on show for this boot: the phone runs on the list it had.
+      if (e.state === 'fail' && e['trust'] === 'refused') next.warning = { text: e.message, from: 'trust' };
+      break;
     case 'config':
-      if (e.state === 'done' && typeof e['file'] === 'string') next.configFile = e['file'];
+      if (e.state === 'fail') next.warning = { text: e.message, from: 'config' };
+      if (e.state === 'done') {
+        if (typeof e['file'] === 'string') next.configFile = e['file'];
+        // A good file of its own clears a file refusal; the last good one in its place does not.
+        if (e['lastGood'] !== true && next.warning?.from === 'config') next.warning = undefined;
+      }
       break;
     case 'register':
       if (e.state === 'done') {

@@ -116,9 +116,10 @@ export class PhoneUi {
       case 'trust':
         return page('Trust list', [...this.phone.trustSummary(), this.unlocked ? 'Unlocked' : 'Locked (**#)'], [this.unlocked ? 'Erase' : '', 'Back'], g, this.note);
       case 'log': {
-        const log = this.phone.status.log;
-        const end = Math.max(0, log.length - v.offset);
-        return page('Status messages', log.slice(0, end).flatMap((l) => wrap(l, g.cols)).slice(-(g.rows - 3)), ['', 'Back'], g, this.note);
+        // Scrolled by screen lines from the newest: up goes back in time.
+        const lines = this.phone.status.log.flatMap((l) => wrap(l, g.cols));
+        const end = Math.max(g.rows - 3, lines.length - v.offset);
+        return page('Status messages', lines.slice(0, end).slice(-(g.rows - 3)), ['', 'Back'], g, this.note);
       }
       case 'factory':
         return page('Factory reset', ['Erase all settings, the lease and trust lists, then reboot?', this.unlocked ? '' : 'Locked (**#)'], [this.unlocked ? 'Reset' : '', 'Cancel'], g, this.note);

@@ -128,6 +128,14 @@ trust('another cluster: refused while TVS says no (last good file kept), accepte
   assert.is(lastGood['lastGood'], true);
   const reg = await phone.waitForEvent('registered on the old cluster', isRegistered('device'));
   assert.is(reg['cm'], '10.85.0.1');
+  // Registered, and the screen still says a file was refused; Status messages has the whole line.
+  const shown = await phone.waitFor('the refusal on the registered screen', () => phone.events().find((e) => Array.isArray(e['screen']) && /Registered[\s\S]*!SEP0011223344A7\.cnf/.test((e['screen'] as string[]).join('\n'))));
+  assert.ok(shown);
+  const before = phone.events().length;
+  phone.send(`settings 2 ${'up '.repeat(12)}`);
+  const log = await phone.waitFor('the refusal in Status messages', () => since(phone, before).find((e) => Array.isArray(e['screen']) && (e['screen'] as string[])[0]!.startsWith('Status messages') && /refused/.test((e['screen'] as string[]).join(' '))));
+  assert.ok(log);
+  phone.send('back back');
 
   // The old cluster's TVS learns the new SAST: the phone takes the new ITL at its next restart.
   const bSast = join(dataB, 'b-sast.pem');
