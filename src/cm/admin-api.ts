@@ -17,6 +17,7 @@ import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { Companion } from './companion.ts';
+import { listen } from './listen.ts';
 
 export const ADMIN_SOCKET = 'admin.sock';
 export const ADMIN_TOKEN = 'admin.token';
@@ -70,13 +71,7 @@ export class AdminApi {
           res.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }));
         });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, { path: this.socketPath });
     await chmod(this.socketPath, 0o600);
     this.server = server;
   }

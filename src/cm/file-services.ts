@@ -7,6 +7,7 @@
 import http from 'node:http';
 import tftp, { type TftpServer } from 'tftp';
 import type { FileAnswer } from './provisioning-files.ts';
+import { listen } from './listen.ts';
 
 /** Anything that can answer a file name (the provisioning files, or a test's table). */
 export interface FileSource {
@@ -105,13 +106,7 @@ export class HttpFileService {
     });
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, { port, host });
     this.server = server;
   }
 

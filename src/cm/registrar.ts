@@ -15,6 +15,7 @@ import { digestResponse, parseDigestAnswer } from '../wire/sip-digest.ts';
 import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, SipStreamDecoder, encodeSip, header, headers, parseNameAddr, parseSipUri, responseTo } from '../wire/sip.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CompanionDb, PhoneRecord } from './db.ts';
+import { listen } from './listen.ts';
 
 export interface RegistrarLogEntry {
   method: string;
@@ -70,13 +71,7 @@ export class Registrar {
     this.host = host;
     this.port = port;
     const server = net.createServer((s) => this.accept(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, { port, host });
     this.server = server;
   }
 

@@ -11,6 +11,7 @@ import { Role } from '../wire/tlv.ts';
 import { TVS_HEADER_BYTES, TVS_MAX_PAYLOAD, decodeTvs, encodeTvs, tvsMessageLength } from '../wire/tvs.ts';
 import { certFacts } from '../wire/x509.ts';
 import type { CompanionPki } from './pki.ts';
+import { listen } from './listen.ts';
 
 export interface TvsLogEntry {
   from: string;
@@ -46,13 +47,7 @@ export class TvsServer {
     const tvs = this.pki.get('tvs');
     const server = tls.createServer({ key: tvs.keyPem, cert: tvs.certPem, minVersion: 'TLSv1.2' }, (socket) => this.serve(socket));
     server.on('tlsClientError', () => {});
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, { port, host });
     this.server = server;
   }
 

@@ -86,6 +86,33 @@ class NodeTcp implements TcpConnection {
   }
 }
 
+type ConnectOptions = { timeoutMs: number; signal?: AbortSignal; localAddress?: string };
+
+/** Waits for a socket to connect (or finish its TLS handshake), with a deadline and an abort; the reason in words. */
+function connected<T extends net.Socket>(s: T, ready: 'connect' | 'secureConnect', host: string, port: number, o: ConnectOptions): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      s.destroy();
+      reject(new Error(why));
+    };
+    const onAbort = () => fail('aborted');
+    if (o.signal?.aborted) return fail('aborted');
+    timer = setTimeout(() => fail(`no answer from ${host}:${port} within ${o.timeoutMs / 1000} s`), o.timeoutMs);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      fail(e.code === 'ECONNREFUSED' ? `${host}:${port} refused the connection` : e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? `${host} is unreachable` : e.message));
+    s.once(ready, () => {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+  });
+}
+
 export class NodeNetwork implements NetworkPort {
   private readonly agent: Agent;
 
@@ -105,53 +132,16 @@ export class NodeNetwork implements NetworkPort {
     });
   }
 
-  tcp(host: string, port: number, o: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<TcpConnection> {
-    return new Promise((resolve, reject) => {
-      if (o.signal?.aborted) return reject(o.signal.reason);
-      const s = net.createConnection({ host, port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
-      const fail = (why: string) => {
-        clearTimeout(timer);
-        o.signal?.removeEventListener('abort', onAbort);
-        s.destroy();
-        reject(new Error(why));
-      };
-      const onAbort = () => fail('aborted');
-      const timer = setTimeout(() => fail(`no answer from ${host}:${port} within ${o.timeoutMs / 1000} s`), o.timeoutMs);
-      o.signal?.addEventListener('abort', onAbort, { once: true });
-      s.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'ECONNREFUSED' ? `${host}:${port} refused the connection` : e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? `${host} is unreachable` : e.message));
-      s.once('connect', () => {
-        clearTimeout(timer);
-        o.signal?.removeEventListener('abort', onAbort);
-        s.removeAllListeners('error');
-        s.setNoDelay(true);
-        resolve(new NodeTcp(s));
-      });
-    });
+  async tcp(host: string, port: number, o: ConnectOptions): Promise<TcpConnection> {
+    const s = await connected(net.createConnection({ host, port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }), 'connect', host, port, o);
+    s.setNoDelay(true);
+    return new NodeTcp(s);
   }
 
-  tls(host: string, port: number, o: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<{ conn: TcpConnection; peerCertificate: Uint8Array }> {
-    return new Promise((resolve, reject) => {
-      if (o.signal?.aborted) return reject(o.signal.reason);
-      // Chain and name checks are the caller's: TVS's certificate is pinned by the ITL, not by a CA.
-      const s = tls.connect({ host, port, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
-      const fail = (why: string) => {
-        clearTimeout(timer);
-        o.signal?.removeEventListener('abort', onAbort);
-        s.destroy();
-        reject(new Error(why));
-      };
-      const onAbort = () => fail('aborted');
-      const timer = setTimeout(() => fail(`no TLS answer from ${host}:${port} within ${o.timeoutMs / 1000} s`), o.timeoutMs);
-      o.signal?.addEventListener('abort', onAbort, { once: true });
-      s.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'ECONNREFUSED' ? `${host}:${port} refused the connection` : e.message));
-      s.once('secureConnect', () => {
-        clearTimeout(timer);
-        o.signal?.removeEventListener('abort', onAbort);
-        s.removeAllListeners('error');
-        const peer = s.getPeerCertificate();
-        resolve({ conn: new NodeTcp(s), peerCertificate: Uint8Array.from(peer?.raw ?? []) });
-      });
-    });
+  async tls(host: string, port: number, o: ConnectOptions): Promise<{ conn: TcpConnection; peerCertificate: Uint8Array }> {
+    // Chain and name checks are the caller's: TVS's certificate is pinned by the ITL, not by a CA.
+    const s = await connected(tls.connect({ host, port, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(o.localAddress ? { localAddress: o.localAddress } : {}) }), 'secureConnect', host, port, o);
+    return { conn: new NodeTcp(s), peerCertificate: Uint8Array.from(s.getPeerCertificate()?.raw ?? []) };
   }
 
   async httpGet(url: string, o: { timeoutMs: number; maxBytes: number; signal?: AbortSignal }): Promise<HttpResult> {

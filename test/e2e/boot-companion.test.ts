@@ -4,20 +4,15 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rm } from 'node:fs/promises';
 import { Lab } from '../support/lab.ts';
-import { cm, cmJson, isRegistered, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+import { cm, cmJson, isRegistered, startCompanion, startPhone, TempDirs } from '../support/sepi.ts';
 
 interface PhoneView { deviceName: string; dn: string; registered: boolean; lease?: string; autoregistered: boolean; model: string }
 
 const boot = suite('boot against the companion');
 let lab: Lab;
-const dirs: string[] = [];
-const dir = async (label: string) => {
-  const d = await tempDir(label);
-  dirs.push(d);
-  return d;
-};
+const dirs = new TempDirs();
+const dir = (label: string) => dirs.make(label);
 
 boot.before(async () => {
   lab = await Lab.create('10.77.0');
@@ -29,7 +24,7 @@ boot.after.each(async () => {
 
 boot.after(async () => {
   await lab?.destroy();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await dirs.removeAll();
 });
 
 boot('a known phone gets an address, its own file over HTTP, and registers with its DN', async () => {

@@ -9,23 +9,19 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseSignedFile, parseTrustList, signedBytes } from '../../src/wire/tlv.ts';
 import { Lab } from '../support/lab.ts';
 import type { Proc } from '../support/proc.ts';
-import { SEPI, cm, isRegistered, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+import { SEPI, cm, isRegistered, startCompanion, startPhone, TempDirs } from '../support/sepi.ts';
 
 const run = promisify(execFile);
 const trust = suite('trust: ITL, signed files, TVS');
 let lab: Lab;
-const dirs: string[] = [];
-const dir = async (label: string) => {
-  const d = await tempDir(label);
-  dirs.push(d);
-  return d;
-};
+const dirs = new TempDirs();
+const dir = (label: string) => dirs.make(label);
 const MAC = '0011223344A7';
 const phones = [{ mac: MAC, model: '8841', dn: '1101' }];
 
@@ -35,7 +31,7 @@ trust.before(async () => {
 trust.after.each(async () => lab.dropHosts());
 trust.after(async () => {
   await lab?.destroy();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await dirs.removeAll();
 });
 
 /** A file from the companion over HTTP 6970, fetched inside the lab. */

@@ -3,7 +3,7 @@
  * real processes through the command line contract, exactly as a lab engineer would.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +15,21 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 export const SEPI = join(ROOT, 'bin', 'sepi');
 
 export const tempDir = (label: string) => mkdtemp(join(tmpdir(), `sepi-${label}-`));
+
+/** Temporary folders a suite makes and removes at the end. */
+export class TempDirs {
+  private readonly made: string[] = [];
+
+  async make(label: string): Promise<string> {
+    const d = await tempDir(label);
+    this.made.push(d);
+    return d;
+  }
+
+  async removeAll(): Promise<void> {
+    for (const d of this.made.splice(0)) await rm(d, { recursive: true, force: true });
+  }
+}
 
 export async function startCompanion(lab: Lab, data: string, config?: Record<string, unknown>, opts: { ns?: string; iface?: string } = {}): Promise<Proc> {
   const args = ['cm', 'serve', '--data', data];
