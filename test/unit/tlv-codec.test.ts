@@ -131,6 +131,28 @@ test('a .sgn carries the file unmodified after its header, and its name', () => 
   assert.not.ok(verifySignedFile(tampered, r.value.header, (d, data, sig) => verifyWithCertificate(tftp.der, d, data, sig)), 'a changed byte breaks the signature');
 });
 
+test('an .enc.sgn header (version 2.0, encryption tags 16–27) is read, its tags kept', () => {
+  const t = (tag: number, v: Buffer) => Buffer.concat([Buffer.from([tag, v.length >> 8, v.length & 0xff]), v]);
+  const signer = t(3, Buffer.concat([t(4, z('CN=CallManager')), t(5, hex('01')), t(6, z('CN=CallManager'))]));
+  const info = t(7, Buffer.concat([t(8, hex('01')), t(9, Buffer.concat([t(10, hex('00')), t(11, hex('02'))]))]));
+  const enc = Buffer.concat([
+    t(16, Buffer.concat([t(17, Buffer.concat([t(18, hex('00')), t(19, Buffer.alloc(16, 7)), t(20, hex('0003'))])), t(21, Buffer.concat([t(22, hex('00')), t(23, hex('0080')), t(24, hex('01')), t(25, Buffer.alloc(256, 9))]))])),
+    t(26, hex('01')), t(27, Buffer.alloc(20, 5)),
+  ]);
+  const after = Buffer.concat([t(14, z('SEP001122334455.cnf.xml.enc.sgn')), t(15, hex('6b04221e')), enc]);
+  let len = 5 + 5 + signer.length + info.length + 3 + 256 + after.length;
+  const pad = (4 - (len % 4)) % 4;
+  len += pad;
+  const file = Buffer.concat([hex('01 0002 0200'), Buffer.from([2, 0, 2, len >> 8, len & 0xff]), signer, info, t(12, Buffer.alloc(256, 1)), after, Buffer.alloc(pad, 13), Buffer.alloc(32, 0xee)]);
+  const r = parseSignedFile(file);
+  assert.ok(r.ok, r.ok ? '' : r.error.message);
+  if (!r.ok) return;
+  assert.equal(r.value.header.version, [2, 0]);
+  assert.equal(r.value.header.encryption.map((e) => e.tag), [18, 19, 20, 22, 23, 24, 25, 26, 27]);
+  assert.is(r.value.header.encryption.find((e) => e.tag === 19)!.value.length, 16, 'the IV');
+  assert.is(r.value.body.length, 32, 'the ciphertext after the header');
+});
+
 test('unknown tags are kept and shown, in the header and in records', () => {
   const file = Buffer.from(itl());
   const r0 = parseTrustList(file);
