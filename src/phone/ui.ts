@@ -38,6 +38,9 @@ export class PhoneUi {
   private typed = '';
   private unlocked = false;
   private note: string | undefined;
+  /** From the last frame drawn: how far the status messages can scroll. */
+  private logLines = 0;
+  private visible = 0;
 
   constructor(phone: PhoneControls, changed: () => void) {
     this.phone = phone;
@@ -75,7 +78,7 @@ export class PhoneUi {
         else if (key === 'back' || key === 'soft2') this.open({ kind: 'menu', index: 0 });
         break;
       case 'log':
-        if (key === 'up') this.open({ kind: 'log', offset: v.offset + 1 });
+        if (key === 'up') this.open({ kind: 'log', offset: Math.min(v.offset + 1, this.logLines - this.visible) });
         else if (key === 'down') this.open({ kind: 'log', offset: Math.max(0, v.offset - 1) });
         else if (key === 'back' || key === 'soft2' || key === 'select') this.open({ kind: 'menu', index: 1 });
         break;
@@ -116,8 +119,10 @@ export class PhoneUi {
       case 'trust':
         return page('Trust list', [...this.phone.trustSummary(), this.unlocked ? 'Unlocked' : 'Locked (**#)'], [this.unlocked ? 'Erase' : '', 'Back'], g, this.note);
       case 'log': {
-        // Scrolled by screen lines from the newest: up goes back in time.
+        // Scrolled by screen lines from the newest: up goes back in time, no further than the oldest.
         const lines = this.phone.status.log.flatMap((l) => wrap(l, g.cols));
+        this.logLines = lines.length;
+        this.visible = g.rows - 3;
         const end = Math.max(g.rows - 3, lines.length - v.offset);
         return page('Status messages', lines.slice(0, end).slice(-(g.rows - 3)), ['', 'Back'], g, this.note);
       }

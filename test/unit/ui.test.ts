@@ -1,0 +1,60 @@
+/** The Settings menu: what each key does, the **# lock, and scrolling bounds. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LCD_160x128 } from '../../src/phone/screen.ts';
+import { initialStatus } from '../../src/phone/status.ts';
+import { PhoneUi, type PhoneControls } from '../../src/phone/ui.ts';
+
+function phone() {
+  const calls: string[] = [];
+  const status = { ...initialStatus('8841', 'SEP001122334455'), registered: true, phase: 'Registered', log: Array.from({ length: 12 }, (_, i) => `event number ${i} with some words`) };
+  const controls: PhoneControls = {
+    status,
+    trustSummary: () => ['CTL: none', 'ITL: 3 (SAST CCM+TFTP TVS)'],
+    eraseTrustList: async () => void calls.push('erase'),
+    factoryReset: async () => void calls.push('factory'),
+    restart: () => void calls.push('restart'),
+  };
+  let draws = 0;
+  const ui = new PhoneUi(controls, () => draws++);
+  return { ui, calls, draws: () => draws };
+}
+const screen = (ui: PhoneUi) => ui.frame(LCD_160x128).rows.join('\n');
+
+test('erase needs **#, and leaving the menu locks again', () => {
+  const { ui, calls } = phone();
+  for (const k of ['settings', '1', 'soft1'] as const) ui.press(k);
+  assert.match(screen(ui), /Locked: \*\*# unlocks/);
+  assert.equal(calls, []);
+  for (const k of ['*', '*', '#'] as const) ui.press(k);
+  assert.match(screen(ui), /Unlocked/);
+  for (const k of ['back', 'back', 'settings', '1', 'soft1'] as const) ui.press(k);
+  assert.equal(calls, [], 'locked again after leaving the menu');
+  for (const k of ['*', '*', '#', 'soft1'] as const) ui.press(k);
+  assert.equal(calls, ['erase']);
+  assert.match(screen(ui), /^1001|SEP001122334455/, 'back on the home screen');
+});
+
+test('factory reset and restart from the menu; Restart softkey when registered', () => {
+  const { ui, calls } = phone();
+  for (const k of ['settings', '4', 'soft1', '*', '*', '#', 'soft1'] as const) ui.press(k);
+  ui.press('soft2');
+  for (const k of ['settings', 'down', 'down', 'select'] as const) ui.press(k);
+  assert.equal(calls, ['factory', 'restart', 'restart']);
+});
+
+test('status messages scroll no further than the oldest line, and back', () => {
+  const { ui } = phone();
+  ui.press('settings');
+  ui.press('2');
+  const newest = screen(ui);
+  for (let i = 0; i < 100; i++) ui.press('up');
+  const oldest = screen(ui);
+  assert.match(oldest, /event number 0/);
+  ui.press('down');
+  assert.is.not(screen(ui), oldest, 'one down moves at once: the offset did not run past the top');
+  for (let i = 0; i < 100; i++) ui.press('down');
+  assert.is(screen(ui), newest);
+});
+
+test.run();
