@@ -37,8 +37,8 @@ const FILE_ROLES: readonly number[] = [Role.TFTP, Role.CCM_TFTP];
 /** Roles TVS may vouch with for a trust-list signer: SAST, or the CallManager certificate that signed ITLs before CUCM 12. */
 const LIST_SIGNER_ROLES: readonly number[] = [Role.SAST, Role.TFTP, Role.CCM_TFTP];
 
-function verifyWithRecord(bytes: Uint8Array, list: { header: TrustList['header'] }, r: TrustRecord): boolean {
-  return verifySignedFile(bytes, list.header, (d, data, sig) =>
+function verifyWithRecord(bytes: Uint8Array, file: { header: TrustList['header'] }, r: TrustRecord): boolean {
+  return verifySignedFile(bytes, file.header, (d, data, sig) =>
     r.certificate ? verifyWithCertificate(r.certificate, d, data, sig) : r.publicKey ? verifyWithRsaPublicKey(r.publicKey, d, data, sig) : false);
 }
 
@@ -109,14 +109,26 @@ export class TrustStore {
     else this.itlValue = { bytes, list };
   }
 
-  async considerCtl(bytes: Uint8Array): Promise<TrustDecision> {
+  /**
+   * What every new list must pass before its signer is judged: readable, named as it should be,
+   * different from the installed one, and verifying with its own SAST record (else it is
+   * damaged or forged). An ITL's signer record must also carry its certificate: TVS may be asked about it.
+   */
+  private vet(bytes: Uint8Array, filename: string, installed: Installed | undefined, needCertificate: boolean): { kind: 'vetted'; list: TrustList; own: TrustRecord } | TrustDecision {
     const p = parseTrustList(bytes);
     if (!p.ok) return { kind: 'refused', reason: `unreadable (${p.error.message})` };
     const list = p.value;
-    if (list.header.filename !== 'CTLFile.tlv') return { kind: 'refused', reason: `its header names ${list.header.filename}, not CTLFile.tlv` };
-    if (this.ctlValue && sameBytes(this.ctlValue.bytes, bytes)) return { kind: 'unchanged' };
+    if (list.header.filename !== filename) return { kind: 'refused', reason: `its header names ${list.header.filename}, not ${filename}` };
+    if (installed && sameBytes(installed.bytes, bytes)) return { kind: 'unchanged' };
     const own = signerOf(list);
-    if (!own || !verifyWithRecord(bytes, list, own)) return { kind: 'refused', reason: 'its signature does not verify with its own SAST record' };
+    if (!own || (needCertificate && !own.certificate) || !verifyWithRecord(bytes, list, own)) return { kind: 'refused', reason: `its signature does not verify with its own SAST record (serial ${hex(list.header.signerSerial)})` };
+    return { kind: 'vetted', list, own };
+  }
+
+  async considerCtl(bytes: Uint8Array): Promise<TrustDecision> {
+    const v = this.vet(bytes, 'CTLFile.tlv', this.ctlValue, false);
+    if (v.kind !== 'vetted') return v;
+    const list = v.list;
     if (!this.ctlValue) {
       await this.install('ctl', bytes, list);
       return { kind: 'installed', how: 'first use', list };
@@ -129,14 +141,9 @@ export class TrustStore {
   }
 
   async considerItl(bytes: Uint8Array, askTvs: TvsAsk): Promise<TrustDecision> {
-    const p = parseTrustList(bytes);
-    if (!p.ok) return { kind: 'refused', reason: `unreadable (${p.error.message})` };
-    const list = p.value;
-    if (list.header.filename !== 'ITLFile.tlv') return { kind: 'refused', reason: `its header names ${list.header.filename}, not ITLFile.tlv` };
-    if (this.itlValue && sameBytes(this.itlValue.bytes, bytes)) return { kind: 'unchanged' };
-    // Whoever signed it must at least be in it, and the signature must hold: else it is damaged or forged.
-    const own = signerOf(list);
-    if (!own?.certificate || !verifyWithRecord(bytes, list, own)) return { kind: 'refused', reason: `its signature does not verify with its own SAST record (serial ${hex(list.header.signerSerial)})` };
+    const v = this.vet(bytes, 'ITLFile.tlv', this.itlValue, true);
+    if (v.kind !== 'vetted') return v;
+    const { list, own } = v;
     if (!this.ctlValue && !this.itlValue) {
       await this.install('itl', bytes, list);
       return { kind: 'installed', how: 'first use (no trust list installed)', list };
@@ -151,7 +158,7 @@ export class TrustStore {
       await this.install('itl', bytes, list);
       return { kind: 'installed', how: 'signed by a trusted SAST', list };
     }
-    const answer = await askTvs(own.certificate);
+    const answer = await askTvs(own.certificate!);
     if (answer.kind === 'unreachable') return { kind: 'tvs-unavailable', reason: answer.reason };
     if (answer.kind === 'invalid') return { kind: 'refused', reason: `signed by unknown ${list.header.signerName}; TVS says it is not valid` };
     if (!answer.roles.some((r) => LIST_SIGNER_ROLES.includes(r))) return { kind: 'refused', reason: `TVS knows ${list.header.signerName} only as ${answer.roles.map(roleName).join(', ')}, not as a list signer` };
@@ -168,11 +175,8 @@ export class TrustStore {
     if (h.filename.toLowerCase() !== requested.toLowerCase()) return { ok: false, reason: `its header names ${h.filename}` };
     const signers = this.records().filter((r) => r.role !== undefined && FILE_ROLES.includes(r.role) && sameSerial(r.serial, h.signerSerial));
     if (signers.length === 0) return { ok: false, reason: `signed by ${h.signerName}, which the trust list does not hold for TFTP` };
-    for (const s of signers) {
-      const buf = Buffer.from(bytes);
-      const ok = verifySignedFile(buf, h, (d, data, sig) => (s.certificate ? verifyWithCertificate(s.certificate, d, data, sig) : s.publicKey ? verifyWithRsaPublicKey(s.publicKey, d, data, sig) : false));
-      if (ok) return { ok: true, body: p.value.body, signer: s.subject ?? h.signerName };
-    }
+    const signer = signers.find((s) => verifyWithRecord(bytes, p.value, s));
+    if (signer) return { ok: true, body: p.value.body, signer: signer.subject ?? h.signerName };
     return { ok: false, reason: `the signature does not verify with ${h.signerName} (altered?)` };
   }
 

@@ -71,11 +71,7 @@ export class PhoneUi {
         else if (key === 'back' || key === 'soft2' || key === 'settings') this.open({ kind: 'home' });
         break;
       case 'trust':
-        if ((key === 'soft1' || key === 'select') && this.unlocked) {
-          this.open({ kind: 'home' });
-          void this.phone.eraseTrustList();
-        } else if (key === 'soft1' || key === 'select') this.note = 'Locked: **# unlocks';
-        else if (key === 'back' || key === 'soft2') this.open({ kind: 'menu', index: 0 });
+        this.adminAction(key, () => this.phone.eraseTrustList(), 0);
         break;
       case 'log':
         if (key === 'up') this.open({ kind: 'log', offset: Math.min(v.offset + 1, this.logLines - this.visible) });
@@ -83,14 +79,22 @@ export class PhoneUi {
         else if (key === 'back' || key === 'soft2' || key === 'select') this.open({ kind: 'menu', index: 1 });
         break;
       case 'factory':
-        if ((key === 'soft1' || key === 'select') && this.unlocked) {
-          this.open({ kind: 'home' });
-          void this.phone.factoryReset();
-        } else if (key === 'soft1' || key === 'select') this.note = 'Locked: **# unlocks';
-        else if (key === 'back' || key === 'soft2') this.open({ kind: 'menu', index: 3 });
+        this.adminAction(key, () => this.phone.factoryReset(), 3);
         break;
     }
     this.changed();
+  }
+
+  /** An admin screen's keys: its action (softkey 1) only when unlocked; back to its menu line. */
+  private adminAction(key: Key, action: () => Promise<void>, menuIndex: number): void {
+    if (key === 'soft1' || key === 'select') {
+      if (!this.unlocked) {
+        this.note = 'Locked: **# unlocks';
+        return;
+      }
+      this.open({ kind: 'home' });
+      void action();
+    } else if (key === 'back' || key === 'soft2') this.open({ kind: 'menu', index: menuIndex });
   }
 
   private open(v: View): void {
