@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { MacAddress } from '../wire/mac.ts';
 import { modelByName } from '../wire/models.ts';
-import { SystemClock } from '../phone/clock.ts';
+import { SystemClock } from '../common/clock.ts';
 import { Firmware } from '../phone/firmware.ts';
 import { NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
 import { Nvram } from '../phone/nvram.ts';

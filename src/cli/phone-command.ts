@@ -10,7 +10,7 @@ import { MacAddress } from '../wire/mac.ts';
 import { PHONE_MODELS, modelByName } from '../wire/models.ts';
 import { isIpv4 } from '../wire/ipv4.ts';
 import type { TtyLcdWall } from '../hw/tty-display.ts';
-import { SystemClock } from '../phone/clock.ts';
+import { SystemClock } from '../common/clock.ts';
 import type { PhoneEvent } from '../phone/events.ts';
 import { Firmware } from '../phone/firmware.ts';
 import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';

@@ -20,7 +20,7 @@ import {
 } from '../wire/dhcp.ts';
 import { maskToPrefix, ipv4ToInt } from '../wire/ipv4.ts';
 import type { MacAddress } from '../wire/mac.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { NetworkPort, UdpEndpoint } from './ports.ts';
 
 export interface DhcpLease {

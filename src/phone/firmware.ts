@@ -16,7 +16,7 @@
 import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { vendorClassFor } from '../wire/models.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../common/clock.ts';
 import { DhcpClient, type DhcpEvent, type DhcpLease, isDhcpLease } from './dhcp-client.ts';
 import type { BootStep, PhoneEvent, PhoneStatus, StepState } from './events.ts';
 import type { Nvram } from './nvram.ts';

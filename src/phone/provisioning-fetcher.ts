@@ -3,7 +3,7 @@
  * 6970 first, and on anything but 200 the same name over TFTP. Only a TFTP "File not found"
  * (error code 1) makes a file *absent*; every other TFTP outcome is a failure of the server.
  */
-import type { Clock } from './clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { NetworkPort } from './ports.ts';
 import { type TftpRequestOptions, tftpGet } from './tftp-client.ts';
 

@@ -8,7 +8,7 @@
 import { type PhoneConfig, parsePhoneConfig } from '../wire/cnf-xml.ts';
 import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { DhcpLease } from './dhcp-client.ts';
 import type { BootStep, StepState } from './events.ts';
 import type { Nvram } from './nvram.ts';

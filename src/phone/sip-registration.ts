@@ -16,7 +16,7 @@ import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { answerChallenge, parseDigestChallenge } from '../wire/sip-digest.ts';
 import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, SipStreamDecoder, encodeSip, header, responseTo } from '../wire/sip.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { NetworkPort, TcpConnection } from './ports.ts';
 
 export interface RegistrarMember {

@@ -11,7 +11,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { TFTP_DEFAULT_BLOCK, TFTP_PORT, TftpErrorCode, type TftpOptions, decodeTftp, encodeTftp, negotiatedValue } from '../wire/tftp.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { NetworkPort, UdpEndpoint } from './ports.ts';
 
 export interface TftpRequestOptions {

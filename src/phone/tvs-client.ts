@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { sameBytes } from '../wire/tlv.ts';
 import { decodeTvs, encodeTvs, tvsMessageLength } from '../wire/tvs.ts';
 import { certFacts } from '../wire/x509.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { NetworkPort } from './ports.ts';
 import type { TvsAnswer } from './trust-store.ts';
 

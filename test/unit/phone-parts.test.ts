@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VirtualClock } from '../../src/phone/clock.ts';
+import { VirtualClock } from '../../src/common/clock.ts';
 import { Nvram } from '../../src/phone/nvram.ts';
 import { LCD_160x128, LCD_320x240, renderScreen, wrap } from '../../src/phone/screen.ts';
 import { applyEvent, initialStatus } from '../../src/phone/status.ts';

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dgram from 'node:dgram';
-import { SystemClock } from '../../src/phone/clock.ts';
+import { SystemClock } from '../../src/common/clock.ts';
 import { NodeNetwork } from '../../src/phone/node-ports.ts';
 import { type TftpClientOptions, tftpGet } from '../../src/phone/tftp-client.ts';
 import { TftpService } from '../../src/cm/file-services.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { CompanionPki } from '../../src/cm/pki.ts';
 import { TvsServer } from '../../src/cm/tvs-server.ts';
-import { SystemClock } from '../../src/phone/clock.ts';
+import { SystemClock } from '../../src/common/clock.ts';
 import { NodeNetwork } from '../../src/phone/node-ports.ts';
 import { TvsClient } from '../../src/phone/tvs-client.ts';
 import { Role } from '../../src/wire/tlv.ts';

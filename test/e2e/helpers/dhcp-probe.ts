@@ -7,7 +7,7 @@
  *   node dhcp-probe.ts IFACE MAC [INIT-REBOOT-ADDRESS]
  */
 import { createInterface } from 'node:readline';
-import { VirtualClock } from '../../../src/phone/clock.ts';
+import { VirtualClock } from '../../../src/common/clock.ts';
 import { DhcpClient, type DhcpLease } from '../../../src/phone/dhcp-client.ts';
 import { KernelInterface, NodeNetwork } from '../../../src/phone/node-ports.ts';
 import { MacAddress } from '../../../src/wire/mac.ts';
