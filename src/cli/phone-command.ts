@@ -1,7 +1,8 @@
 /**
- * `sepi phone`: one phone, booting until told to stop or until --until is reached.
- * Exit status: 0 when --until was reached, 1 with the reason on stderr otherwise (timeout,
- * failure), 2 for usage errors. With --json-events every event is one JSON object on stdout.
+ * `sepi phone`: flags in, one handset out. Builds the ports (clock, network, interface, NVRAM,
+ * displays, keypads) and the output subscribers, powers the handset on and waits for --until,
+ * --timeout or a signal. Exit status: 0 when --until was reached, 1 with the reason on stderr
+ * otherwise, 2 for usage errors (docs/cli.md).
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -9,42 +10,24 @@ import { join } from 'node:path';
 import { MacAddress } from '../wire/mac.ts';
 import { PHONE_MODELS, modelByName } from '../wire/models.ts';
 import { isIpv4 } from '../wire/ipv4.ts';
-import type { TtyLcdWall } from '../hw/tty-display.ts';
 import { SystemClock } from '../common/clock.ts';
-import type { PhoneEvent } from '../phone/events.ts';
-import { Firmware } from '../phone/firmware.ts';
+import { type Board, BoardError, loadBoard as readBoard } from '../hw/board.ts';
+import type { TtyLcdWall } from '../hw/tty-display.ts';
+import { type UntilGoal, UNTIL_GOALS, isUntilGoal, runUntil } from '../phone/goals.ts';
+import { Handset } from '../phone/handset.ts';
+import { eventLine, screenLine } from '../phone/json-lines.ts';
+import { LineKeypad } from '../phone/keypads.ts';
 import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
-import { Nvram } from '../phone/nvram.ts';
-import { KEYS, type Key, PhoneUi, isKey } from '../phone/ui.ts';
-import { createInterface } from 'node:readline';
-import { type Display, NullDisplay, TextDisplay } from '../phone/render.ts';
-import { LCD_160x128, LCD_320x240, type ScreenGeometry, renderScreen } from '../phone/screen.ts';
+import { FileNvram } from '../phone/nvram.ts';
+import type { Display, Keypad } from '../phone/ports.ts';
+import { NullDisplay, TextDisplay } from '../phone/render.ts';
+import { LCD_160x128, LCD_320x240, type ScreenGeometry } from '../phone/screen.ts';
 import type { PhoneSettings } from '../phone/settings.ts';
 import { UsageError, parse, positiveInt, required } from './args.ts';
 
-export type UntilGoal = 'dhcp' | 'config' | 'registered' | 'registered-any';
-
-/** True when an event reaches the goal. `registered` means registered with the phone's own file. */
-export function reaches(goal: UntilGoal, e: PhoneEvent): boolean {
-  if (e.state !== 'done') return false;
-  switch (goal) {
-    case 'dhcp':
-      return e.step === 'dhcp';
-    case 'config':
-      return e.step === 'config';
-    case 'registered':
-      return e.step === 'register' && e['configKind'] === 'device';
-    case 'registered-any':
-      return e.step === 'register';
-  }
-}
-
-/** Terminal keys to phone keys: digits, * and #, F1–F4 softkeys, arrows, Enter, Esc, s for Settings. */
-export function terminalKey(k: string): Key | undefined {
-  const map: Record<string, Key> = { f1: 'soft1', f2: 'soft2', f3: 'soft3', f4: 'soft4', up: 'up', down: 'down', enter: 'select', return: 'select', escape: 'back', backspace: 'back', s: 'settings' };
-  if (isKey(k) && k.length === 1) return k;
-  return map[k];
-}
+export type { UntilGoal };
+export { reaches } from '../phone/goals.ts';
+export { terminalKey } from '../hw/terminal-keypad.ts';
 
 export function geometry(v: string | undefined): ScreenGeometry {
   if (v === undefined || v === '20x8') return LCD_160x128;
@@ -69,47 +52,27 @@ export function settingsFromFlags(v: { 'tftp-server'?: string | undefined; stati
   return out;
 }
 
-export interface BoardDescription {
-  name: string;
-  lcd: { cols: number; rows: number };
-  iface: string;
+export function untilGoal(v: string | undefined): UntilGoal | undefined {
+  if (v !== undefined && !isUntilGoal(v)) throw new UsageError(`--until must be ${UNTIL_GOALS.join(', ')}`);
+  return v;
 }
 
-const BOARDS = join(import.meta.dirname, '..', '..', 'board');
-
-/** Reads board/NAME/board.json: the LCD grid and the interface of a supported board. */
-export async function loadBoard(name: string): Promise<BoardDescription> {
-  if (!/^[a-z0-9-]+$/.test(name)) throw new UsageError(`--board ${name}: not a board name`);
-  let raw: unknown;
+/** --board NAME: the board's file, a bad one a usage error. */
+export async function loadBoard(name: string): Promise<Board> {
   try {
-    raw = JSON.parse(await readFile(join(BOARDS, name, 'board.json'), 'utf8'));
+    return await readBoard(name);
   } catch (e) {
-    throw new UsageError(`--board ${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such board (see board/)' : (e as Error).message}`);
+    if (e instanceof BoardError) throw new UsageError(`--board ${e.message}`);
+    throw e;
   }
-  const b = raw as BoardDescription;
-  if (typeof b?.iface !== 'string' || typeof b?.lcd?.cols !== 'number' || typeof b?.lcd?.rows !== 'number') throw new UsageError(`board ${name}: board.json needs iface and lcd.cols/rows`);
-  return b;
 }
 
 export async function phoneCommand(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    iface: { type: 'string' },
-    mac: { type: 'string' },
-    model: { type: 'string' },
-    nvram: { type: 'string' },
-    display: { type: 'string' },
-    until: { type: 'string' },
-    timeout: { type: 'string' },
-    'json-events': { type: 'boolean' },
-    net: { type: 'string' },
-    'tftp-server': { type: 'string' },
-    static: { type: 'string' },
-    lcd: { type: 'string' },
-    'http-port': { type: 'string' },
-    'tftp-port': { type: 'string' },
-    'json-screens': { type: 'boolean' },
-    board: { type: 'string' },
-    keys: { type: 'string' },
+    iface: { type: 'string' }, mac: { type: 'string' }, model: { type: 'string' }, nvram: { type: 'string' }, display: { type: 'string' },
+    until: { type: 'string' }, timeout: { type: 'string' }, 'json-events': { type: 'boolean' }, net: { type: 'string' },
+    'tftp-server': { type: 'string' }, static: { type: 'string' }, lcd: { type: 'string' }, 'http-port': { type: 'string' },
+    'tftp-port': { type: 'string' }, 'json-screens': { type: 'boolean' }, board: { type: 'string' }, keys: { type: 'string' },
     'factory-reset': { type: 'boolean' },
   });
   if (v.keys !== undefined && v.keys !== 'stdin') throw new UsageError('--keys takes "stdin" (key names, one or more a line)');
@@ -122,8 +85,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   if (!mac) throw new UsageError('--mac must be a MAC address, e.g. 00:11:22:33:44:55');
   const model = modelByName(v.model ?? '8841');
   if (!model) throw new UsageError(`--model must be one of ${[...PHONE_MODELS.keys()].join(', ')}`);
-  const until = v.until as UntilGoal | undefined;
-  if (until !== undefined && !['dhcp', 'config', 'registered', 'registered-any'].includes(until)) throw new UsageError('--until must be dhcp, config, registered or registered-any');
+  const until = untilGoal(v.until);
   const timeoutSecs = v.timeout === undefined ? undefined : positiveInt(v.timeout, '--timeout', 0);
   const netMode = v.net ?? 'kernel';
   if (netMode !== 'kernel' && netMode !== 'none') throw new UsageError('--net must be kernel (own the interface) or none (emulated)');
@@ -132,78 +94,52 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   if (!['tty', 'text', 'none'].includes(displayKind)) throw new UsageError('--display must be tty, text or none');
   const g = geometry(v.lcd ?? (board ? `${board.lcd.cols}x${board.lcd.rows}` : undefined));
   const nvramDir = v.nvram ?? join(process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state'), 'sepi', mac.deviceName);
+  const httpPort = positiveInt(v['http-port'], '--http-port', 6970);
+  const tftpPort = positiveInt(v['tftp-port'], '--tftp-port', 69);
+  const settingsOverride = settingsFromFlags(v);
 
+  // ---- ports ----------------------------------------------------------------------------------
   const clock = new SystemClock();
   const network = new NodeNetwork();
-  const ifacePort = netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface);
-  let wall: TtyLcdWall | undefined;
-  let display: Display;
-  let stop: (code: number, why: string) => void = () => {};
-  let ui: PhoneUi | undefined;
-  if (displayKind === 'tty' && process.stdout.isTTY) {
-    const { TtyLcdWall } = await import('../hw/tty-display.ts');
-    wall = new TtyLcdWall({ title: `sepi ${mac.deviceName}`, onKey: (k) => (k === 'quit' ? stop(130, 'stopped from the keyboard') : pressKey(terminalKey(k))) });
-    display = wall.lcd(`${model.name} ${mac.deviceName}`, g.cols, g.rows);
-  } else if (displayKind === 'none') display = new NullDisplay();
-  else display = new TextDisplay(json ? process.stderr : process.stdout, ` ${mac.deviceName} `);
-
-  let lastScreen = '';
-  const nvram = new Nvram(nvramDir);
+  const nvram = new FileNvram(nvramDir);
   if (v['factory-reset']) await nvram.wipe();
-  const pressKey = (k: Key | undefined) => {
-    if (k) ui?.press(k);
-  };
-  const firmware = new Firmware({
-    mac, model, network, iface: ifacePort, clock, nvram,
-    httpPort: positiveInt(v['http-port'], '--http-port', 6970),
-    tftpPort: positiveInt(v['tftp-port'], '--tftp-port', 69),
-    settingsOverride: settingsFromFlags(v),
-    onEvent: (e) => {
-      if (json) process.stdout.write(JSON.stringify(e) + '\n');
-      wall?.note(`${(e.t / 1000).toFixed(1).padStart(6)}s ${e.step.padEnd(8)} ${e.message}`);
-      if (until && reaches(until, e)) stop(0, '');
-    },
-    onStatus: () => showScreen(),
+  const displays: Display[] = [];
+  const keypads: Keypad[] = [];
+  let wall: TtyLcdWall | undefined;
+  let stop: (code: number, why: string) => void = () => {};
+  if (displayKind === 'tty' && process.stdout.isTTY) {
+    const [{ TtyLcdWall }, { TerminalKeypad }] = await Promise.all([import('../hw/tty-display.ts'), import('../hw/terminal-keypad.ts')]);
+    const terminal = new TerminalKeypad();
+    wall = new TtyLcdWall({ title: `sepi ${mac.deviceName}`, onKey: (k) => (k === 'quit' ? stop(130, 'stopped from the keyboard') : terminal.feed(k)) });
+    displays.push(wall.lcd(`${model.name} ${mac.deviceName}`, g.cols, g.rows));
+    keypads.push(terminal);
+  } else if (displayKind === 'text') displays.push(new TextDisplay(json ? process.stderr : process.stdout, ` ${mac.deviceName} `));
+  else displays.push(new NullDisplay());
+  if (v.keys === 'stdin') keypads.push(new LineKeypad(process.stdin, (word, known) => process.stderr.write(`sepi phone: unknown key "${word}" (keys: ${known.join(' ')})\n`)));
+
+  // ---- the handset and who listens ------------------------------------------------------------
+  const handset = new Handset({
+    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads,
+    iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
-  ui = new PhoneUi(firmware, () => showScreen());
-  function showScreen(): void {
-    const frame = ui ? ui.frame(g) : renderScreen(firmware.status, g);
-    display.show(frame);
-    const text = frame.rows.join('\n');
-    if (json && v['json-screens'] && text !== lastScreen) {
-      lastScreen = text;
-      process.stdout.write(JSON.stringify({ screen: frame.rows, softkeys: frame.softkeys }) + '\n');
-    }
-  }
-  if (v.keys === 'stdin') {
-    createInterface({ input: process.stdin }).on('line', (line) => {
-      for (const word of line.trim().split(/\s+/).filter(Boolean)) {
-        if (isKey(word)) ui.press(word);
-        else process.stderr.write(`sepi phone: unknown key "${word}" (keys: ${KEYS.join(' ')})\n`);
-      }
-    });
+  if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));
+  if (json && v['json-screens']) handset.onScreen((f) => process.stdout.write(screenLine(f)));
+  if (wall) {
+    const w = wall;
+    handset.subscribe((e) => e.type === 'event' && w.note(`${(e.t / 1000).toFixed(1).padStart(6)}s ${e.step.padEnd(8)} ${e.message}`));
   }
 
-  const code = await new Promise<number>((resolve) => {
-    let done = false;
-    stop = (c, why) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      void firmware.powerOff().finally(() => {
-        wall?.close();
-        display.close();
-        void network.close();
-        if (why) process.stderr.write(`sepi phone ${mac.deviceName}: ${why}\n`);
-        resolve(c);
-      });
-    };
-    const timer = timeoutSecs
-      ? setTimeout(() => stop(1, `--until ${until ?? '(none)'} not reached in ${timeoutSecs} s; last: ${firmware.status.problem ?? firmware.status.log.at(-1) ?? 'nothing happened'}`), timeoutSecs * 1000)
-      : undefined;
-    process.once('SIGINT', () => stop(130, 'interrupted'));
-    process.once('SIGTERM', () => stop(143, 'terminated'));
-    firmware.powerOn();
-  });
-  return code;
+  const run = runUntil(handset, { goal: until, timeoutMs: timeoutSecs === undefined ? undefined : timeoutSecs * 1000, clock });
+  stop = run.stop;
+  process.once('SIGINT', () => run.stop(130, 'interrupted'));
+  process.once('SIGTERM', () => run.stop(143, 'terminated'));
+  handset.powerOn();
+  const outcome = await run.outcome;
+  await handset.powerOff();
+  wall?.close();
+  await network.close();
+  if (outcome.kind === 'reached') return 0;
+  const why = outcome.kind === 'timeout' ? `--until ${until ?? '(none)'} not reached in ${timeoutSecs} s; last: ${outcome.last}` : outcome.why;
+  process.stderr.write(`sepi phone ${mac.deviceName}: ${why}\n`);
+  return outcome.kind === 'timeout' ? 1 : outcome.code;
 }

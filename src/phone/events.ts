@@ -1,21 +1,159 @@
 /**
- * What the firmware tells the world. One event type drives the LCD, the log, the
- * `--json-events` stream and (later) the web status page alike.
+ * What the firmware tells the world: one typed event per step outcome, published on the
+ * firmware's bus to any number of subscribers (screens, the `--json-events` stream, the LCD log,
+ * fleet statistics, next the web page and a per-boot report). The publisher does not know who
+ * listens.
+ *
+ * The events are declared once, here, as zod schemas: the TypeScript types are inferred from
+ * them, and `docs/schema/phone-events.schema.json` (JSON Schema 2020-12, the published contract
+ * of the JSON stream) is generated from them by `scripts/phone-events-schema.ts` — so the code,
+ * the contract and the validator the tests use cannot drift apart. The firmware imports only
+ * the types (`import type`), so a phone process never loads zod.
+ *
+ * Every event line has `type` ("event" for step outcomes, "flow" for a boot flow's state
+ * change), and step events keep `step`, `state`, `ms` (since the step started), `t` (since
+ * power-on or the last reboot) and `message` (the words the phone shows).
  */
-export type BootStep = 'power' | 'dhcp' | 'tftp' | 'trust' | 'config' | 'register' | 'reboot';
-export type StepState = 'start' | 'progress' | 'done' | 'fail' | 'retry';
+import { z } from 'zod';
 
-export interface PhoneEvent {
-  step: BootStep;
-  state: StepState;
+const int = z.int().nonnegative();
+const stamp = {
+  type: z.literal('event'),
   /** Milliseconds since this step started. */
-  ms: number;
+  ms: int,
   /** Milliseconds since power-on (or the last reboot). */
-  t: number;
+  t: int,
   /** The words the phone shows for this event. */
-  message: string;
-  [detail: string]: unknown;
-}
+  message: z.string(),
+};
+const ev = <S extends string, T extends string, F extends z.ZodRawShape>(step: S, state: T, fields: F, what: string) =>
+  z.strictObject({ ...stamp, step: z.literal(step), state: z.literal(state), ...fields }).describe(what);
+
+const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/);
+const fetchResult = {
+  file: z.string(),
+  server: ipv4,
+  result: z.enum(['found', 'absent', 'failed']),
+  via: z.enum(['http', 'tftp']).optional(),
+  bytes: int.optional(),
+  detail: z.string(),
+};
+
+// ---- power and reboots -------------------------------------------------------------------------
+
+export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost'] as const;
+const rebootReason = z.enum(REBOOT_REASONS);
+
+export const powerStart = ev('power', 'start', { reason: rebootReason, mac: z.string(), model: z.string(), persona: z.enum(['enterprise', 'mpp']), load: z.string() }, 'A boot cycle begins: why, and who this phone is');
+export const powerFail = ev('power', 'fail', { problem: z.enum(['settings', 'firmware-error']), error: z.string().optional() }, 'The boot cannot go on: bad settings, or a firmware bug (with its stack)');
+export const rebootStart = ev('reboot', 'start', { kind: z.enum(['reset', 'restart']), reason: rebootReason }, 'A reset (from DHCP) or a restart (configuration again, address kept) begins');
+
+// ---- DHCP --------------------------------------------------------------------------------------
+
+export const dhcpStart = ev('dhcp', 'start', { iface: z.string() }, 'DHCP begins on an interface');
+export const dhcpSend = ev('dhcp', 'progress', { dhcp: z.enum(['discover', 'request']), attempt: int, to: ipv4 }, 'A DISCOVER or REQUEST sent (attempt counts retransmissions)');
+export const dhcpOffer = ev('dhcp', 'progress', { dhcp: z.literal('offer'), offered: ipv4, server: ipv4 }, 'An OFFER taken');
+export const dhcpNak = ev('dhcp', 'progress', { dhcp: z.literal('nak'), server: ipv4, reason: z.string() }, 'A NAK: back to INIT');
+export const dhcpReuse = ev('dhcp', 'progress', { dhcp: z.literal('reuse'), address: ipv4, remainingSecs: int }, 'No answer to INIT-REBOOT: the unexpired stored lease is kept (RFC 2131 §3.2)');
+export const dhcpIgnored = ev('dhcp', 'progress', { dhcp: z.literal('ignored'), reason: z.string() }, 'A reply not used, and why');
+export const dhcpRenewed = ev('dhcp', 'progress', { dhcp: z.literal('renewed'), address: ipv4, leaseSecs: int }, 'The lease renewed (T1) or rebound (T2)');
+export const dhcpLease = ev('dhcp', 'done', {
+  dhcp: z.literal('lease'), address: ipv4, prefix: int, router: ipv4.optional(), server: ipv4, leaseSecs: int,
+  option150: z.array(ipv4), option66: z.string().optional(), siaddr: ipv4,
+}, 'An address leased, with the TFTP server options');
+export const dhcpStatic = ev('dhcp', 'done', { dhcp: z.literal('off'), address: ipv4 }, 'DHCP off: the static address in use');
+export const dhcpKept = ev('dhcp', 'done', { dhcp: z.literal('kept'), address: ipv4 }, 'A restart keeps the address it has');
+export const dhcpFail = ev('dhcp', 'fail', { dhcp: z.enum(['interface', 'lost']), reason: z.string() }, 'The interface is not usable, or the lease was lost (the phone reboots)');
+export const dhcpRetry = ev('dhcp', 'retry', { reason: z.enum(['no-offer', 'no-ack', 'nak', 'send-failed']), inSecs: int }, 'No lease this round; the next after inSecs');
+
+// ---- TFTP server choice ------------------------------------------------------------------------
+
+const tftpSource = z.enum(['alternate', 'option 150', 'option 66', 'siaddr']);
+export const tftpChosen = ev('tftp', 'done', { server: ipv4, host: z.string(), source: tftpSource }, 'The TFTP server to ask, and where its name came from');
+export const tftpUnresolved = ev('tftp', 'fail', { host: z.string(), source: tftpSource, reason: z.string() }, 'A TFTP server name that did not resolve');
+
+// ---- trust lists -------------------------------------------------------------------------------
+
+export const trustStart = ev('trust', 'start', { server: ipv4 }, 'Asking for the CTL and ITL');
+export const trustFetched = ev('trust', 'progress', fetchResult, 'A trust list asked for: found, absent or failed');
+export const trustInstalled = ev('trust', 'progress', { file: z.string(), trust: z.literal('installed'), how: z.string(), records: int }, 'A list installed, and on what grounds');
+export const trustTvs = ev('trust', 'progress', { tvs: z.enum(['valid', 'invalid', 'unreachable']), server: z.string().optional() }, "TVS's answer about a certificate");
+export const trustRefused = ev('trust', 'fail', { file: z.string(), trust: z.literal('refused'), reason: z.string() }, 'A list refused: the installed one stays');
+export const trustServerDown = ev('trust', 'fail', { file: z.string(), trust: z.literal('server-down'), server: ipv4, reason: z.string() }, 'The TFTP server did not answer for a list');
+export const trustTvsDown = ev('trust', 'retry', { file: z.string(), tvs: z.literal('unavailable'), reason: z.string() }, 'A new list needs TVS and TVS is not answering');
+export const trustDone = ev('trust', 'done', { server: ipv4, signedFiles: z.boolean() }, 'Trust lists handled; whether files must now come signed');
+
+// ---- the configuration file --------------------------------------------------------------------
+
+const configKind = z.enum(['device', 'default']);
+export const configStart = ev('config', 'start', { server: ipv4, file: z.string() }, 'Asking for the configuration file');
+export const configFetched = ev('config', 'progress', fetchResult, 'A configuration name asked for: found, absent or failed');
+export const configLoad = ev('config', 'progress', { wantedLoad: z.string(), activeLoad: z.string() }, 'The file asks for another firmware load');
+export const configRefused = ev('config', 'fail', { file: z.string(), error: z.string(), reason: z.string(), at: z.union([z.string(), int]).optional() }, 'A file refused: bad signature, unreadable XML, not SIP');
+export const configDone = ev('config', 'done', { file: z.string(), server: ipv4, via: z.enum(['http', 'tftp']), configKind, callManagers: int, signed: z.boolean() }, 'A configuration file accepted');
+export const configLastGood = ev('config', 'done', { file: z.string(), server: ipv4, configKind, lastGood: z.literal(true) }, 'The newest file was refused: the last good one is used');
+export const configRetry = ev('config', 'retry', { reason: z.enum(['no-server', 'absent', 'refused', 'tvs-down']), round: int, inSecs: int }, 'No usable configuration this round; the next after inSecs');
+
+// ---- registration ------------------------------------------------------------------------------
+
+export const registerStart = ev('register', 'start', { user: z.string(), callId: z.string() }, 'Registering a line (or the device name on the default file)');
+export const registerUnresolved = ev('register', 'progress', { registration: z.literal('unresolved'), host: z.string(), reason: z.string() }, 'A call manager name that did not resolve');
+export const registerConnecting = ev('register', 'progress', { registration: z.literal('connecting'), cm: ipv4, port: int }, 'Connecting to a call manager');
+export const registerConnectFailed = ev('register', 'progress', { registration: z.literal('connect-failed'), cm: ipv4, failed: z.literal(true), reason: z.string() }, 'A call manager not reachable');
+export const registerChallenged = ev('register', 'progress', { registration: z.literal('challenged'), cm: ipv4, realm: z.string() }, 'Digest challenge answered');
+export const registerRejected = ev('register', 'progress', { registration: z.literal('rejected'), cm: ipv4, status: int, reason: z.string() }, 'One call manager refused the phone');
+export const registerRefreshed = ev('register', 'progress', { registration: z.literal('refreshed'), cm: ipv4, expires: int, refreshed: z.literal(true) }, 'Registration refreshed');
+export const registerBackup = ev('register', 'progress', { registration: z.literal('backup'), backup: ipv4, reason: z.string() }, 'A keep-alive to the backup call manager failed');
+export const registerServiceControl = ev('register', 'progress', { registration: z.literal('service-control'), serviceControl: z.enum(['reset', 'restart', 'prt-report', 'apply-config']), accepted: z.boolean() }, 'A service-control NOTIFY: obeyed when it names our registration');
+export const registerDone = ev('register', 'done', { cm: ipv4, line: z.string(), expires: int, configKind, file: z.string(), priority: int }, 'Registered');
+export const registerLost = ev('register', 'fail', { cm: ipv4, reason: z.string() }, 'The registration was lost');
+export const registerUnanswered = ev('register', 'retry', { registration: z.literal('unanswered'), inSecs: int }, 'No call manager answered; the next round after inSecs');
+export const registerRefused = ev('register', 'retry', { registration: z.literal('refused'), cm: z.string(), status: int, reason: z.string(), inSecs: int }, 'Every call manager refused the phone; the configuration is read again after inSecs');
+
+// ---- boot flows --------------------------------------------------------------------------------
+
+export const flowTransition = z
+  .strictObject({
+    type: z.literal('flow'),
+    flow: z.enum(['enterprise', 'mpp']),
+    from: z.string(),
+    to: z.string(),
+    t: int,
+  })
+  .describe("A boot flow's state changed (the flow's states are drawn in its source)");
+
+export const STEP_EVENTS = [
+  powerStart, powerFail, rebootStart,
+  dhcpStart, dhcpSend, dhcpOffer, dhcpNak, dhcpReuse, dhcpIgnored, dhcpRenewed, dhcpLease, dhcpStatic, dhcpKept, dhcpFail, dhcpRetry,
+  tftpChosen, tftpUnresolved,
+  trustStart, trustFetched, trustInstalled, trustTvs, trustRefused, trustServerDown, trustTvsDown, trustDone,
+  configStart, configFetched, configLoad, configRefused, configDone, configLastGood, configRetry,
+  registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
+  registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
+] as const;
+
+export const stepEvent = z.union(STEP_EVENTS);
+
+/** One line of the JSON stream that is not an event: the screen as drawn (`--json-screens`). */
+export const screenLine = z
+  .strictObject({ type: z.literal('screen'), screen: z.array(z.string()), softkeys: z.array(z.string()) })
+  .describe('The LCD as drawn: rows of characters and the softkey labels');
+
+/** Every line `sepi phone --json-events` prints. */
+export const phoneStreamLine = z.union([stepEvent, flowTransition, screenLine]);
+
+export type StepEvent = z.infer<typeof stepEvent>;
+export type FlowTransition = z.infer<typeof flowTransition>;
+export type ScreenLine = z.infer<typeof screenLine>;
+/** What the firmware publishes on its bus. */
+export type PhoneEvent = StepEvent | FlowTransition;
+export type BootStep = StepEvent['step'];
+export type StepState = StepEvent['state'];
+export type RebootReason = (typeof REBOOT_REASONS)[number];
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** An event as a step reports it; the firmware stamps `type` and `t`. */
+export type StepReport = DistributiveOmit<StepEvent, 'type' | 't'>;
 
 /** What the screens are drawn from: a summary the firmware keeps current. */
 export interface PhoneStatus {

@@ -1,8 +1,12 @@
 /**
  * The ports the firmware does all its I/O through. They are constructed in the entry files
  * (src/cli) and passed in, so the same firmware runs on a Pi, in a terminal, in a test and a
- * thousand times in one process. Implementations for Node live in node-ports.ts.
+ * thousand times in one process. Implementations for Node live in node-ports.ts; the adapters
+ * for people (displays, keypads) in render.ts, keypads.ts and src/hw/.
  */
+import type { Key } from './keys.ts';
+import type { ScreenFrame } from './screen.ts';
+
 export interface Peer {
   address: string;
   port: number;
@@ -61,4 +65,47 @@ export interface InterfacePort {
   deconfigure(addr: InterfaceAddress): Promise<void>;
   /** Local address to bind sockets to, when the phone must speak from its own address. */
   sourceAddress(): string | undefined;
+}
+
+// ---- ports for people ---------------------------------------------------------------------------
+
+/** Something that shows LCD frames: the tty on a Pi, a terminal box, text lines, a test. */
+export interface Display {
+  show(frame: ScreenFrame): void;
+  close(): void;
+}
+
+export interface KeyEvent {
+  key: Key;
+  /** Which keypad it came from (terminal, evdev, serial, stdin, web, test), for logs. */
+  source: string;
+}
+
+/**
+ * A source of key presses. Adapters: the terminal (src/hw), `--keys stdin` lines, a test's
+ * scripted keypad; evdev, serial and the web page next. A missing device is a NullKeypad, never
+ * a crash.
+ */
+export interface Keypad {
+  readonly source: string;
+  /** Calls fn for every key; the returned function stops that. */
+  onKey(fn: (e: KeyEvent) => void): () => void;
+  close(): void;
+}
+
+/** What a flow may ask the person at the phone. */
+export type PromptRequest =
+  /** 16 digits typed on the keypad; `problem` says why it is asked again (invalid, expired…). */
+  | { kind: 'activation-code'; problem?: string }
+  | { kind: 'confirm'; title: string; text: string };
+
+export type PromptAnswer<R extends PromptRequest> = R extends { kind: 'activation-code' } ? { digits: string } : { yes: boolean };
+
+/**
+ * The reverse of the UI's controls: a flow asks the person at the phone and waits. The phone UI
+ * answers (it shows the question and collects keys); the cycle's signal cancels the question
+ * (a reboot, a power-off), rejecting with the signal's reason.
+ */
+export interface UserPrompt {
+  ask<R extends PromptRequest>(request: R, signal: AbortSignal): Promise<PromptAnswer<R>>;
 }

@@ -3,12 +3,10 @@
  * pipes, logs); the tty renderer (render-tty.ts) keeps an LCD box live with blessed.
  */
 import type { Writable } from 'node:stream';
+import type { Display } from './ports.ts';
 import { type ScreenFrame, frameText } from './screen.ts';
 
-export interface Display {
-  show(frame: ScreenFrame): void;
-  close(): void;
-}
+export type { Display };
 
 export class NullDisplay implements Display {
   show(): void {}

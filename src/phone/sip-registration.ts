@@ -16,7 +16,9 @@ import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { answerChallenge, parseDigestChallenge } from '../wire/sip-digest.ts';
 import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, SipStreamDecoder, encodeSip, header, responseTo } from '../wire/sip.ts';
+import { Backoff } from '../common/backoff.ts';
 import type { Clock } from '../common/clock.ts';
+import { CM_UNANSWERED_RETRY } from './retries.ts';
 import type { NetworkPort, TcpConnection } from './ports.ts';
 
 export interface RegistrarMember {
@@ -54,6 +56,8 @@ export interface SipRegistrationOptions {
   onEvent: (e: RegistrationEvent) => void;
   /** A verified service-control NOTIFY: the firmware resets or restarts. */
   onServiceControl: (action: ServiceAction) => void;
+  /** Scales the retry waits (a lab option); 1 unless said. */
+  waitScale?: number;
 }
 
 export type RegistrationOutcome = { kind: 'rejected'; status: number; reason: string; member: RegistrarMember };
@@ -176,7 +180,7 @@ export class SipRegistration {
    * its configuration).
    */
   async run(signal: AbortSignal): Promise<RegistrationOutcome> {
-    let backoff = 5;
+    const backoff = new Backoff(CM_UNANSWERED_RETRY, this.o.clock, { scale: this.o.waitScale ?? 1 });
     for (;;) {
       let rejection: RegistrationOutcome | undefined;
       let answered = 0;
@@ -187,7 +191,7 @@ export class SipRegistration {
         const r = await this.tryMember(member, backups, signal);
         if (r.kind === 'served') {
           answered++;
-          backoff = 5;
+          backoff.reset();
           i = -1; // the registration was lost: start again from the highest priority
           await this.o.clock.sleep(1000 + randomInt(0, 1000), signal);
           continue;
@@ -198,9 +202,8 @@ export class SipRegistration {
         }
       }
       if (rejection && answered > 0) return rejection;
-      this.o.onEvent({ kind: 'retry', inSecs: backoff, reason: 'no call manager answered' });
-      await this.o.clock.sleep(backoff * 1000, signal);
-      backoff = Math.min(backoff * 2, 120);
+      this.o.onEvent({ kind: 'retry', inSecs: backoff.delaySecs, reason: 'no call manager answered' });
+      await backoff.wait(signal);
     }
   }
 

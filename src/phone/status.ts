@@ -1,8 +1,8 @@
 /**
- * Folds firmware events into the PhoneStatus the screens are drawn from. Pure, so the LCD, the
- * web page and a test all see the same summary of the same events.
+ * Folds firmware events into the PhoneStatus the screens are drawn from: one reducer, pure, so
+ * the LCD, the web page and a test all see the same summary of the same events.
  */
-import type { PhoneEvent, PhoneStatus } from './events.ts';
+import type { PhoneEvent, PhoneStatus, StepEvent } from './events.ts';
 
 const LOG_LINES = 12;
 
@@ -10,7 +10,7 @@ export function initialStatus(model: string, deviceName: string): PhoneStatus {
   return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined };
 }
 
-const PHASES: Record<string, string> = {
+const PHASES: Record<StepEvent['step'], string> = {
   power: 'Booting',
   dhcp: 'Configuring IP',
   tftp: 'Configuring IP',
@@ -21,28 +21,30 @@ const PHASES: Record<string, string> = {
 };
 
 export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
+  // A flow's state change is for reports and tests; what it means shows in the step events.
+  if (e.type !== 'event') return s;
   const next: PhoneStatus = { ...s, log: [...s.log, e.message].slice(-LOG_LINES) };
   if (e.state === 'fail' || e.state === 'retry') next.problem = e.message;
   switch (e.step) {
     case 'power':
-      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power!, log: next.log, address: s.address };
+      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power, log: next.log, address: s.address };
       break;
     case 'dhcp':
-      if (e.state === 'done' && typeof e['address'] === 'string') next.address = e['address'];
+      if (e.state === 'done') next.address = e.address;
       break;
     case 'tftp':
-      if (typeof e['server'] === 'string') next.tftpServer = e['server'];
+      if (e.state === 'done') next.tftpServer = e.server;
       break;
     case 'trust':
       // A refused list stays on show for this boot: the phone runs on the list it had.
-      if (e.state === 'fail' && e['trust'] === 'refused') next.warning = { text: e.message, from: 'trust' };
+      if (e.state === 'fail' && e.trust === 'refused') next.warning = { text: e.message, from: 'trust' };
       break;
     case 'config':
       if (e.state === 'fail') next.warning = { text: e.message, from: 'config' };
       if (e.state === 'done') {
-        if (typeof e['file'] === 'string') next.configFile = e['file'];
+        next.configFile = e.file;
         // A good file of its own clears a file refusal; the last good one in its place does not.
-        if (e['lastGood'] !== true && next.warning?.from === 'config') next.warning = undefined;
+        if (!('lastGood' in e) && next.warning?.from === 'config') next.warning = undefined;
       }
       break;
     case 'register':
@@ -50,8 +52,8 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
         next.phase = 'Registered';
         next.registered = true;
         next.problem = undefined;
-        if (typeof e['line'] === 'string') next.line = e['line'];
-        if (typeof e['cm'] === 'string') next.callManager = e['cm'];
+        next.line = e.line;
+        next.callManager = e.cm;
         return next;
       }
       break;
@@ -59,7 +61,7 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
   // While registered, progress (lease renewals, registration refreshes) changes nothing shown.
   if (s.registered && (e.state === 'progress' || e.state === 'done')) return next;
   next.registered = false;
-  next.phase = PHASES[e.step] ?? next.phase;
+  next.phase = PHASES[e.step];
   if (e.state === 'done') next.problem = undefined;
   return next;
 }

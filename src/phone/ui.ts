@@ -1,6 +1,7 @@
 /**
- * What the user does with the keys: the Settings menu over the boot status screen. One key type
- * whatever the source (the terminal, a keypad through evdev or serial, `--keys stdin`, a test).
+ * What the user does with the keys: the Settings menu over the boot status screen, and the
+ * questions a boot flow asks (the UI is the phone's UserPrompt). One key type whatever the
+ * source (the terminal, a keypad through evdev or serial, `--keys stdin`, a test).
  *
  *   home ──Settings──► menu ──1──► Trust list ──Erase (after **#)──► erased, restart
  *                           ├─2──► Status messages
@@ -8,15 +9,23 @@
  *                           └─4──► Factory reset ──Reset (after **#)──► NVRAM wiped, reboot
  *
  * As on the real phone, `**#` typed anywhere in the menu unlocks the admin actions (again locks
- * them); leaving the menu locks them. The UI keeps
- * only which screen is open; everything shown comes from the firmware's status and trust store.
+ * them); leaving the menu locks them.
+ *
+ *   any screen ──flow asks──► question ──answer (Submit / Yes / No)──► home
+ *                                 └──── the cycle ends (reboot) ──────► home, question withdrawn
+ *
+ * An activation code is typed as 16 digits shown 4-4-4-4: digits fill it, Back takes the last
+ * one off, Clear empties it, Submit sends it once all 16 are in. The UI keeps only which screen
+ * is open and what is being typed; everything else shown comes from the firmware.
  */
 import type { PhoneStatus } from './events.ts';
+import type { Key } from './keys.ts';
+import type { PromptAnswer, PromptRequest, UserPrompt } from './ports.ts';
 import { type ScreenFrame, type ScreenGeometry, renderScreen, wrap } from './screen.ts';
 
-export const KEYS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#', 'settings', 'back', 'up', 'down', 'select', 'soft1', 'soft2', 'soft3', 'soft4'] as const;
-export type Key = (typeof KEYS)[number];
-export const isKey = (s: string): s is Key => (KEYS as readonly string[]).includes(s);
+export { KEYS, type Key, isKey } from './keys.ts';
+
+const CODE_DIGITS = 16;
 
 /** What the UI needs from the firmware. */
 export interface PhoneControls {
@@ -29,10 +38,16 @@ export interface PhoneControls {
 
 type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' };
 
+/** The question on show, and how to answer it. */
+type Question =
+  | { kind: 'activation-code'; problem: string | undefined; digits: string; answer: (digits: string) => void }
+  | { kind: 'confirm'; title: string; text: string; answer: (yes: boolean) => void };
+
 const MENU = ['Trust list', 'Status messages', 'Restart', 'Factory reset'] as const;
 
-export class PhoneUi {
+export class PhoneUi implements UserPrompt {
   private readonly phone: PhoneControls;
+  private question: Question | undefined;
   private readonly changed: () => void;
   private view: View = { kind: 'home' };
   private typed = '';
@@ -47,8 +62,55 @@ export class PhoneUi {
     this.changed = changed;
   }
 
+  /** Shows a question over whatever is open and waits for the answer, or for the cycle to end. */
+  ask<R extends PromptRequest>(request: R, signal: AbortSignal): Promise<PromptAnswer<R>> {
+    return new Promise<PromptAnswer<R>>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const withdraw = () => {
+        if (this.question === q) this.close();
+        reject(signal.reason);
+      };
+      const settle = (answer: unknown) => {
+        signal.removeEventListener('abort', withdraw);
+        this.close();
+        resolve(answer as PromptAnswer<R>);
+      };
+      const q: Question = request.kind === 'activation-code'
+        ? { kind: 'activation-code', problem: request.problem, digits: '', answer: (digits) => settle({ digits }) }
+        : { kind: 'confirm', title: request.title, text: request.text, answer: (yes) => settle({ yes }) };
+      signal.addEventListener('abort', withdraw, { once: true });
+      this.question = q;
+      this.changed();
+    });
+  }
+
+  private close(): void {
+    this.question = undefined;
+    this.open({ kind: 'home' });
+    this.changed();
+  }
+
+  /** A key while a question is on show goes to the question. */
+  private answerKey(q: Question, key: Key): void {
+    if (q.kind === 'confirm') {
+      if (key === 'soft1' || key === 'select') return q.answer(true);
+      if (key === 'soft2' || key === 'back') return q.answer(false);
+      return;
+    }
+    if (/^[0-9]$/.test(key)) {
+      if (q.digits.length < CODE_DIGITS) q.digits += key;
+    } else if (key === 'back') q.digits = q.digits.slice(0, -1);
+    else if (key === 'soft2') q.digits = '';
+    else if (key === 'soft1' || key === 'select') {
+      if (q.digits.length === CODE_DIGITS) return q.answer(q.digits);
+      this.note = `${CODE_DIGITS - q.digits.length} digits to go`;
+    }
+    this.changed();
+  }
+
   press(key: Key): void {
     this.note = undefined;
+    if (this.question) return this.answerKey(this.question, key);
     if (this.view.kind !== 'home') {
       this.typed = (this.typed + (key === '*' || key === '#' ? key : '.')).slice(-3);
       if (this.typed === '**#') {
@@ -114,6 +176,12 @@ export class PhoneUi {
 
   /** The current screen. */
   frame(g: ScreenGeometry): ScreenFrame {
+    const q = this.question;
+    if (q?.kind === 'activation-code') {
+      const field = q.digits.padEnd(CODE_DIGITS, '_').replace(/(.{4})(?!$)/g, '$1-');
+      return page('Activation code', ['Enter activation code', ...(q.problem ? [q.problem] : []), field], ['Submit', 'Clear'], g, this.note);
+    }
+    if (q?.kind === 'confirm') return page(q.title, [q.text], ['Yes', 'No'], g, this.note);
     const v = this.view;
     switch (v.kind) {
       case 'home':

@@ -54,18 +54,32 @@ export class Proc {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** JSON objects printed one a line (the --json-events stream). */
+  /**
+   * Checks every JSON line read through events(): set by startPhone to the published schema of
+   * the phone's stream, so a line that breaks the contract fails the test that read it.
+   */
+  lineCheck: ((v: unknown) => string | undefined) | undefined;
+  private parsed: Array<Record<string, unknown>> = [];
+  private parsedLines = 0;
+
+  /** JSON objects printed one a line (the --json-events stream), each checked by lineCheck. */
   events(): Array<Record<string, unknown>> {
-    const out: Array<Record<string, unknown>> = [];
-    for (const l of this.lines) {
+    // The last line may still be cut mid-object by a kill: it is read again next time.
+    for (; this.parsedLines < this.lines.length; this.parsedLines++) {
+      const l = this.lines[this.parsedLines]!;
       if (!l.startsWith('{')) continue;
+      let v: Record<string, unknown>;
       try {
-        out.push(JSON.parse(l) as Record<string, unknown>);
+        v = JSON.parse(l) as Record<string, unknown>;
       } catch {
-        // a line cut by a kill
+        continue; // a line cut by a kill
       }
+      const bad = this.lineCheck?.(v);
+      if (bad) throw new Error(`${this.name} printed a line outside its published schema: ${bad}
+  ${l}`);
+      this.parsed.push(v);
     }
-    return out;
+    return this.parsed;
   }
 
   /** Waits until predicate(lines) is true; rejects with the output so far on deadline or exit. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Lab } from './lab.ts';
+import { checkPhoneLine } from './phone-schema.ts';
 import type { Proc } from './proc.ts';
 
 const run = promisify(execFile);
@@ -61,7 +62,9 @@ export async function cmJson<T>(data: string, ...args: string[]): Promise<T> {
 
 export function startPhone(lab: Lab, ns: string, mac: string, nvram: string, extra: string[] = []): Proc {
   const args = ['phone', '--iface', 'eth0', '--mac', mac, '--model', '8841', '--nvram', nvram, '--json-events', '--json-screens', ...extra];
-  return lab.spawn(`phone-${mac.slice(-5)}`, ns, SEPI, args, {}, extra.includes('--keys'));
+  const phone = lab.spawn(`phone-${mac.slice(-5)}`, ns, SEPI, args, {}, extra.includes('--keys'));
+  phone.lineCheck = checkPhoneLine;
+  return phone;
 }
 
 export const isRegistered = (kind?: 'device' | 'default') => (e: Record<string, unknown>) =>

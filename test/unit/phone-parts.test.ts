@@ -5,12 +5,12 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualClock } from '../../src/common/clock.ts';
-import { Nvram } from '../../src/phone/nvram.ts';
+import { FileNvram } from '../../src/phone/nvram.ts';
 import { LCD_160x128, LCD_320x240, renderScreen, wrap } from '../../src/phone/screen.ts';
 import { applyEvent, initialStatus } from '../../src/phone/status.ts';
 import { chooseTftpServers } from '../../src/phone/tftp-server-choice.ts';
 import { loadSettings, validateSettings, DEFAULT_SETTINGS } from '../../src/phone/settings.ts';
-import type { PhoneEvent } from '../../src/phone/events.ts';
+import type { PhoneEvent, StepEvent } from '../../src/phone/events.ts';
 import { MacAddress } from '../../src/wire/mac.ts';
 
 const lease = { tftpServers: ['10.0.0.5', '10.0.0.6'], tftpServerName: 'tftp.lab', nextServer: '10.0.0.1' };
@@ -28,7 +28,7 @@ test('TFTP server choice: alternate > option 150 in order > option 66 > siaddr',
 
 test('NVRAM writes are atomic: no temp files left, torn or garbage documents read as absent', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sepi-nv-'));
-  const nv = new Nvram(dir);
+  const nv = new FileNvram(dir);
   await nv.write('lease', { address: '10.0.0.9' });
   await nv.write('lease', { address: '10.0.0.10' });
   assert.equal(await nv.read('lease'), { address: '10.0.0.10' });
@@ -51,7 +51,7 @@ test('NVRAM writes are atomic: no temp files left, torn or garbage documents rea
 test('settings from NVRAM: damaged fields fall back to defaults; bad combinations are named', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sepi-nv-'));
   await writeFile(join(dir, 'settings.json'), JSON.stringify({ alternateTftp: 'yes', tftpServer1: '10.0.0.7', dhcpEnabled: true }));
-  const s = await loadSettings(new Nvram(dir));
+  const s = await loadSettings(new FileNvram(dir));
   assert.is(s.alternateTftp, false);
   assert.is(s.tftpServer1, '10.0.0.7');
   assert.match(validateSettings({ ...DEFAULT_SETTINGS, alternateTftp: true })!, /TFTP Server 1/);
@@ -77,7 +77,7 @@ test('virtual clock: timers fire in order, sleeps abort', async () => {
   assert.is(c.now(), 350);
 });
 
-const ev = (step: PhoneEvent['step'], state: PhoneEvent['state'], message: string, extra: Record<string, unknown> = {}): PhoneEvent => ({ step, state, message, ms: 0, t: 0, ...extra });
+const ev = (step: StepEvent['step'], state: StepEvent['state'], message: string, extra: Record<string, unknown> = {}): PhoneEvent => ({ type: 'event', step, state, message, ms: 0, t: 0, ...extra }) as PhoneEvent;
 
 test('status: boot events lead to Registered; a failure is shown until the next success', () => {
   let s = initialStatus('8841', 'SEP001122334455');

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Nvram } from '../../src/phone/nvram.ts';
+import { FileNvram } from '../../src/phone/nvram.ts';
 import { TrustStore } from '../../src/phone/trust-store.ts';
 import { parseTrustList, verifySignedFile } from '../../src/wire/tlv.ts';
 import { verifyWithCertificate } from '../../src/wire/x509.ts';
@@ -46,7 +46,7 @@ test('an independently built ITL parses: tlvfile field order, SHA-512, signer ve
 });
 
 test('the phone trusts it on first use and then wants files signed by its CallManager certificate', async () => {
-  const store = new TrustStore(new Nvram(f('nvram')));
+  const store = new TrustStore(new FileNvram(f('nvram')));
   await store.load();
   const d = await store.considerItl(readFileSync(f('ITLFile.tlv')), async () => ({ kind: 'invalid' }));
   assert.is(d.kind, 'installed');

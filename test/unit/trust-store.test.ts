@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Nvram } from '../../src/phone/nvram.ts';
+import { FileNvram } from '../../src/phone/nvram.ts';
 import { TrustStore, type TvsAnswer } from '../../src/phone/trust-store.ts';
 import { sign as cryptoSign } from 'node:crypto';
 import { Role, buildSignedFile } from '../../src/wire/tlv.ts';
@@ -34,7 +34,7 @@ const answer = (a: TvsAnswer) => async () => a;
 
 async function store(): Promise<{ s: TrustStore; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'sepi-trust-'));
-  const s = new TrustStore(new Nvram(dir));
+  const s = new TrustStore(new FileNvram(dir));
   await s.load();
   return { s, dir };
 }
@@ -45,7 +45,7 @@ test('the first ITL is trusted on first use, kept in NVRAM, and then asks for si
   const d = await s.considerItl(itlA, never);
   assert.is(d.kind, 'installed');
   assert.ok(s.needsSignedFiles);
-  const again = new TrustStore(new Nvram(dir));
+  const again = new TrustStore(new FileNvram(dir));
   await again.load();
   assert.is(again.itl?.records.length, 3, 'survives a reboot');
   assert.is((await again.considerItl(itlA, never)).kind, 'unchanged');

@@ -1,0 +1,152 @@
+/**
+ * The enterprise (Unified CM) boot flow, after the network:
+ *
+ *   start ──► trust-lists ──► configuration ──► onboarding ──► firmware-load ──► registering ◄──► registered
+ *    │          │   ▲              │  │  ▲                                        │
+ *    │          │   └─next server──┘  │  │                                        │ every member refused
+ *    │          ▼                     ▼  │                                        ▼
+ *    └──► configuration-retry ◄───────┘  └── (a refused file: the last good one)  registration-retry
+ *           │   ▲    (no server answered, nothing found, TVS down)                  │
+ *           └───┘    (no server at all: wait again)                                 │
+ *           └──────────────► trust-lists ◄──────────────────────────────────────────┘
+ *
+ * Trust lists and the configuration come from the first TFTP server that answers (Alternate >
+ * option 150 > option 66 > siaddr); a server that does not answer sends the flow to the next.
+ * Onboarding (activation codes) and the firmware load have their states; onboarding does
+ * nothing yet, the load step reports a load it cannot install. Waiting is one Backoff per
+ * ladder: CONFIG_RETRY between provisioning rounds, REGISTER_RETRY after a refusal.
+ */
+import { Backoff } from '../../common/backoff.ts';
+import type { PhoneConfig } from '../../wire/cnf-xml.ts';
+import type { Provisioned } from '../provisioning.ts';
+import { Provisioning, stepTimer } from '../provisioning.ts';
+import { register } from '../registration-step.ts';
+import { CONFIG_RETRY, REGISTER_RETRY } from '../retries.ts';
+import type { BootFlow, FlowContext } from './flow.ts';
+import { type Edges, StateMachine } from './state-machine.ts';
+
+export type EnterpriseState =
+  | 'start'
+  | 'trust-lists'
+  | 'configuration'
+  | 'configuration-retry'
+  | 'onboarding'
+  | 'firmware-load'
+  | 'registering'
+  | 'registered'
+  | 'registration-retry';
+
+export const ENTERPRISE_EDGES: Edges<EnterpriseState> = {
+  'start': ['trust-lists', 'configuration-retry'],
+  'trust-lists': ['configuration', 'trust-lists', 'configuration-retry'],
+  'configuration': ['onboarding', 'trust-lists', 'configuration-retry'],
+  'configuration-retry': ['trust-lists', 'configuration-retry'],
+  'onboarding': ['firmware-load'],
+  'firmware-load': ['registering'],
+  'registering': ['registered', 'registration-retry'],
+  'registered': ['registering'],
+  'registration-retry': ['trust-lists', 'configuration-retry'],
+};
+
+type Round = { kind: 'ok'; value: Provisioned } | { kind: 'no-server' | 'absent' | 'refused' | 'tvs-down'; message: string };
+
+export class EnterpriseFlow implements BootFlow {
+  readonly persona = 'enterprise' as const;
+
+  async run(ctx: FlowContext, signal: AbortSignal): Promise<never> {
+    const machine = new StateMachine<EnterpriseState>('enterprise flow', 'start', ENTERPRISE_EDGES, ctx.onTransition);
+    const provisioning = new Provisioning({ mac: ctx.mac, model: ctx.model, clock: ctx.clock, nvram: ctx.nvram, fetcher: ctx.fetcher, trust: ctx.trust, tvs: ctx.tvs, report: ctx.report });
+    const configRetry = new Backoff(CONFIG_RETRY, ctx.clock, { scale: ctx.waitScale });
+    const registerRetry = new Backoff(REGISTER_RETRY, ctx.clock, { scale: ctx.waitScale });
+    for (;;) {
+      const provisioned = await this.provision(ctx, machine, provisioning, configRetry, signal);
+      configRetry.reset();
+      machine.transition('onboarding');
+      machine.transition('firmware-load');
+      this.reportLoad(ctx, provisioned.config, provisioned.file);
+      machine.transition('registering');
+      const rejected = await register(
+        {
+          mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report: ctx.report,
+          onRegistered: (yes) => {
+            if (yes) registerRetry.reset();
+            machine.transition(yes ? 'registered' : 'registering');
+          },
+          onServiceControl: (action) => {
+            if (action === 'reset') ctx.reboot('reset', 'reset-reset');
+            else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
+          },
+        },
+        provisioned, ctx.net, ctx.reason, signal,
+      );
+      machine.transition('registration-retry');
+      const inSecs = registerRetry.delaySecs;
+      ctx.report({ step: 'register', state: 'retry', ms: 0, message: `Refused: ${rejected.reason}; retry in ${inSecs} s`, registration: 'refused', status: rejected.status, reason: rejected.reason, cm: rejected.member.address, inSecs });
+      await registerRetry.wait(signal);
+    }
+  }
+
+  /** Rounds over the TFTP servers until a usable configuration is found, backing off between rounds. */
+  private async provision(ctx: FlowContext, machine: StateMachine<EnterpriseState>, provisioning: Provisioning, backoff: Backoff, signal: AbortSignal): Promise<Provisioned> {
+    for (let round = 1; ; round++) {
+      const r = await this.round(ctx, machine, provisioning, signal);
+      if (r.kind === 'ok') return r.value;
+      // A refused file is lived with: the last good one carries the phone until a good one comes.
+      const lastGood = r.kind === 'refused' ? await provisioning.lastGoodConfig() : undefined;
+      if (lastGood) {
+        ctx.report({ step: 'config', state: 'done', ms: 0, message: `Using last good ${lastGood.file}`, file: lastGood.file, server: lastGood.server, configKind: lastGood.config.kind, lastGood: true });
+        return lastGood;
+      }
+      machine.transition('configuration-retry');
+      const inSecs = backoff.delaySecs;
+      ctx.report({ step: 'config', state: 'retry', ms: 0, message: `${r.message}; retry ${round + 1} in ${inSecs} s`, reason: r.kind, round, inSecs });
+      await backoff.wait(signal);
+    }
+  }
+
+  /** One round: trust lists then the configuration from the first server that answers. */
+  private async round(ctx: FlowContext, machine: StateMachine<EnterpriseState>, provisioning: Provisioning, signal: AbortSignal): Promise<Round> {
+    const { net } = ctx;
+    if (net.candidates.length === 0) return { kind: 'no-server', message: 'No TFTP server: DHCP gave no option 150, 66 or siaddr' };
+    const failures: string[] = [];
+    for (const candidate of net.candidates) {
+      const elapsed = stepTimer(ctx.clock);
+      let server: string;
+      try {
+        const addrs = await ctx.network.resolve4(candidate.host, net.dns);
+        if (!addrs[0]) throw new Error('no address');
+        server = addrs[0];
+      } catch (e) {
+        failures.push(`${candidate.host}: name not resolved`);
+        const reason = (e as Error).message;
+        ctx.report({ step: 'tftp', state: 'fail', ms: elapsed(), message: `TFTP server name ${candidate.host} (${candidate.source}) not resolved: ${reason}`, host: candidate.host, source: candidate.source, reason });
+        continue;
+      }
+      const label = server === candidate.host ? server : `${candidate.host} (${server})`;
+      ctx.report({ step: 'tftp', state: 'done', ms: elapsed(), message: `TFTP server ${label} (${candidate.source})`, server, host: candidate.host, source: candidate.source });
+      machine.transition('trust-lists');
+      const trust = await provisioning.fetchTrustLists(server, signal);
+      if (trust.kind === 'failed') {
+        failures.push(trust.message);
+        continue;
+      }
+      // Without TVS the new list can be neither accepted nor refused: wait and ask again.
+      if (trust.kind === 'tvs-down') return { kind: 'tvs-down', message: trust.message };
+      machine.transition('configuration');
+      const cfg = await provisioning.fetchConfig(server, signal);
+      if (cfg.kind === 'failed') {
+        failures.push(`${server}: ${cfg.message}`);
+        continue;
+      }
+      return cfg;
+    }
+    return { kind: 'no-server', message: `TFTP server ${failures.join('; ')}` };
+  }
+
+  private reportLoad(ctx: FlowContext, config: PhoneConfig, file: string): void {
+    const wanted = config.kind === 'device' ? config.loadInformation : config.loads.find((l) => l.code === ctx.model.code)?.load ?? '';
+    if (wanted && wanted !== ctx.model.activeLoad) {
+      ctx.report({ step: 'config', state: 'progress', ms: 0, message: `${file} asks for load ${wanted}; keeping ${ctx.model.activeLoad} (firmware upgrade not available)`, wantedLoad: wanted, activeLoad: ctx.model.activeLoad });
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * A boot flow: what a phone does once it has an address. The persona picks it — `enterprise`
+ * (a Unified CM phone: trust lists, configuration file, onboarding, firmware load,
+ * registration) today, `mpp` (a Multiplatform phone: DHCP provisioning options, EDOS, profile,
+ * registration) next. Firmware keeps power, the boot cycle, DHCP and the event bus, and hands a
+ * flow everything else through this context.
+ */
+import type { MacAddress } from '../../wire/mac.ts';
+import type { PhoneModel } from '../../wire/models.ts';
+import type { Clock } from '../../common/clock.ts';
+import type { RebootReason } from '../events.ts';
+import type { Nvram } from '../nvram.ts';
+import type { NetworkPort, UserPrompt } from '../ports.ts';
+import type { ProvisioningFetcher } from '../provisioning-fetcher.ts';
+import type { NetContext, Report } from '../provisioning.ts';
+import type { TrustStore } from '../trust-store.ts';
+import type { TvsClient } from '../tvs-client.ts';
+
+export type Persona = 'enterprise' | 'mpp';
+
+export interface FlowContext {
+  mac: MacAddress;
+  model: PhoneModel;
+  network: NetworkPort;
+  clock: Clock;
+  nvram: Nvram;
+  trust: TrustStore;
+  tvs: TvsClient;
+  fetcher: ProvisioningFetcher;
+  /** Asks the person at the phone (an activation code, a yes/no). */
+  prompt: UserPrompt;
+  /** The address this cycle has and where provisioning may come from. */
+  net: NetContext;
+  /** Why this cycle began: the first REGISTER says so. */
+  reason: RebootReason;
+  localAddress: string | undefined;
+  /** Every retry wait lasts this many times its nominal length (a lab option; events say nominal). */
+  waitScale: number;
+  report: Report;
+  /** Publishes a state change of the flow. */
+  onTransition: (from: string, to: string) => void;
+  /** A reset (from DHCP) or a restart (configuration again), asked for by the network. */
+  reboot: (kind: 'reset' | 'restart', reason: RebootReason) => void;
+}
+
+export interface BootFlow {
+  readonly persona: Persona;
+  /** Runs until the cycle's signal aborts (rejecting with its reason); never returns otherwise. */
+  run(ctx: FlowContext, signal: AbortSignal): Promise<never>;
+}

@@ -1,0 +1,102 @@
+/**
+ * A handset: one phone put together — firmware, the UI (menus, and the answers to the flow's
+ * questions), its displays, its keypads and whoever listens to its events. `sepi phone`,
+ * `sepi fleet` and the tests build handsets; nothing else assembles these parts.
+ *
+ *   keypads ──keys──► PhoneUi ◄──asks── flow (inside Firmware) ──events──► bus ──► subscribers
+ *                        │                                                  │   (JSON, log, stats)
+ *                        └──────────── frames ◄── status ◄──────────────────┘
+ *                                        │
+ *                                  displays, screen listeners
+ */
+import { Bus } from '../common/bus.ts';
+import type { PhoneEvent, PhoneStatus } from './events.ts';
+import { Firmware, type FirmwareOptions } from './firmware.ts';
+import type { Display, Keypad } from './ports.ts';
+import type { ScreenFrame, ScreenGeometry } from './screen.ts';
+import { LCD_160x128 } from './screen.ts';
+import { PhoneUi } from './ui.ts';
+
+export interface HandsetOptions extends Omit<FirmwareOptions, 'prompt'> {
+  geometry?: ScreenGeometry;
+  displays?: Display[];
+  keypads?: Keypad[];
+}
+
+export class Handset {
+  readonly firmware: Firmware;
+  readonly ui: PhoneUi;
+  readonly geometry: ScreenGeometry;
+  private readonly displays: Display[];
+  private readonly keypads: Keypad[];
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly screens = new Bus<ScreenFrame>();
+  private lastFrame: ScreenFrame | undefined;
+  private lastText = '';
+
+  constructor(o: HandsetOptions) {
+    this.geometry = o.geometry ?? LCD_160x128;
+    this.displays = o.displays ?? [];
+    this.keypads = o.keypads ?? [];
+    // The UI answers the flow's questions, and needs the firmware's controls: built in that order.
+    let ui: PhoneUi | undefined;
+    this.firmware = new Firmware({ ...o, prompt: { ask: (request, signal) => ui!.ask(request, signal) } });
+    ui = new PhoneUi(this.firmware, () => this.draw());
+    this.ui = ui;
+    this.unsubscribe.push(this.firmware.subscribe(() => this.draw()));
+    for (const k of this.keypads) this.unsubscribe.push(k.onKey((e) => this.ui.press(e.key)));
+  }
+
+  get status(): PhoneStatus {
+    return this.firmware.status;
+  }
+
+  get deviceName(): string {
+    return this.firmware.status.deviceName;
+  }
+
+  /** Every event the firmware publishes; the returned function unsubscribes. */
+  subscribe(fn: (e: PhoneEvent) => void): () => void {
+    return this.firmware.subscribe(fn);
+  }
+
+  /** Every new frame (a repeat of the last one is not sent again). */
+  onScreen(fn: (f: ScreenFrame) => void): () => void {
+    return this.screens.subscribe(fn);
+  }
+
+  /** The screen as it is now. */
+  frame(): ScreenFrame {
+    return this.ui.frame(this.geometry);
+  }
+
+  powerOn(): void {
+    this.firmware.powerOn();
+    this.draw();
+  }
+
+  /** Powers off, stops listening to keypads and closes the displays. */
+  async powerOff(): Promise<void> {
+    await this.firmware.powerOff();
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const k of this.keypads) k.close();
+    for (const d of this.displays) d.close();
+  }
+
+  private draw(): void {
+    // A fleet's phones have nobody looking: drawing would only cost CPU.
+    if (this.displays.length === 0 && this.screens.size === 0) return;
+    const f = this.frame();
+    const text = f.rows.join('\n') + '\n' + f.softkeys.join('|');
+    if (text === this.lastText) return;
+    this.lastText = text;
+    this.lastFrame = f;
+    for (const d of this.displays) d.show(f);
+    this.screens.publish(f);
+  }
+
+  /** The last frame drawn (for status pages and tests), if any. */
+  get shown(): ScreenFrame | undefined {
+    return this.lastFrame;
+  }
+}
