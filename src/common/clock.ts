@@ -77,6 +77,13 @@ export class VirtualClock implements Clock {
     });
   }
 
+  /** When the earliest waiting timer is due, if any. */
+  nextDueAt(): number | undefined {
+    let at: number | undefined;
+    for (const e of this.due.values()) if (at === undefined || e.at < at) at = e.at;
+    return at;
+  }
+
   /** Number of timers waiting. */
   get pending(): number {
     return this.due.size;
