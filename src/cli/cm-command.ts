@@ -4,8 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { AddPhoneRequest, CertificatePem, ImportAnswer, ImportCertificateRequest, PhoneView, ResetAnswer, ResetRequest, RollbackRequest, RollbackView, RotateAnswer, StatusView, TrustView } from '../cm/admin/contract.ts';
+import { expectOk } from '../cm/admin/outcome.ts';
 import { AdminClient, AdminClientError } from '../cm/admin-client.ts';
-import { Companion, type PhoneView } from '../cm/companion.ts';
+import { Companion } from '../cm/companion.ts';
 import { ConfigError, buildConfig, interfaceAddress } from '../cm/config.ts';
 import { UsageError, parse, required } from './args.ts';
 
@@ -22,14 +24,14 @@ export async function cmCommand(argv: string[]): Promise<number> {
   try {
     const [what, verb, arg] = p;
     if (what === 'status') {
-      const s = await client.call<Record<string, unknown>>('GET', '/v1/status');
+      const s = await client.call<StatusView>('GET', '/v1/status');
       out(s, () => Object.entries(s).map(([k, val]) => `${k.padEnd(16)} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}`).join('\n'));
       return 0;
     }
     if (what === 'phone') {
       switch (verb) {
         case 'add': {
-          const r = await client.call<PhoneView>('POST', '/v1/phones', { mac: required(v.mac, '--mac'), model: v.model ?? '8841', dn: v.dn, description: v.description, password: v.password });
+          const r = await client.call<PhoneView>('POST', '/v1/phones', { mac: required(v.mac, '--mac'), model: v.model ?? '8841', dn: v.dn, description: v.description, password: v.password } satisfies AddPhoneRequest);
           out(r, () => `added ${r.deviceName} (${r.model}) DN ${r.dn}`);
           return 0;
         }
@@ -49,7 +51,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
           return 0;
         }
         case 'reset': {
-          const r = await client.call<{ detail: string }>('POST', `/v1/phones/${encodeURIComponent(arg ?? v.mac ?? '')}/reset`, { action: v.restart ? 'restart' : 'reset' });
+          const r = await client.call<ResetAnswer>('POST', `/v1/phones/${encodeURIComponent(arg ?? v.mac ?? '')}/reset`, { action: v.restart ? 'restart' : 'reset' } satisfies ResetRequest);
           out(r, () => `${v.restart ? 'restart' : 'reset'} sent: ${r.detail}`);
           return 0;
         }
@@ -60,30 +62,30 @@ export async function cmCommand(argv: string[]): Promise<number> {
       switch (verb) {
         case 'list':
         case undefined: {
-          const t = await client.call<{ mode: string; rollback: boolean; digest: string; certificates: Array<{ name: string; roles: string[]; subject: string; sha256: string; notAfter: string; source: string }> }>('GET', '/v1/trust');
+          const t = await client.call<TrustView>('GET', '/v1/trust');
           out(t, () => [`mode ${t.mode}, digest ${t.digest}, rollback ${t.rollback ? 'on' : 'off'}`, ...t.certificates.map((c) => `${c.source.padEnd(8)} ${c.roles.join(',').padEnd(10)} ${c.subject}  sha256 ${c.sha256.slice(0, 16)}…  until ${c.notAfter.slice(0, 10)}`)].join('\n'));
           return 0;
         }
         case 'export': {
-          const r = await client.call<{ pem: string }>('GET', `/v1/trust/certificates/${encodeURIComponent(arg ?? '')}`);
+          const r = await client.call<CertificatePem>('GET', `/v1/trust/certificates/${encodeURIComponent(arg ?? '')}`);
           process.stdout.write(r.pem);
           return 0;
         }
         case 'import': {
           if (!arg) throw new UsageError('sepi cm trust import CERT.pem --roles SAST[,TFTP]');
           const pem = await readFile(arg, 'utf8');
-          const r = await client.call<{ subject: string; sha256: string; roles: string[] }>('POST', '/v1/trust/import', { pem, roles: required(v.roles, '--roles').split(','), note: v.note ?? arg });
+          const r = await client.call<ImportAnswer>('POST', '/v1/trust/import', { pem, roles: required(v.roles, '--roles').split(','), note: v.note ?? arg } satisfies ImportCertificateRequest);
           out(r, () => `TVS now vouches for ${r.subject} as ${r.roles.join(',')}`);
           return 0;
         }
         case 'rotate-tftp': {
-          const r = await client.call<{ subject: string; sha256: string }>('POST', '/v1/trust/rotate-tftp');
+          const r = await client.call<RotateAnswer>('POST', '/v1/trust/rotate-tftp');
           out(r, () => `new TFTP certificate ${r.subject} sha256 ${r.sha256.slice(0, 16)}…; the next ITL carries it, signed by the same SAST`);
           return 0;
         }
         case 'rollback': {
           if (arg !== 'on' && arg !== 'off') throw new UsageError('sepi cm trust rollback on|off');
-          const r = await client.call<{ rollback: boolean }>('POST', '/v1/trust/rollback', { enabled: arg === 'on' });
+          const r = await client.call<RollbackView>('POST', '/v1/trust/rollback', { enabled: arg === 'on' } satisfies RollbackRequest);
           out(r, () => `rollback ${r.rollback ? 'on: phones get an empty ITL' : 'off'}`);
           return 0;
         }
@@ -131,7 +133,7 @@ async function serve(argv: string[]): Promise<number> {
   const stamp = () => new Date().toISOString().slice(11, 23);
   const companion = new Companion({ dataDir: data, config, iface: v.iface, log: (line) => process.stdout.write(`${stamp()} ${line}\n`) });
   await companion.start();
-  const s = companion.status();
+  const s = expectOk(companion.status.get());
   process.stdout.write(`${stamp()} companion serving ${config.address}: ${Object.entries(s.services).filter(([, x]) => x).map(([k]) => k).join(', ')}; admin API at ${data}/admin.sock\n`);
   return new Promise<number>((resolveExit) => {
     const stop = (code: number) => () => {

@@ -1,11 +1,11 @@
 /**
  * The CLI side of the admin API: finds the server that owns a data folder through its socket
- * and token, and calls it with undici.
+ * and token, and calls it with undici. Paths and types are the contract's (admin/contract.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { ADMIN_SOCKET, ADMIN_TOKEN } from './admin-api.ts';
+import { ADMIN_SOCKET, ADMIN_TOKEN, type ErrorBody } from './admin/contract.ts';
 
 export class AdminClientError extends Error {
   readonly status: number;
@@ -39,7 +39,7 @@ export class AdminClient {
       });
       const text = await res.body.text();
       const json: unknown = text ? JSON.parse(text) : undefined;
-      if (res.statusCode >= 400) throw new AdminClientError(res.statusCode, (json as { error?: string } | undefined)?.error ?? `HTTP ${res.statusCode}`);
+      if (res.statusCode >= 400) throw new AdminClientError(res.statusCode, (json as Partial<ErrorBody> | undefined)?.error ?? `HTTP ${res.statusCode}`);
       return json as T;
     } catch (e) {
       if (e instanceof AdminClientError) throw e;

@@ -4,9 +4,17 @@
  * DHCP pool .100–.199 of its subnet (clipped to the subnet), options 150 and 66 pointing at
  * itself, one call manager (itself), autoregistration on with DNs 2000–2999, an ITL with every
  * file also served signed (.sgn) and a TVS on 2445.
+ *
+ * The file is checked in two steps: a zod schema for what may be written (types, formats, no
+ * unknown fields), then the defaults, some derived from the address. Every error names its
+ * field, the way the file spells it (`dhcp.dns[1] "x" is not an IPv4 address`).
+ *
+ * Port 0 (http, tftp, sip, security.tvsPort) lets the kernel choose, for a companion run inside
+ * another program; the files it serves then carry the ports it got (companion.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
+import { z } from 'zod';
 import { intToIpv4, ipv4ToInt, isIpv4, maskToPrefix, prefixToMask } from '../wire/ipv4.ts';
 import { MacAddress } from '../wire/mac.ts';
 import { modelByName } from '../wire/models.ts';
@@ -69,95 +77,154 @@ export function interfaceAddress(iface: string): { address: string; prefix: numb
   return { address: v4.address, prefix: maskToPrefix(v4.netmask) };
 }
 
-type Json = Record<string, unknown>;
-const obj = (v: unknown, where: string): Json => {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${where} must be an object`);
-  return v as Json;
-};
-const pick = <T>(o: Json, key: string, where: string, type: 'string' | 'number' | 'boolean', fallback: T): T => {
-  const v = o[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== type) throw new ConfigError(`${where}.${key} must be a ${type}`);
-  return v as T;
-};
-const ip = (s: string, where: string): string => {
-  if (!isIpv4(s)) throw new ConfigError(`${where} "${s}" is not an IPv4 address`);
-  return s;
-};
-const port = (n: number, where: string): number => {
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${where} ${n} is not a port number`);
-  return n;
-};
+// ---- what the file may say ------------------------------------------------------------------
+
+const ipv4 = z.string().refine(isIpv4, { error: (iss) => `"${String(iss.input)}" is not an IPv4 address` });
+/** A port to listen on: 0 lets the kernel choose. */
+const listenPort = z.number().refine((n) => Number.isInteger(n) && n >= 0 && n <= 65535, { error: (iss) => `${String(iss.input)} is not a port number` });
+/** A port to reach someone else on. */
+const peerPort = z.number().refine((n) => Number.isInteger(n) && n >= 1 && n <= 65535, { error: (iss) => `${String(iss.input)} is not a port number` });
+const digits = z.union([z.string(), z.number()]).transform(String);
+
+const ConfigFile = z.strictObject({
+  address: ipv4.optional(),
+  prefix: z.number().int({ error: 'must be 0 to 32' }).min(0, { error: 'must be 0 to 32' }).max(32, { error: 'must be 0 to 32' }).optional(),
+  dhcp: z.strictObject({
+    enabled: z.boolean().optional(),
+    poolFirst: ipv4.optional(),
+    poolLast: ipv4.optional(),
+    leaseSecs: z.number().min(60, { error: 'must be at least 60' }).optional(),
+    router: ipv4.optional(),
+    dns: z.array(ipv4).optional(),
+    option150: z.array(ipv4).optional(),
+    option66: z.string().optional(),
+    domain: z.string().optional(),
+  }).optional(),
+  tftp: z.strictObject({ enabled: z.boolean().optional(), port: listenPort.optional() }).optional(),
+  http: z.strictObject({ enabled: z.boolean().optional(), port: listenPort.optional() }).optional(),
+  sip: z.strictObject({
+    enabled: z.boolean().optional(),
+    port: listenPort.optional(),
+    expires: z.number().min(2, { error: 'must be at least 2 seconds' }).optional(),
+    listen: ipv4.optional(),
+  }).optional(),
+  callManagers: z
+    .array(z.strictObject({ host: z.string().min(1, { error: 'is missing' }), sipPort: peerPort.optional(), priority: z.number().optional() }))
+    .min(1, { error: 'needs 1 to 3 members (a CUCM group holds at most 3)' })
+    .max(3, { error: 'needs 1 to 3 members (a CUCM group holds at most 3)' })
+    .optional(),
+  autoRegistration: z.strictObject({
+    enabled: z.boolean().optional(),
+    dnRange: z
+      .array(digits)
+      .refine((r) => r.length === 2 && r.every((x) => /^\d{1,15}$/.test(x)) && Number(r[0]) <= Number(r[1]), { error: 'must be ["first", "last"] digit strings' })
+      .optional(),
+  }).optional(),
+  serveDefaultConfig: z.boolean().optional(),
+  security: z.strictObject({
+    mode: z.enum(['none', 'itl', 'mixed'], { error: 'must be none, itl or mixed' }).optional(),
+    digest: z.enum(['sha1', 'sha256', 'sha512'], { error: 'must be sha1, sha256 or sha512' }).optional(),
+    tvsPort: listenPort.optional(),
+    tvsTtlSecs: z.number().optional(),
+  }).optional(),
+  loadInformation: z.record(z.string(), z.unknown()).superRefine((loads, ctx) => {
+    for (const [code, load] of Object.entries(loads)) {
+      if (!/^\d{1,6}$/.test(code) || typeof load !== 'string') ctx.addIssue({ code: 'custom', path: [code], message: 'must map a device-type code to a load name' });
+    }
+  }).optional(),
+  phones: z.array(z.strictObject({
+    mac: z.string().refine((m) => MacAddress.parse(m) !== undefined, { error: 'is not a MAC address' }),
+    model: z.string().refine((m) => modelByName(m) !== undefined, { error: (iss) => `${String(iss.input)} is not a known model` }).optional(),
+    dn: digits.optional(),
+    description: z.string().optional(),
+    password: z.string().optional(),
+  })).optional(),
+});
+
+type ConfigFile = z.infer<typeof ConfigFile>;
+
+/** `callManagers[0].host`, `dhcp.dns[1]`: the field as the file spells it. */
+function fieldName(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || 'config';
+}
+
+const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
+
+/** The first problem, in words that name the field. */
+function describe(issue: z.core.$ZodIssue): string {
+  const field = fieldName(issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `${fieldName([...issue.path, issue.keys[0]!])} is not a known field`;
+    case 'invalid_type':
+      return issue.input === undefined ? `${field} is missing` : `${field} must be ${article(issue.expected === 'record' ? 'object' : issue.expected)}`;
+    case 'invalid_union':
+      return `${field} must be a string`;
+    default:
+      return `${field} ${issue.message}`;
+  }
+}
+
+// ---- defaults ---------------------------------------------------------------------------------
 
 export function buildConfig(raw: unknown, iface: { address: string; prefix: number }): CompanionConfig {
-  const r = obj(raw, 'config');
-  const address = ip(pick(r, 'address', 'config', 'string', iface.address), 'address');
-  const prefix = pick(r, 'prefix', 'config', 'number', iface.prefix);
+  const parsed = ConfigFile.safeParse(raw ?? {}, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(describe(parsed.error.issues[0]!));
+  const r: ConfigFile = parsed.data;
+  const address = r.address ?? iface.address;
+  const prefix = r.prefix ?? iface.prefix;
   const mask = ipv4ToInt(prefixToMask(prefix));
   const net = ipv4ToInt(address) & mask;
   const bcast = (net | (~mask >>> 0)) >>> 0;
   const clip = (n: number) => intToIpv4(Math.min(Math.max(n, net + 1), bcast - 1) >>> 0);
-  const d = obj(r['dhcp'], 'dhcp');
+  const d = r.dhcp ?? {};
   const dhcp = {
-    enabled: pick(d, 'enabled', 'dhcp', 'boolean', true),
-    poolFirst: ip(pick(d, 'poolFirst', 'dhcp', 'string', clip(net + 100)), 'dhcp.poolFirst'),
-    poolLast: ip(pick(d, 'poolLast', 'dhcp', 'string', clip(net + 199)), 'dhcp.poolLast'),
-    leaseSecs: pick(d, 'leaseSecs', 'dhcp', 'number', 3600),
-    router: ip(pick(d, 'router', 'dhcp', 'string', address), 'dhcp.router'),
-    dns: (Array.isArray(d['dns']) ? (d['dns'] as unknown[]) : [address]).map((x, i) => ip(String(x), `dhcp.dns[${i}]`)),
-    option150: (Array.isArray(d['option150']) ? (d['option150'] as unknown[]) : [address]).map((x, i) => ip(String(x), `dhcp.option150[${i}]`)),
-    option66: pick(d, 'option66', 'dhcp', 'string', address),
-    domain: pick(d, 'domain', 'dhcp', 'string', ''),
+    enabled: d.enabled ?? true,
+    poolFirst: d.poolFirst ?? clip(net + 100),
+    poolLast: d.poolLast ?? clip(net + 199),
+    leaseSecs: d.leaseSecs ?? 3600,
+    router: d.router ?? address,
+    dns: d.dns ?? [address],
+    option150: d.option150 ?? [address],
+    option66: d.option66 ?? address,
+    domain: d.domain ?? '',
   };
   if (ipv4ToInt(dhcp.poolFirst) > ipv4ToInt(dhcp.poolLast)) throw new ConfigError('dhcp.poolFirst is after dhcp.poolLast');
-  if (dhcp.leaseSecs < 60) throw new ConfigError('dhcp.leaseSecs must be at least 60');
-  const t = obj(r['tftp'], 'tftp');
-  const h = obj(r['http'], 'http');
-  const s = obj(r['sip'], 'sip');
-  const sip = {
-    enabled: pick(s, 'enabled', 'sip', 'boolean', true),
-    port: port(pick(s, 'port', 'sip', 'number', 5060), 'sip.port'),
-    expires: pick(s, 'expires', 'sip', 'number', 120),
-    listen: ip(pick(s, 'listen', 'sip', 'string', address), 'sip.listen'),
-  };
-  if (sip.expires < 2) throw new ConfigError('sip.expires must be at least 2 seconds');
-  const cms = Array.isArray(r['callManagers']) ? (r['callManagers'] as unknown[]) : [{ host: address, sipPort: sip.port, priority: 0 }];
-  const callManagers = cms.map((c, i) => {
-    const o = obj(c, `callManagers[${i}]`);
-    const host = pick(o, 'host', `callManagers[${i}]`, 'string', '');
-    if (!host) throw new ConfigError(`callManagers[${i}].host is missing`);
-    return { host, sipPort: port(pick(o, 'sipPort', `callManagers[${i}]`, 'number', 5060), `callManagers[${i}].sipPort`), priority: pick(o, 'priority', `callManagers[${i}]`, 'number', i) };
-  });
-  if (callManagers.length === 0 || callManagers.length > 3) throw new ConfigError('callManagers needs 1 to 3 members (a CUCM group holds at most 3)');
-  const a = obj(r['autoRegistration'], 'autoRegistration');
-  const range = Array.isArray(a['dnRange']) ? (a['dnRange'] as unknown[]).map(String) : ['2000', '2999'];
-  if (range.length !== 2 || !range.every((x) => /^\d{1,15}$/.test(x)) || Number(range[0]) > Number(range[1])) throw new ConfigError('autoRegistration.dnRange must be ["first", "last"] digit strings');
-  const sec = obj(r['security'], 'security');
-  const mode = pick<string>(sec, 'mode', 'security', 'string', 'itl');
-  if (mode !== 'none' && mode !== 'itl' && mode !== 'mixed') throw new ConfigError('security.mode must be none, itl or mixed');
-  const digest = pick<string>(sec, 'digest', 'security', 'string', 'sha1');
-  if (digest !== 'sha1' && digest !== 'sha256' && digest !== 'sha512') throw new ConfigError('security.digest must be sha1, sha256 or sha512');
-  const security = { mode, digest, tvsPort: port(pick(sec, 'tvsPort', 'security', 'number', 2445), 'security.tvsPort'), tvsTtlSecs: pick(sec, 'tvsTtlSecs', 'security', 'number', 86400) } as CompanionConfig['security'];
-  const loads = obj(r['loadInformation'], 'loadInformation');
-  for (const [k, v] of Object.entries(loads)) if (!/^\d{1,6}$/.test(k) || typeof v !== 'string') throw new ConfigError(`loadInformation.${k} must map a device-type code to a load name`);
-  const phones = (Array.isArray(r['phones']) ? (r['phones'] as unknown[]) : []).map((p, i) => {
-    const o = obj(p, `phones[${i}]`);
-    const mac = MacAddress.parse(String(o['mac'] ?? ''));
-    if (!mac) throw new ConfigError(`phones[${i}].mac is not a MAC address`);
-    const model = String(o['model'] ?? '8841');
-    if (!modelByName(model)) throw new ConfigError(`phones[${i}].model ${model} is not a known model`);
-    return { mac: mac.hex, model, dn: o['dn'] === undefined ? undefined : String(o['dn']), description: String(o['description'] ?? ''), password: String(o['password'] ?? '') } as SeedPhone;
-  });
+  const sip = { enabled: r.sip?.enabled ?? true, port: r.sip?.port ?? 5060, expires: r.sip?.expires ?? 120, listen: r.sip?.listen ?? address };
+  // The default member is this companion; with sip.port 0 its port is known only once bound.
+  const callManagers = r.callManagers?.map((c, i) => ({ host: c.host, sipPort: c.sipPort ?? 5060, priority: c.priority ?? i })) ?? [{ host: address, sipPort: sip.port, priority: 0 }];
+  const range = r.autoRegistration?.dnRange ?? ['2000', '2999'];
+  const sec = r.security ?? {};
   return {
     address, prefix, dhcp,
-    tftp: { enabled: pick(t, 'enabled', 'tftp', 'boolean', true), port: port(pick(t, 'port', 'tftp', 'number', 69), 'tftp.port') },
-    http: { enabled: pick(h, 'enabled', 'http', 'boolean', true), port: port(pick(h, 'port', 'http', 'number', 6970), 'http.port') },
+    tftp: { enabled: r.tftp?.enabled ?? true, port: r.tftp?.port ?? 69 },
+    http: { enabled: r.http?.enabled ?? true, port: r.http?.port ?? 6970 },
     sip, callManagers,
-    autoRegistration: { enabled: pick(a, 'enabled', 'autoRegistration', 'boolean', true), dnFirst: range[0]!, dnLast: range[1]! },
-    serveDefaultConfig: pick(r, 'serveDefaultConfig', 'config', 'boolean', true),
-    security,
-    loadInformation: loads as Record<string, string>,
-    phones,
+    autoRegistration: { enabled: r.autoRegistration?.enabled ?? true, dnFirst: range[0]!, dnLast: range[1]! },
+    serveDefaultConfig: r.serveDefaultConfig ?? true,
+    security: { mode: sec.mode ?? 'itl', digest: sec.digest ?? 'sha1', tvsPort: sec.tvsPort ?? 2445, tvsTtlSecs: sec.tvsTtlSecs ?? 86400 },
+    loadInformation: (r.loadInformation ?? {}) as Record<string, string>,
+    phones: (r.phones ?? []).map((p) => ({ mac: MacAddress.parse(p.mac)!.hex, model: p.model ?? '8841', dn: p.dn, description: p.description ?? '', password: p.password ?? '' })),
   };
+}
+
+/**
+ * A companion run inside another program (a test harness): loopback, no DHCP (port 67 and
+ * broadcasts need root), every port chosen by the kernel. `raw` overrides section by section.
+ */
+export function loopbackConfig(raw: Record<string, unknown> = {}): CompanionConfig {
+  const section = (name: string, base: Record<string, unknown>) => ({ ...base, ...(raw[name] as Record<string, unknown> | undefined) });
+  return buildConfig(
+    {
+      ...raw,
+      address: raw['address'] ?? '127.0.0.1',
+      prefix: raw['prefix'] ?? 8,
+      dhcp: section('dhcp', { enabled: false }),
+      tftp: section('tftp', { port: 0 }),
+      http: section('http', { port: 0 }),
+      sip: section('sip', { port: 0 }),
+      security: section('security', { tvsPort: 0 }),
+    },
+    { address: '127.0.0.1', prefix: 8 },
+  );
 }

@@ -1,13 +1,20 @@
 /**
  * The companion's store: one SQLite database (node:sqlite) in the data folder. WAL mode with
  * synchronous=FULL so a committed change survives a power cut; the schema version lives in
- * PRAGMA user_version and migrations run forward on open.
+ * PRAGMA user_version and migrations run forward on open, each in one transaction.
+ *
+ * Devices are keyed by device name (`SEP<MAC>`, or `BAT…` for one provisioned without a MAC,
+ * see device-name.ts); the MAC is unique when known. Leases stay keyed by MAC: DHCP knows
+ * nothing else. Registrations are keyed by the device name the phone registered with.
  */
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 
 export interface PhoneRecord {
-  mac: string;
+  /** `SEP<MAC>` or `BAT…` (device-name.ts). */
+  deviceName: string;
+  /** 12 upper-case hex digits; null for a BAT device. */
+  mac: string | null;
   model: string;
   dn: string;
   description: string;
@@ -75,12 +82,31 @@ const MIGRATIONS = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // 3: phones keyed by device name, MAC nullable (BAT devices) and unique when present.
+  `CREATE TABLE phones_by_name (
+     device_name TEXT PRIMARY KEY CHECK (length(device_name) = 15 AND substr(device_name, 1, 3) IN ('SEP', 'BAT')),
+     mac TEXT UNIQUE CHECK (mac IS NULL OR length(mac) = 12),
+     model TEXT NOT NULL,
+     dn TEXT NOT NULL UNIQUE,
+     description TEXT NOT NULL DEFAULT '',
+     password TEXT NOT NULL DEFAULT '',
+     autoregistered INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     version_stamp TEXT NOT NULL
+   );
+   INSERT INTO phones_by_name (device_name, mac, model, dn, description, password, autoregistered, created_at, version_stamp)
+     SELECT 'SEP' || upper(mac), upper(mac), model, dn, description, password, autoregistered, created_at, version_stamp FROM phones;
+   DROP TABLE phones;
+   ALTER TABLE phones_by_name RENAME TO phones;`,
 ];
+
+/** The schema this code writes (PRAGMA user_version). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 type Row = Record<string, unknown>;
 
 const phoneFrom = (r: Row): PhoneRecord => ({
-  mac: String(r['mac']), model: String(r['model']), dn: String(r['dn']), description: String(r['description']),
+  deviceName: String(r['device_name']), mac: r['mac'] === null ? null : String(r['mac']), model: String(r['model']), dn: String(r['dn']), description: String(r['description']),
   password: String(r['password']), autoregistered: Number(r['autoregistered']) === 1, createdAt: String(r['created_at']), versionStamp: String(r['version_stamp']),
 });
 
@@ -100,7 +126,11 @@ export class CompanionDb {
   constructor(dataDir: string) {
     this.db = new DatabaseSync(join(dataDir, 'companion.sqlite'));
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-    const version = Number((this.db.prepare('PRAGMA user_version').get() as Row)['user_version']);
+    const version = this.version;
+    if (version > MIGRATIONS.length) {
+      this.db.close();
+      throw new Error(`${join(dataDir, 'companion.sqlite')} has schema version ${version}; this sepi knows versions up to ${MIGRATIONS.length}`);
+    }
     for (let v = version; v < MIGRATIONS.length; v++) {
       this.db.exec('BEGIN');
       try {
@@ -124,7 +154,17 @@ export class CompanionDb {
     return (this.db.prepare('SELECT * FROM phones ORDER BY dn').all() as Row[]).map(phoneFrom);
   }
 
-  phone(mac: string): PhoneRecord | undefined {
+  /** The schema version of the open database. */
+  get version(): number {
+    return Number((this.db.prepare('PRAGMA user_version').get() as Row)['user_version']);
+  }
+
+  phone(deviceName: string): PhoneRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
+    return r && phoneFrom(r);
+  }
+
+  phoneByMac(mac: string): PhoneRecord | undefined {
     const r = this.db.prepare('SELECT * FROM phones WHERE mac = ?').get(mac) as Row | undefined;
     return r && phoneFrom(r);
   }
@@ -136,14 +176,21 @@ export class CompanionDb {
 
   addPhone(p: PhoneRecord): void {
     this.db
-      .prepare('INSERT INTO phones (mac, model, dn, description, password, autoregistered, created_at, version_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(p.mac, p.model, p.dn, p.description, p.password, p.autoregistered ? 1 : 0, p.createdAt, p.versionStamp);
+      .prepare('INSERT INTO phones (device_name, mac, model, dn, description, password, autoregistered, created_at, version_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(p.deviceName, p.mac, p.model, p.dn, p.description, p.password, p.autoregistered ? 1 : 0, p.createdAt, p.versionStamp);
   }
 
-  removePhone(mac: string): boolean {
-    const r = this.db.prepare('DELETE FROM phones WHERE mac = ?').run(mac);
-    this.db.prepare('DELETE FROM registrations WHERE mac = ?').run(mac);
-    return Number(r.changes) > 0;
+  removePhone(deviceName: string): boolean {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const r = this.db.prepare('DELETE FROM phones WHERE device_name = ?').run(deviceName);
+      this.db.prepare('DELETE FROM registrations WHERE device = ?').run(deviceName);
+      this.db.exec('COMMIT');
+      return Number(r.changes) > 0;
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   /** The first DN of the range not taken by any phone. */

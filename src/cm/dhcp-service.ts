@@ -15,6 +15,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import dhcp, { type DhcpRequest, type DhcpServer } from 'dhcp';
+import { type Clock, SystemClock } from '../common/clock.ts';
 import { intToIpv4, ipv4ToInt } from '../wire/ipv4.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CompanionDb } from './db.ts';
@@ -37,19 +38,21 @@ export class DhcpService {
   private readonly db: CompanionDb;
   private readonly cfg: CompanionConfig;
   private readonly log: (e: DhcpLogEntry) => void;
+  private readonly clock: Clock;
   /** Kept for status: served DISCOVER/REQUEST counts. */
   readonly counters = { discover: 0, request: 0, ack: 0, nak: 0, ignored: 0 };
   private readonly offers = new Map<string, { address: string; until: number }>();
 
-  constructor(db: CompanionDb, cfg: CompanionConfig, log: (e: DhcpLogEntry) => void) {
+  constructor(db: CompanionDb, cfg: CompanionConfig, log: (e: DhcpLogEntry) => void, clock: Clock = new SystemClock()) {
     this.db = db;
     this.cfg = cfg;
     this.log = log;
+    this.clock = clock;
   }
 
   /** The address for a MAC: its lease if it has one, else the first free pool address. */
   allocate(mac: string): string | undefined {
-    const now = Date.now();
+    const now = this.clock.now();
     const own = this.db.lease(mac);
     if (own && this.inPool(own.address)) return own.address;
     const offered = this.offers.get(mac);
@@ -95,7 +98,9 @@ export class DhcpService {
     }
   }
 
-  async start(): Promise<void> {
+  /** Listens on 0.0.0.0:67, after making sure replies can leave through `iface`. */
+  async start(iface?: string): Promise<void> {
+    await this.ensureBroadcastRoute(iface);
     const c = this.cfg.dhcp;
     // addOption writes the package's (process-wide) option table; registering 150 twice is harmless.
     dhcp.addOption(150, { name: 'TFTP server address', type: 'IPs', config: 'tftpServers' });
@@ -129,7 +134,7 @@ export class DhcpService {
       if (!ip) return this.log({ type: 'ignored', mac, detail: 'pool exhausted' });
       // Reserve the offered address, so phones booting together are not all offered the same
       // one. In memory: an offer is worth nothing after a restart, so it costs no disk write.
-      if (this.db.lease(mac)?.address !== ip) this.offers.set(mac, { address: ip, until: Date.now() + OFFER_HOLD_MS });
+      if (this.db.lease(mac)?.address !== ip) this.offers.set(mac, { address: ip, until: this.clock.now() + OFFER_HOLD_MS });
       libraryHandleDiscover(req);
     };
     server.on('message', (req: DhcpRequest) => {
@@ -140,7 +145,7 @@ export class DhcpService {
         this.log({ type: 'discover', mac, detail: String(req.options[60] ?? '') });
       } else if (type === RELEASE) {
         const lease = this.db.lease(mac);
-        if (lease && lease.address === req.ciaddr) this.db.saveLease({ ...lease, state: 'released', expiresAt: Date.now() });
+        if (lease && lease.address === req.ciaddr) this.db.saveLease({ ...lease, state: 'released', expiresAt: this.clock.now() });
         this.log({ type: 'release', mac, address: req.ciaddr });
       }
     });
@@ -171,7 +176,7 @@ export class DhcpService {
       return server.sendNak(req);
     }
     this.offers.delete(mac);
-    this.db.saveLease({ mac, address: ours, state: 'bound', expiresAt: Date.now() + this.cfg.dhcp.leaseSecs * 1000, vendorClass: String(req.options[60] ?? '') });
+    this.db.saveLease({ mac, address: ours, state: 'bound', expiresAt: this.clock.now() + this.cfg.dhcp.leaseSecs * 1000, vendorClass: String(req.options[60] ?? '') });
     this.counters.ack++;
     this.log({ type: 'ack', mac, address: ours });
     handle(req);

@@ -4,7 +4,9 @@
  * memory instead of a directory) and HTTP on 6970, which 78xx/88xx firmware tries first.
  * Both answer from ProvisioningFiles; an absent file is TFTP error 1 "File not found" / HTTP 404.
  */
+import type dgram from 'node:dgram';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import tftp, { type TftpServer } from 'tftp';
 import type { FileAnswer } from './provisioning-files.ts';
 import { listen } from './listen.ts';
@@ -32,7 +34,8 @@ export class TftpService {
     this.log = log;
   }
 
-  async start(host: string, port: number, root: string): Promise<void> {
+  /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
+  async start(host: string, port: number, root: string): Promise<number> {
     const server = tftp.createServer({ host, port, root, denyPUT: true }, (req, res) => {
       req.on('error', () => {}); // transfer errors (client gone, aborted) end only that transfer
       const from = req.stats.remoteAddress;
@@ -46,6 +49,10 @@ export class TftpService {
       res.setSize(answer.data.length);
       res.end(answer.data);
     });
+    // The package turns port 0 into 69 when it reads its options; listen() binds whatever
+    // `port` holds by then, and the socket tells which port the kernel chose.
+    const inside = server as TftpServer & { port: number; _socket: dgram.Socket };
+    inside.port = port;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.once('listening', () => {
@@ -56,6 +63,7 @@ export class TftpService {
       server.listen();
     });
     this.server = server;
+    return inside._socket.address().port;
   }
 
   async stop(): Promise<void> {
@@ -74,7 +82,8 @@ export class HttpFileService {
     this.log = log;
   }
 
-  async start(host: string, port: number): Promise<void> {
+  /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
+  async start(host: string, port: number): Promise<number> {
     const server = http.createServer((req, res) => {
       const from = req.socket.remoteAddress ?? '';
       let name: string;
@@ -108,6 +117,7 @@ export class HttpFileService {
     server.requestTimeout = 30_000;
     await listen(server, { port, host });
     this.server = server;
+    return (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {

@@ -16,6 +16,7 @@ import { readFile, rename, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { writeFileAtomic } from '../common/atomic-file.ts';
+import { type Clock, SystemClock } from '../common/clock.ts';
 import type { Digest } from '../wire/tlv.ts';
 import { type CertFacts, certFacts } from '../wire/x509.ts';
 
@@ -37,7 +38,7 @@ export interface TrustedCert {
 
 const YEARS = 20;
 
-function makeCertificate(cn: string, key: KeyObject, extKeyUsage: Record<string, boolean>): string {
+function makeCertificate(cn: string, key: KeyObject, extKeyUsage: Record<string, boolean>, now: number): string {
   const cert = forge.pki.createCertificate();
   const privateKey = forge.pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }) as string);
   cert.publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
@@ -45,7 +46,6 @@ function makeCertificate(cn: string, key: KeyObject, extKeyUsage: Record<string,
   const serial = randomBytes(16);
   serial[0] = (serial[0]! & 0x7f) | 0x10;
   cert.serialNumber = serial.toString('hex');
-  const now = Date.now();
   cert.validity.notBefore = new Date(now - 86_400_000);
   cert.validity.notAfter = new Date(now + YEARS * 365 * 86_400_000);
   const attrs = [{ name: 'commonName', value: cn }, { name: 'organizationalUnitName', value: 'sepi' }, { name: 'organizationName', value: 'sepi companion' }];
@@ -69,18 +69,20 @@ const EXT: Record<PkiRole, Record<string, boolean>> = {
 
 export class CompanionPki {
   readonly dir: string;
+  private readonly clock: Clock;
   private readonly identities = new Map<PkiRole, Identity>();
   private trustedList: TrustedCert[] = [];
   /** Goes up whenever a certificate changes, so generated trust lists know to rebuild. */
   generation = 0;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, clock: Clock) {
     this.dir = dir;
+    this.clock = clock;
   }
 
   /** Loads the keys and certificates, making the missing ones (first start). */
-  static async open(dataDir: string, address: string): Promise<CompanionPki> {
-    const pki = new CompanionPki(join(dataDir, 'pki'));
+  static async open(dataDir: string, address: string, clock: Clock = new SystemClock()): Promise<CompanionPki> {
+    const pki = new CompanionPki(join(dataDir, 'pki'), clock);
     await mkdir(pki.dir, { recursive: true, mode: 0o700 });
     const names: Record<PkiRole, string> = { sast: `SAST-sepi-${address}`, tftp: `CallManager-${address}`, tvs: `TVS-${address}` };
     for (const role of ['sast', 'tftp', 'tvs'] as const) pki.identities.set(role, await pki.loadOrMake(role, names[role]));
@@ -110,7 +112,7 @@ export class CompanionPki {
   private async make(role: PkiRole, cn: string): Promise<Identity> {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const certPem = makeCertificate(cn, privateKey, EXT[role]);
+    const certPem = makeCertificate(cn, privateKey, EXT[role], this.clock.now());
     // The key first: a certificate without its key would be useless after a power cut.
     await writeFileAtomic(join(this.dir, `${role}.key.pem`), keyPem, 0o600);
     await writeFileAtomic(join(this.dir, `${role}.cert.pem`), certPem, 0o644);
@@ -135,7 +137,7 @@ export class CompanionPki {
   async rotateTftp(): Promise<Identity> {
     const old = this.get('tftp');
     await mkdir(join(this.dir, 'retired'), { recursive: true, mode: 0o700 });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-');
     await rename(join(this.dir, 'tftp.cert.pem'), join(this.dir, 'retired', `tftp-${stamp}.cert.pem`));
     await rename(join(this.dir, 'tftp.key.pem'), join(this.dir, 'retired', `tftp-${stamp}.key.pem`));
     const next = await this.make('tftp', old.facts.subject.match(/CN=([^,]+)/)?.[1] ?? 'CallManager');

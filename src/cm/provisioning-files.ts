@@ -56,7 +56,7 @@ export class ProvisioningFiles {
     }
     const m = /^sep([0-9a-f]{12})\.cnf\.xml$/.exec(lower);
     if (m) {
-      const phone = this.db.phone(m[1]!.toUpperCase());
+      const phone = this.db.phone(`SEP${m[1]!.toUpperCase()}`);
       return phone ? { kind: 'file', data: Buffer.from(this.deviceFile(phone)), contentType: 'text/xml' } : { kind: 'absent' };
     }
     return { kind: 'absent' };

@@ -8,7 +8,8 @@
  * Unknown phones with autoregistration off get 403 and a Warning that says why.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { type Clock, SystemClock } from '../common/clock.ts';
 import { type ServiceAction, buildServiceControl, parseAlarmReason, parseCiscoContacts } from '../wire/cisco-sip.ts';
 import { modelByCode } from '../wire/models.ts';
 import { digestResponse, parseDigestAnswer } from '../wire/sip-digest.ts';
@@ -27,6 +28,8 @@ export interface RegistrarLogEntry {
 
 const REALM = 'sepi';
 const NONCE_LIFETIME_MS = 5 * 60_000;
+/** How long a phone has to answer a service-control NOTIFY. */
+const NOTIFY_ANSWER_MS = 10_000;
 const SERVER = 'sepi-cm/0.1';
 
 /** One phone's TCP connection. */
@@ -54,6 +57,7 @@ export class Registrar {
   private readonly db: CompanionDb;
   private readonly cfg: CompanionConfig;
   private readonly log: (e: RegistrarLogEntry) => void;
+  private readonly clock: Clock;
   private readonly secret = randomBytes(32);
   private readonly connections = new Map<string, PhoneConnection>();
   private readonly open = new Set<PhoneConnection>();
@@ -61,18 +65,21 @@ export class Registrar {
   private host = '';
   private port = 0;
 
-  constructor(db: CompanionDb, cfg: CompanionConfig, log: (e: RegistrarLogEntry) => void) {
+  constructor(db: CompanionDb, cfg: CompanionConfig, log: (e: RegistrarLogEntry) => void, clock: Clock = new SystemClock()) {
     this.db = db;
     this.cfg = cfg;
     this.log = log;
+    this.clock = clock;
   }
 
-  async start(host: string, port: number): Promise<void> {
-    this.host = host;
-    this.port = port;
+  /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
+  async start(host: string, port: number): Promise<number> {
     const server = net.createServer((s) => this.accept(s));
     await listen(server, { port, host });
     this.server = server;
+    this.host = host;
+    this.port = (server.address() as AddressInfo).port;
+    return this.port;
   }
 
   async stop(): Promise<void> {
@@ -107,8 +114,9 @@ export class Registrar {
         if (this.connections.get(device) !== conn) continue;
         this.connections.delete(device);
         const reg = this.db.registration(device);
+        const now = this.clock.now();
         // CUCM marks a phone unregistered when its TCP connection goes (Last=cm-closed-tcp).
-        if (reg && reg.expiresAt > Date.now()) this.db.saveRegistration({ ...reg, expiresAt: Date.now() });
+        if (reg && reg.expiresAt > now) this.db.saveRegistration({ ...reg, expiresAt: now });
       }
     });
   }
@@ -142,7 +150,7 @@ export class Registrar {
   }
 
   private reply(conn: PhoneConnection, req: SipRequest, status: number, device: string, detail: string, extra: SipHeaders = []): void {
-    conn.send(responseTo(req, status, [['Server', SERVER], ['Date', new Date().toUTCString()], ...extra], undefined, this.tag()));
+    conn.send(responseTo(req, status, [['Server', SERVER], ['Date', new Date(this.clock.now()).toUTCString()], ...extra], undefined, this.tag()));
     this.log({ method: req.method, device, from: conn.peer, status, detail });
   }
 
@@ -160,7 +168,8 @@ export class Registrar {
     const requested = contact.expires ?? Number(header(req, 'expires') ?? 3600);
     const fromUser = parseSipUri(parseNameAddr(header(req, 'from') ?? '')?.uri ?? '')?.user ?? '';
     const mac = contact.mac.hex;
-    let phone = this.db.phone(mac);
+    // Known by the name it registers with, or by its MAC (a device added before it was seen).
+    let phone = this.db.phone(device) ?? this.db.phoneByMac(mac);
     let created = false;
     if (!phone) {
       if (!this.cfg.autoRegistration.enabled) {
@@ -172,7 +181,8 @@ export class Registrar {
         return this.reply(conn, req, 403, device, 'autoregistration range exhausted', [['Warning', `399 ${this.host} "Autoregistration DNs ${this.cfg.autoRegistration.dnFirst}-${this.cfg.autoRegistration.dnLast} all in use"`]]);
       }
       const model = contact.modelCode !== undefined ? modelByCode(contact.modelCode)?.name : undefined;
-      phone = { mac, model: model ?? String(contact.modelCode ?? 'unknown'), dn, description: `Auto ${dn}`, password: '', autoregistered: true, createdAt: new Date().toISOString(), versionStamp: `${Date.now()}-${randomBytes(8).toString('hex')}` };
+      const now = this.clock.now();
+      phone = { deviceName: contact.mac.deviceName, mac, model: model ?? String(contact.modelCode ?? 'unknown'), dn, description: `Auto ${dn}`, password: '', autoregistered: true, createdAt: new Date(now).toISOString(), versionStamp: `${now}-${randomBytes(8).toString('hex')}` };
       this.db.addPhone(phone);
       created = true;
     }
@@ -187,12 +197,13 @@ export class Registrar {
     const granted = Math.max(1, Math.min(requested, this.cfg.sip.expires));
     const previous = this.db.registration(device);
     const callId = header(req, 'call-id') ?? '';
-    const isNew = !previous || previous.callId !== callId || previous.expiresAt < Date.now();
+    const now = this.clock.now();
+    const isNew = !previous || previous.callId !== callId || previous.expiresAt < now;
     const reason = parseAlarmReason(header(req, 'reason') ?? '');
     this.db.saveRegistration({
       device, mac, user: fromUser, contact: contact.uri, callId, source: conn.peer,
       modelCode: contact.modelCode ?? 0, activeLoad: reason?.activeLoad ?? previous?.activeLoad ?? '', member: `${this.host}:${this.port}`,
-      registeredAt: isNew ? Date.now() : (previous?.registeredAt ?? Date.now()), expiresAt: Date.now() + granted * 1000,
+      registeredAt: isNew ? now : (previous?.registeredAt ?? now), expiresAt: now + granted * 1000,
     });
     this.connections.set(device, conn);
     conn.devices.add(device);
@@ -204,7 +215,7 @@ export class Registrar {
   }
 
   private nonce(): string {
-    const ts = Date.now().toString(36);
+    const ts = this.clock.now().toString(36);
     return `${ts}.${createHmac('sha256', this.secret).update(ts).digest('hex').slice(0, 32)}`;
   }
 
@@ -212,7 +223,7 @@ export class Registrar {
     const [ts, mac] = n.split('.');
     if (!ts || !mac) return false;
     const expect = createHmac('sha256', this.secret).update(ts).digest('hex').slice(0, 32);
-    const age = Date.now() - parseInt(ts, 36);
+    const age = this.clock.now() - parseInt(ts, 36);
     return mac.length === expect.length && timingSafeEqual(Buffer.from(mac), Buffer.from(expect)) && age >= 0 && age < NONCE_LIFETIME_MS;
   }
 
@@ -252,12 +263,12 @@ export class Registrar {
     };
     return new Promise((resolve) => {
       const key = `${callId}|${cseq} NOTIFY`;
-      const timer = setTimeout(() => {
+      const cancel = this.clock.timer(NOTIFY_ANSWER_MS, () => {
         conn.pending.delete(key);
         resolve({ ok: false, detail: 'no answer' });
-      }, 10_000);
+      });
       conn.pending.set(key, (r) => {
-        clearTimeout(timer);
+        cancel();
         conn.pending.delete(key);
         this.log({ method: 'NOTIFY', device, from: conn.peer, status: r.status, detail: `service-control ${action}` });
         resolve({ ok: r.status === 200, detail: `${r.status} ${r.reason}` });

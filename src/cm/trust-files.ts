@@ -9,6 +9,7 @@
  *  - <name>.sgn for every file: header version 1.0 naming the .sgn, the file unchanged after it,
  *    signed by the CallManager (TFTP-role) key.
  */
+import { type Clock, SystemClock } from '../common/clock.ts';
 import { Role, buildRecord, buildSignedFile } from '../wire/tlv.ts';
 import { ipv4ToBytes, isIpv4 } from '../wire/ipv4.ts';
 import type { CertFacts } from '../wire/x509.ts';
@@ -25,12 +26,18 @@ const record = (f: CertFacts, role: number, host?: string) =>
 export class TrustFiles {
   private readonly pki: CompanionPki;
   private readonly cfg: CompanionConfig;
+  private readonly clock: Clock;
   private cache = new Map<string, Buffer>();
   private cacheGeneration = -1;
 
-  constructor(pki: CompanionPki, cfg: CompanionConfig) {
+  constructor(pki: CompanionPki, cfg: CompanionConfig, clock: Clock = new SystemClock()) {
     this.pki = pki;
     this.cfg = cfg;
+    this.clock = clock;
+  }
+
+  private get timestamp(): number {
+    return Math.floor(this.clock.now() / 1000);
   }
 
   private cached(key: string, make: () => Buffer): Buffer {
@@ -49,7 +56,7 @@ export class TrustFiles {
   private signedList(filename: string, body: Buffer): Buffer {
     const sast = this.pki.get('sast').facts;
     return buildSignedFile({
-      version: [1, 2], signerVersion: [1, 0], digest: this.cfg.security.digest, filename, timestamp: Math.floor(Date.now() / 1000),
+      version: [1, 2], signerVersion: [1, 0], digest: this.cfg.security.digest, filename, timestamp: this.timestamp,
       signer: { name: sast.subject, serial: sast.serial, issuer: sast.issuer, modulusBytes: sast.modulusBytes },
       body, sign: (d, data) => this.pki.sign('sast', d, data),
     });
@@ -72,7 +79,7 @@ export class TrustFiles {
   sgn(name: string, data: Uint8Array): Buffer {
     const tftp = this.pki.get('tftp').facts;
     return buildSignedFile({
-      version: [1, 0], digest: this.cfg.security.digest, filename: name, timestamp: Math.floor(Date.now() / 1000),
+      version: [1, 0], digest: this.cfg.security.digest, filename: name, timestamp: this.timestamp,
       signer: { name: tftp.subject, serial: tftp.serial, issuer: tftp.issuer, modulusBytes: tftp.modulusBytes },
       body: data, sign: (d, bytes) => this.pki.sign('tftp', d, bytes),
     });

@@ -6,7 +6,9 @@
  * admin imported. One request per connection, as tvsd does; a request that cannot be read gets
  * an "invalid" answer if it has a header at all, and the connection closes.
  */
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
+import { type Clock, SystemClock } from '../common/clock.ts';
 import { Role } from '../wire/tlv.ts';
 import { TVS_HEADER_BYTES, TVS_MAX_PAYLOAD, decodeTvs, encodeTvs, tvsMessageLength } from '../wire/tvs.ts';
 import { certFacts } from '../wire/x509.ts';
@@ -20,16 +22,20 @@ export interface TvsLogEntry {
   detail: string;
 }
 
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export class TvsServer {
   private server: tls.Server | undefined;
   private readonly pki: CompanionPki;
   private readonly ttlSecs: number;
   private readonly log: (e: TvsLogEntry) => void;
+  private readonly clock: Clock;
 
-  constructor(pki: CompanionPki, ttlSecs: number, log: (e: TvsLogEntry) => void) {
+  constructor(pki: CompanionPki, ttlSecs: number, log: (e: TvsLogEntry) => void, clock: Clock = new SystemClock()) {
     this.pki = pki;
     this.ttlSecs = ttlSecs;
     this.log = log;
+    this.clock = clock;
   }
 
   /** Roles TVS vouches for, by certificate SHA-256. */
@@ -43,18 +49,22 @@ export class TvsServer {
     return this.pki.trusted().find((t) => t.facts.sha256 === sha256)?.roles;
   }
 
-  async start(host: string, port: number): Promise<void> {
+  /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
+  async start(host: string, port: number): Promise<number> {
     const tvs = this.pki.get('tvs');
     const server = tls.createServer({ key: tvs.keyPem, cert: tvs.certPem, minVersion: 'TLSv1.2' }, (socket) => this.serve(socket));
     server.on('tlsClientError', () => {});
     await listen(server, { port, host });
     this.server = server;
+    return (server.address() as AddressInfo).port;
   }
 
   private serve(socket: tls.TLSSocket): void {
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     let buf = Buffer.alloc(0);
-    socket.setTimeout(10_000, () => socket.destroy());
+    // One request per connection: a client that has not sent it in time is dropped.
+    const cancel = this.clock.timer(REQUEST_TIMEOUT_MS, () => socket.destroy());
+    socket.on('close', cancel);
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);

@@ -1,0 +1,160 @@
+/**
+ * The admin API's contract, version 1 (docs/protocols/admin-api.md): what each request carries
+ * and each answer holds, and the outcomes the operations return. The operations, the route
+ * table, the CLI (through admin-client.ts) and the tests all use these types, so a change here
+ * is a change to all of them at once.
+ *
+ * Request bodies are zod schemas: the types come from them, and the routes hand their JSON
+ * Schema to Fastify, which checks every body before an operation sees it. Answers are plain
+ * types: the server builds them, nobody needs to check them.
+ */
+import { z } from 'zod';
+
+/** In the data folder: the socket the server listens on and the token a client presents. */
+export const ADMIN_SOCKET = 'admin.sock';
+export const ADMIN_TOKEN = 'admin.token';
+export const MAX_BODY_BYTES = 64 * 1024;
+
+// ---- outcomes --------------------------------------------------------------------------------
+
+/** Why an operation did not do what was asked; routes/errors.ts turns each kind into a status. */
+export type Failure =
+  | { kind: 'not-found'; message: string }
+  | { kind: 'invalid'; field: string; message: string }
+  | { kind: 'conflict'; message: string }
+  | { kind: 'unavailable'; message: string };
+
+export type Outcome<T> = { kind: 'ok'; value: T } | Failure;
+
+/** What an error answer's body holds. */
+export interface ErrorBody {
+  error: string;
+  /** The request field at fault, for a 400. */
+  field?: string;
+}
+
+// ---- requests ----------------------------------------------------------------------------------
+
+/**
+ * A phone by MAC (`001122334455`, `00:11:22:33:44:55`, `SEP001122334455`), or a device by name:
+ * `SEP…`, or `BAT…` for one provisioned before its MAC is known. One of the two is needed.
+ */
+export const AddPhoneRequest = z.object({
+  mac: z.string().optional(),
+  deviceName: z.string().optional(),
+  model: z.string(),
+  /** Omitted or empty: the next free DN of the autoregistration range. */
+  dn: z.string().optional(),
+  description: z.string().optional(),
+  /** Non-empty: the registrar challenges this line with digest. */
+  password: z.string().optional(),
+});
+export type AddPhoneRequest = z.infer<typeof AddPhoneRequest>;
+
+export const ResetRequest = z.object({ action: z.enum(['reset', 'restart']).optional() });
+export type ResetRequest = z.infer<typeof ResetRequest>;
+
+export const ImportCertificateRequest = z.object({
+  pem: z.string(),
+  /** SAST, CCM, CCM+TFTP, TFTP, CAPF, APP-SERVER or TVS, in any case. */
+  roles: z.array(z.string()),
+  note: z.string().optional(),
+});
+export type ImportCertificateRequest = z.infer<typeof ImportCertificateRequest>;
+
+export const RollbackRequest = z.object({ enabled: z.boolean() });
+export type RollbackRequest = z.infer<typeof RollbackRequest>;
+
+export const CERTIFICATE_ROLES = ['sast', 'tftp', 'tvs'] as const;
+export type CertificateRole = (typeof CERTIFICATE_ROLES)[number];
+
+/** `/v1/phones/{device}`: a MAC in any form listed above, `SEP…` or `BAT…`. */
+export const DeviceParams = z.object({ device: z.string() });
+export type DeviceParams = z.infer<typeof DeviceParams>;
+
+/** `/v1/trust/certificates/{role}`. */
+export const RoleParams = z.object({ role: z.enum(CERTIFICATE_ROLES) });
+export type RoleParams = z.infer<typeof RoleParams>;
+
+// ---- answers -----------------------------------------------------------------------------------
+
+export interface PhoneView {
+  /** 12 upper-case hex digits; null for a BAT device. */
+  mac: string | null;
+  model: string;
+  dn: string;
+  description: string;
+  autoregistered: boolean;
+  createdAt: string;
+  versionStamp: string;
+  /** `SEP<MAC>`, or `BAT…` for a device without a MAC yet. */
+  deviceName: string;
+  hasPassword: boolean;
+  registered: boolean;
+  registeredFrom?: string;
+  activeLoad?: string;
+  /** The address of its bound DHCP lease. */
+  lease?: string;
+}
+
+export interface ResetAnswer {
+  ok: boolean;
+  /** The phone's answer to the service-control NOTIFY, e.g. `200 OK`. */
+  detail: string;
+}
+
+export interface StatusView {
+  version: string;
+  pid: number;
+  uptimeSecs: number;
+  address: string;
+  services: {
+    dhcp: false | { pool: string; option150: string[]; option66: string; counters: Record<string, number> | undefined };
+    tftp: false | { port: number };
+    http: false | { port: number };
+    sip: false | { listen: string; expires: number };
+    tvs: false | { port: number };
+  };
+  security: { mode: 'none' | 'itl' | 'mixed'; rollback: boolean };
+  callManagers: Array<{ host: string; sipPort: number; priority: number }>;
+  autoRegistration: { enabled: boolean; dnFirst: string; dnLast: string };
+  phones: number;
+  registered: number;
+  leases: number;
+}
+
+export interface CertificateView {
+  name: string;
+  roles: string[];
+  subject: string;
+  serial: string;
+  sha256: string;
+  notAfter: string;
+  source: 'own' | 'imported';
+}
+
+export interface TrustView {
+  mode: 'none' | 'itl' | 'mixed';
+  digest: string;
+  rollback: boolean;
+  certificates: CertificateView[];
+}
+
+export interface CertificatePem {
+  pem: string;
+}
+
+export interface ImportAnswer {
+  subject: string;
+  sha256: string;
+  roles: string[];
+}
+
+export interface RotateAnswer {
+  subject: string;
+  sha256: string;
+}
+
+export interface RollbackView {
+  rollback: boolean;
+}

@@ -1,0 +1,130 @@
+/**
+ * The phones an admin manages: list, show, add, remove, and reset or restart a registered one
+ * (a `service-control` NOTIFY through the registrar). A phone is named by its device name; a
+ * caller may write it in any of the forms device-name.ts accepts.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../common/clock.ts';
+import { modelByName } from '../../wire/models.ts';
+import type { CompanionConfig, SeedPhone } from '../config.ts';
+import type { CompanionDb, PhoneRecord } from '../db.ts';
+import { type DeviceId, parseDeviceId } from '../device-name.ts';
+import type { AddPhoneRequest, Failure, Outcome, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
+import { conflict, invalid, notFound, ok, unavailable } from './outcome.ts';
+
+/** What sends the NOTIFY: the registrar, when SIP runs. */
+export interface ServiceControl {
+  sendServiceControl(device: string, action: 'reset' | 'restart'): Promise<ResetAnswer>;
+}
+
+export interface PhoneOperationsDeps {
+  db: CompanionDb;
+  config: CompanionConfig;
+  clock: Clock;
+  log: (line: string) => void;
+  serviceControl: ServiceControl | undefined;
+}
+
+const DN = /^[0-9*#+]{1,24}$/;
+
+export class PhoneOperations {
+  private readonly d: PhoneOperationsDeps;
+
+  constructor(deps: PhoneOperationsDeps) {
+    this.d = deps;
+  }
+
+  list(): Outcome<PhoneView[]> {
+    return ok(this.d.db.phones().map((p) => this.view(p)));
+  }
+
+  show(id: string): Outcome<PhoneView> {
+    const p = this.find(id);
+    return p ? ok(this.view(p)) : notFound(`no phone ${id}`);
+  }
+
+  add(req: AddPhoneRequest): Outcome<PhoneView> {
+    const { db, config, clock } = this.d;
+    const id = this.identity(req);
+    if ('kind' in id) return id;
+    if (!modelByName(req.model)) return invalid('model', `model must be one of the known models, not "${req.model}"`);
+    if (db.phone(id.name) || (id.mac && db.phoneByMac(id.mac))) return conflict(`${id.name} already exists`);
+    const a = config.autoRegistration;
+    const dn = req.dn === undefined || req.dn === '' ? db.nextFreeDn(a.dnFirst, a.dnLast) : req.dn;
+    if (!dn) return invalid('dn', `no free directory number in ${a.dnFirst}-${a.dnLast}`);
+    if (!DN.test(dn)) return invalid('dn', `dn "${dn}" is not a directory number`);
+    const holder = db.phoneByDn(dn);
+    if (holder) return conflict(`directory number ${dn} belongs to ${holder.deviceName}`);
+    const description = req.description ?? '';
+    const password = req.password ?? '';
+    if (description.length > 128) return invalid('description', 'description too long (128 characters at most)');
+    if (password.length > 64) return invalid('password', 'password too long (64 characters at most)');
+    const now = clock.now();
+    const record: PhoneRecord = {
+      deviceName: id.name, mac: id.mac ?? null, model: req.model, dn, description, password, autoregistered: false,
+      createdAt: new Date(now).toISOString(), versionStamp: `${now}-${randomBytes(8).toString('hex')}`,
+    };
+    db.addPhone(record);
+    this.d.log(`admin added ${id.name} (${req.model}) with DN ${dn}`);
+    return ok(this.view(record));
+  }
+
+  /** The configuration's `phones`, added when their MAC is not known yet; a refusal stops the start. */
+  seed(phones: readonly SeedPhone[]): void {
+    for (const [i, p] of phones.entries()) {
+      const added = this.d.db.phoneByMac(p.mac) ? undefined : this.add(p);
+      if (added && added.kind !== 'ok') throw new Error(`phones[${i}] in the configuration: ${added.message}`);
+    }
+  }
+
+  remove(id: string): Outcome<{ deviceName: string }> {
+    const p = this.find(id);
+    if (!p) return notFound(`no phone ${id}`);
+    this.d.db.removePhone(p.deviceName);
+    this.d.log(`admin removed ${p.deviceName}`);
+    return ok({ deviceName: p.deviceName });
+  }
+
+  /** Sends the NOTIFY and waits for the phone's answer (up to 10 s). */
+  async reset(id: string, req: ResetRequest = {}): Promise<Outcome<ResetAnswer>> {
+    const p = this.find(id);
+    if (!p) return notFound(`no phone ${id}`);
+    const sc = this.d.serviceControl;
+    if (!sc) return unavailable('the SIP registrar is not running');
+    const r = await sc.sendServiceControl(p.deviceName, req.action ?? 'reset');
+    return r.ok ? ok(r) : unavailable(`${p.deviceName}: ${r.detail}`);
+  }
+
+  /** The device a request names: by MAC, by device name, or both when they agree. */
+  private identity(req: AddPhoneRequest): DeviceId | Failure {
+    const byMac = req.mac === undefined ? undefined : parseDeviceId(req.mac);
+    if (req.mac !== undefined && (!byMac || !byMac.mac)) return invalid('mac', 'mac must be a MAC address (001122334455, 00:11:22:33:44:55 or SEP001122334455)');
+    if (req.deviceName === undefined) return byMac ?? invalid('mac', 'mac (or deviceName) is missing');
+    const byName = /^(sep|bat)/i.test(req.deviceName) ? parseDeviceId(req.deviceName) : undefined;
+    if (!byName) return invalid('deviceName', 'deviceName must be SEP or BAT and 12 hex digits');
+    if (byMac && byMac.name !== byName.name) return invalid('deviceName', `deviceName ${byName.name} does not match mac ${byMac.mac}`);
+    return byName;
+  }
+
+  private find(id: string): PhoneRecord | undefined {
+    const dev = parseDeviceId(id);
+    if (!dev) return undefined;
+    return this.d.db.phone(dev.name) ?? (dev.mac ? this.d.db.phoneByMac(dev.mac) : undefined);
+  }
+
+  private view(p: PhoneRecord): PhoneView {
+    const { db, clock } = this.d;
+    const reg = db.registration(p.deviceName);
+    const lease = p.mac ? db.lease(p.mac) : undefined;
+    // In the order `sepi cm phone show` has always printed them.
+    return {
+      mac: p.mac, model: p.model, dn: p.dn, description: p.description, autoregistered: p.autoregistered,
+      createdAt: p.createdAt, versionStamp: p.versionStamp, deviceName: p.deviceName,
+      hasPassword: p.password !== '',
+      registered: !!reg && reg.expiresAt > clock.now(),
+      ...(reg ? { registeredFrom: reg.source } : {}),
+      ...(reg?.activeLoad ? { activeLoad: reg.activeLoad } : {}),
+      ...(lease?.state === 'bound' ? { lease: lease.address } : {}),
+    };
+  }
+}

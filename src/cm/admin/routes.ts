@@ -1,0 +1,98 @@
+/**
+ * The admin API's routes, version 1 (docs/protocols/admin-api.md), as one table: method, path,
+ * the status of a success, the schemas Fastify checks the path and body against, and the
+ * operation that answers. Statuses for everything else come from errors.ts.
+ *
+ *   GET    /v1/status
+ *   GET    /v1/phones                  POST   /v1/phones {mac | deviceName, model, dn?, …}
+ *   GET    /v1/phones/:device          DELETE /v1/phones/:device
+ *   POST   /v1/phones/:device/reset {action?: "reset" | "restart"}
+ *   GET    /v1/trust                   GET    /v1/trust/certificates/:role
+ *   POST   /v1/trust/import {pem, roles, note?}    POST /v1/trust/rotate-tftp
+ *   POST   /v1/trust/rollback {enabled}
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AddPhoneRequest, DeviceParams, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
+import { sendHttpError, sendNoRoute, sendOutcome, sendUnauthorized } from './errors.ts';
+import type { PhoneOperations } from './phones.ts';
+import type { StatusOperations } from './status.ts';
+import type { TrustOperations } from './trust.ts';
+
+/** Everything the admin API (or any other front end) can ask of the companion. */
+export interface AdminOperations {
+  phones: PhoneOperations;
+  trust: TrustOperations;
+  status: StatusOperations;
+}
+
+interface Route<B, P> {
+  method: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  ok: 200 | 201 | 204;
+  params?: z.ZodType<P>;
+  body?: z.ZodType<B>;
+  run: (ops: AdminOperations, input: { params: P; body: B }) => Outcome<unknown> | Promise<Outcome<unknown>>;
+}
+
+/** Keeps each row's body and params types while the table holds rows of every type. */
+const route = <B = undefined, P = undefined>(r: Route<B, P>) => r as unknown as Route<unknown, unknown>;
+
+export const ROUTES = [
+  route({ method: 'GET', url: '/v1/status', ok: 200, run: (o) => o.status.get() }),
+  route({ method: 'GET', url: '/v1/phones', ok: 200, run: (o) => o.phones.list() }),
+  route({ method: 'POST', url: '/v1/phones', ok: 201, body: AddPhoneRequest, run: (o, { body }) => o.phones.add(body) }),
+  route({ method: 'GET', url: '/v1/phones/:device', ok: 200, params: DeviceParams, run: (o, { params }) => o.phones.show(params.device) }),
+  route({ method: 'DELETE', url: '/v1/phones/:device', ok: 204, params: DeviceParams, run: (o, { params }) => o.phones.remove(params.device) }),
+  route({ method: 'POST', url: '/v1/phones/:device/reset', ok: 200, params: DeviceParams, body: ResetRequest, run: (o, { params, body }) => o.phones.reset(params.device, body) }),
+  route({ method: 'GET', url: '/v1/trust', ok: 200, run: (o) => o.trust.status() }),
+  route({ method: 'GET', url: '/v1/trust/certificates/:role', ok: 200, params: RoleParams, run: (o, { params }) => o.trust.exportCertificate(params.role) }),
+  route({ method: 'POST', url: '/v1/trust/import', ok: 201, body: ImportCertificateRequest, run: (o, { body }) => o.trust.importCertificate(body) }),
+  route({ method: 'POST', url: '/v1/trust/rotate-tftp', ok: 200, run: (o) => o.trust.rotateTftp() }),
+  route({ method: 'POST', url: '/v1/trust/rollback', ok: 200, body: RollbackRequest, run: (o, { body }) => o.trust.setRollback(body) }),
+];
+
+const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-7', io: 'input' });
+
+function authorized(header: string | undefined, token: string): boolean {
+  const m = /^Bearer ([0-9a-f]{64})$/.exec(header ?? '');
+  return !!m && timingSafeEqual(Buffer.from(m[1]!), Buffer.from(token));
+}
+
+/** The admin API as a Fastify instance, not listening yet (tests call inject()). */
+export function buildAdminApp(ops: AdminOperations, token: string): FastifyInstance {
+  // Types are checked as JSON has them: no coercion of "1" to 1 or ["a"] to "a".
+  const app = Fastify({ bodyLimit: MAX_BODY_BYTES, ajv: { customOptions: { coerceTypes: false } }, forceCloseConnections: true });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!authorized(req.headers.authorization, token)) return sendUnauthorized(reply);
+  });
+  // Bodies are JSON objects whatever the content type says (curl -d sends form-urlencoded);
+  // an empty body is an empty object.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, text, done) => {
+    if (text === '') return done(null, {});
+    try {
+      const v: unknown = JSON.parse(text as string);
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) return done(null, v);
+    } catch {
+      // answered below
+    }
+    done(Object.assign(new Error('body must be a JSON object'), { statusCode: 400 }), undefined);
+  });
+  app.setErrorHandler(sendHttpError);
+  app.setNotFoundHandler(sendNoRoute);
+  for (const r of ROUTES) {
+    app.route({
+      method: r.method,
+      url: r.url,
+      schema: { ...(r.params ? { params: jsonSchema(r.params) } : {}), ...(r.body ? { body: jsonSchema(r.body) } : {}) },
+      // A POST without any body at all reaches validation as undefined.
+      preValidation: async (req) => {
+        if (r.body && req.body === undefined) req.body = {};
+      },
+      handler: async (req, reply) => sendOutcome(reply, await r.run(ops, { params: req.params, body: req.body }), r.ok),
+    });
+  }
+  return app;
+}
