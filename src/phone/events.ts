@@ -144,6 +144,7 @@ export const phoneStreamLine = z.union([stepEvent, flowTransition, screenLine]);
 
 export type StepEvent = z.infer<typeof stepEvent>;
 export type FlowTransition = z.infer<typeof flowTransition>;
+export type RegisteredEvent = z.infer<typeof registerDone>;
 export type ScreenLine = z.infer<typeof screenLine>;
 /** What the firmware publishes on its bus. */
 export type PhoneEvent = StepEvent | FlowTransition;

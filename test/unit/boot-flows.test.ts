@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freeTcpPort } from '../support/proc.ts';
 import { Harness, type HarnessPhone } from '../support/harness.ts';
-import type { FlowTransition, StepEvent } from '../../src/phone/events.ts';
+import type { FlowTransition, RegisteredEvent, StepEvent } from '../../src/phone/events.ts';
 
 const flows = suite('boot flows in virtual time');
 let h: Harness;
@@ -17,7 +17,7 @@ flows.after.each(async () => {
   await h?.stop();
 });
 
-const isRegistered = (kind?: 'device' | 'default') => (e: StepEvent) => e.step === 'register' && e.state === 'done' && (kind === undefined || e.configKind === kind);
+const isRegistered = (kind?: 'device' | 'default') => (e: StepEvent): e is RegisteredEvent => e.step === 'register' && e.state === 'done' && (kind === undefined || e.configKind === kind);
 const transitions = (p: HarnessPhone) => p.events.filter((e): e is FlowTransition => e.type === 'flow').map((e) => e.to);
 
 /** The retry events of one kind, with the virtual seconds since the one before. */
@@ -49,7 +49,7 @@ flows('an unknown phone autoregisters on the default file, is reset by service-c
   const iReset = steps.findIndex((e) => e.step === 'reboot' && e.reason === 'reset-reset');
   assert.ok(iDefault >= 0 && iReset > iDefault, 'default registration, then the reset');
   assert.ok(steps.slice(iReset).some((e) => e.step === 'dhcp' && e.state === 'progress' && 'dhcp' in e && e.dhcp === 'request'), 'a reset starts again at DHCP');
-  assert.is(steps.find(isRegistered('default'))!.file, 'XMLDefault.cnf.xml.sgn', 'with the ITL on, files come signed');
+  assert.is((steps.find(isRegistered('default')) as RegisteredEvent).file, 'XMLDefault.cnf.xml.sgn', 'with the ITL on, files come signed');
 });
 
 flows('DHCP ladder: no server answers, rounds back off 10, 20, 40, 80, 120, 120 s; a server that comes back ends it', async () => {
