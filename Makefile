@@ -5,13 +5,14 @@
 #   make test    every test; the last line is "N passed, N failed"
 #   make bench   boot-time ratio against dnsmasq+tftpd-hpa+kamailio, memory of 100 phones
 #   make setup   Node toolchain + npm dependencies (bin/sepi works after this)
+#   make schema  regenerate docs/schema/phone-events.schema.json from src/phone/events.ts
 
 SHELL := /bin/bash
 NODE = $(shell scripts/toolchain.sh)
 NODE_BIN = $(dir $(NODE))
 RUN = PATH="$(NODE_BIN):$$PATH" $(NODE) --disable-warning=ExperimentalWarning
 
-.PHONY: setup peers test unit e2e typecheck demo bench clean
+.PHONY: setup peers test unit e2e typecheck demo bench schema clean
 
 setup: node_modules/.sepi-installed
 
@@ -41,6 +42,9 @@ demo: setup peers
 
 bench: setup peers
 	@$(RUN) bench/run.ts
+
+schema: setup
+	@$(RUN) scripts/phone-events-schema.ts
 
 clean:
 	rm -rf .demo .bench
