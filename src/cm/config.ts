@@ -174,7 +174,8 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
   const address = r.address ?? iface.address;
   const prefix = r.prefix ?? iface.prefix;
   const mask = ipv4ToInt(prefixToMask(prefix));
-  const net = ipv4ToInt(address) & mask;
+  // Unsigned: `&` gives a negative number from 128.0.0.0 up, and the clipping below would not clip.
+  const net = (ipv4ToInt(address) & mask) >>> 0;
   const bcast = (net | (~mask >>> 0)) >>> 0;
   const clip = (n: number) => intToIpv4(Math.min(Math.max(n, net + 1), bcast - 1) >>> 0);
   const d = r.dhcp ?? {};
