@@ -25,7 +25,8 @@ test.after(async () => {
 });
 
 test('the fixture is what the previous release wrote: schema 2, phones keyed by MAC', () => {
-  const raw = new DatabaseSync(FIXTURE, { readOnly: true });
+  // The copy: even a read-only connection leaves -wal and -shm files beside a WAL database.
+  const raw = new DatabaseSync(join(dir, 'companion.sqlite'), { readOnly: true });
   try {
     assert.is(Number((raw.prepare('PRAGMA user_version').get() as Record<string, unknown>)['user_version']), 2);
     const cols = (raw.prepare('PRAGMA table_info(phones)').all() as Array<{ name: string; pk: number }>).filter((c) => c.pk).map((c) => c.name);
