@@ -140,6 +140,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           if (!wall && registered.size === count && i === count - 1) finish(0, '');
           return;
         }
+        if (e['type'] !== 'event') return;
         note(`p${i + 1}  ${String(e['step']).padEnd(8)} ${String(e['message'])}`);
         if (e['step'] === 'register' && e['state'] === 'done' && e['configKind'] === 'device' && !registered.has(i)) {
           registered.add(i);

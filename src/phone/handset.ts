@@ -31,6 +31,8 @@ export class Handset {
   private readonly keypads: Keypad[];
   private readonly unsubscribe: Array<() => void> = [];
   private readonly screens = new Bus<ScreenFrame>();
+  /** The firmware's events, passed on before the screen they change is drawn. */
+  private readonly events = new Bus<PhoneEvent>();
   private lastFrame: ScreenFrame | undefined;
   private lastText = '';
 
@@ -43,7 +45,13 @@ export class Handset {
     this.firmware = new Firmware({ ...o, prompt: { ask: (request, signal) => ui!.ask(request, signal) } });
     ui = new PhoneUi(this.firmware, () => this.draw());
     this.ui = ui;
-    this.unsubscribe.push(this.firmware.subscribe(() => this.draw()));
+    // Listeners hear an event before the frame it changes: a JSON stream reads event, then screen.
+    this.unsubscribe.push(
+      this.firmware.subscribe((e) => {
+        this.events.publish(e);
+        this.draw();
+      }),
+    );
     for (const k of this.keypads) this.unsubscribe.push(k.onKey((e) => this.ui.press(e.key)));
   }
 
@@ -57,7 +65,7 @@ export class Handset {
 
   /** Every event the firmware publishes; the returned function unsubscribes. */
   subscribe(fn: (e: PhoneEvent) => void): () => void {
-    return this.firmware.subscribe(fn);
+    return this.events.subscribe(fn);
   }
 
   /** Every new frame (a repeat of the last one is not sent again). */

@@ -64,7 +64,6 @@ export class Proc {
 
   /** JSON objects printed one a line (the --json-events stream), each checked by lineCheck. */
   events(): Array<Record<string, unknown>> {
-    // The last line may still be cut mid-object by a kill: it is read again next time.
     for (; this.parsedLines < this.lines.length; this.parsedLines++) {
       const l = this.lines[this.parsedLines]!;
       if (!l.startsWith('{')) continue;
@@ -79,7 +78,8 @@ export class Proc {
   ${l}`);
       this.parsed.push(v);
     }
-    return this.parsed;
+    // A copy: callers keep one list to compare with a later one.
+    return this.parsed.slice();
   }
 
   /** Waits until predicate(lines) is true; rejects with the output so far on deadline or exit. */
@@ -109,8 +109,9 @@ export class Proc {
     return this.waitFor(what, () => this.events().slice(after).find(match), deadlineMs);
   }
 
+  /** Waits for the program to end; past the deadline it is killed, so a hung program fails its test instead of hanging the run. */
   async exit(deadlineMs = 60_000): Promise<number | null> {
-    await this.waitFor('exit', () => this.exitCode !== undefined || undefined, deadlineMs).catch(() => {});
+    await this.waitFor('exit', () => this.exitCode !== undefined || undefined, deadlineMs).catch(() => this.child.kill('SIGKILL'));
     await this.exited;
     return this.exitCode ?? null;
   }
