@@ -7,7 +7,8 @@
  *     starts from DISCOVER: against the companion, and against dnsmasq (DHCP, option 150) +
  *     tftpd-hpa (the companion's own files, copied) + kamailio (registrar, no auth).
  *  2. Memory of 100 emulated phones in one process (`sepi fleet`, all registered), against one
- *     phone in the same kind of process.
+ *     phone in the same kind of process; the fleet collects garbage before it measures, so the
+ *     heap figures are live objects, not whatever the collector had not reached yet.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,7 +49,7 @@ async function fleetMemory(lab: Lab, count: number, nvRoot: string, subnetHost: 
   const ns = await lab.addHost(`fleet${count}`, { address: `${lab.subnet}.${subnetHost}/24` });
   await lab.ns(ns, 'ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0');
   const base = (0x025e00000000 + count * 0x1000).toString(16).padStart(12, '0');
-  const p = lab.spawn(`fleet${count}`, ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(count), '--mac-base', base, '--nvram-root', join(nvRoot, `fleet${count}`), '--until', 'registered-any', '--timeout', '240', '--json', '--stagger-ms', '10']);
+  const p = lab.spawn(`fleet${count}`, ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(count), '--mac-base', base, '--nvram-root', join(nvRoot, `fleet${count}`), '--until', 'registered-any', '--timeout', '240', '--json', '--stagger-ms', '10'], { NODE_OPTIONS: '--expose-gc' });
   const code = await p.exit(300_000);
   const summary = p.events().at(-1) as Record<string, number> | undefined;
   if (code !== 0 || !summary) throw new Error(`fleet of ${count} failed:\n${p.tail()}`);
