@@ -115,7 +115,7 @@ export class CompanionPki {
     const certPem = makeCertificate(cn, privateKey, EXT[role], this.clock.now());
     // The key first: a certificate without its key would be useless after a power cut.
     await writeFileAtomic(join(this.dir, `${role}.key.pem`), keyPem, 0o600);
-    await writeFileAtomic(join(this.dir, `${role}.cert.pem`), certPem, 0o644);
+    await writeFileAtomic(join(this.dir, `${role}.cert.pem`), certPem);
     this.generation++;
     return this.identity(role, keyPem, certPem);
   }
@@ -154,7 +154,7 @@ export class CompanionPki {
     if (!facts.ok) throw new Error(facts.error.message);
     const entry = { facts: facts.value, roles, note };
     this.trustedList = [...this.trustedList.filter((t) => t.facts.sha256 !== entry.facts.sha256), entry];
-    await writeFileAtomic(join(this.dir, 'trusted.json'), JSON.stringify(this.trustedList.map((t) => ({ der: Buffer.from(t.facts.der).toString('base64'), roles: t.roles, note: t.note })), null, 2) + '\n', 0o644);
+    await writeFileAtomic(join(this.dir, 'trusted.json'), JSON.stringify(this.trustedList.map((t) => ({ der: Buffer.from(t.facts.der).toString('base64'), roles: t.roles, note: t.note })), null, 2) + '\n');
     return entry;
   }
 
