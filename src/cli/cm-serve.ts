@@ -1,6 +1,7 @@
 /** `sepi cm serve`: flags and the configuration file in, the companion run until a signal. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { printable } from '../common/printable.ts';
 import { expectOk } from '../cm/admin/outcome.ts';
 import { Companion } from '../cm/companion.ts';
 import { ConfigError, buildConfig, interfaceAddress } from '../cm/config.ts';
@@ -27,7 +28,7 @@ export async function serve(argv: string[]): Promise<number> {
     throw e;
   }
   const stamp = () => new Date().toISOString().slice(11, 23);
-  const companion = new Companion({ dataDir: data, config, iface: v.iface, log: (line) => process.stdout.write(`${stamp()} ${line}\n`) });
+  const companion = new Companion({ dataDir: data, config, iface: v.iface, log: (line) => process.stdout.write(`${stamp()} ${printable(line)}\n`) });
   await companion.start();
   const s = expectOk(companion.status.get());
   process.stdout.write(`${stamp()} companion serving ${config.address}: ${Object.entries(s.services).filter(([, x]) => x).map(([k]) => k).join(', ')}; admin API at ${data}/admin.sock\n`);

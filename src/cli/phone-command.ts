@@ -11,7 +11,8 @@ import { MacAddress } from '../wire/mac.ts';
 import { PHONE_MODELS, modelByName } from '../wire/models.ts';
 import { isIpv4 } from '../wire/ipv4.ts';
 import { SystemClock } from '../common/clock.ts';
-import { type Board, BoardError, loadBoard as readBoard } from '../hw/board.ts';
+import { printable } from '../common/printable.ts';
+import type { Board } from '../hw/board.ts';
 import type { TtyLcdWall } from '../hw/tty-display.ts';
 import { type UntilGoal, UNTIL_GOALS, isUntilGoal, runUntil } from '../phone/goals.ts';
 import { Handset } from '../phone/handset.ts';
@@ -57,8 +58,9 @@ export function untilGoal(v: string | undefined): UntilGoal | undefined {
   return v;
 }
 
-/** --board NAME: the board's file, a bad one a usage error. */
+/** --board NAME: the board's file, a bad one a usage error. Loaded only when asked for (it brings zod). */
 export async function loadBoard(name: string): Promise<Board> {
+  const { BoardError, loadBoard: readBoard } = await import('../hw/board.ts');
   try {
     return await readBoard(name);
   } catch (e) {
@@ -140,6 +142,6 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   await network.close();
   if (outcome.kind === 'reached') return 0;
   const why = outcome.kind === 'timeout' ? `--until ${until ?? '(none)'} not reached in ${timeoutSecs} s; last: ${outcome.last}` : outcome.why;
-  process.stderr.write(`sepi phone ${mac.deviceName}: ${why}\n`);
+  process.stderr.write(`sepi phone ${mac.deviceName}: ${printable(why)}\n`);
   return outcome.kind === 'timeout' ? 1 : outcome.code;
 }

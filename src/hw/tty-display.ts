@@ -5,6 +5,7 @@
  * event whatever the source.
  */
 import blessed from 'blessed';
+import { printable } from '../common/printable.ts';
 import type { Display } from '../phone/render.ts';
 import type { ScreenFrame } from '../phone/screen.ts';
 
@@ -46,7 +47,7 @@ export class TtyLcdWall {
 
   note(line: string): void {
     if (this.closed) return;
-    this.log.log(line);
+    this.log.log(printable(line));
     this.screen.render();
   }
 

@@ -16,6 +16,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { printable } from '../common/printable.ts';
 import { TtyLcdWall } from '../hw/tty-display.ts';
 import { type Display, TextDisplay } from '../phone/render.ts';
 
@@ -87,7 +88,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const done = new Promise<{ code: number; why: string }>((resolve) => (finish = (code, why) => resolve({ code, why })));
   let closing = false;
   const note = (s: string) => {
-    if (!closing) wall ? wall.note(s) : process.stdout.write(`${s}\n`);
+    if (!closing) wall ? wall.note(s) : process.stdout.write(`${printable(s)}\n`);
   };
   if (tty) wall = new TtyLcdWall({ title: 'sepi demo', onKey: (k) => k === 'quit' && finish(0, '') });
 

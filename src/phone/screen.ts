@@ -3,6 +3,7 @@
  * sized by the board (20x8 on a 160x128 panel with an 8x16 font, 40x15 on 320x240). Renderers
  * only draw grids, so the tty, the text log, a PNG and the web page all show the same screen.
  */
+import { printable } from '../common/printable.ts';
 import type { PhoneStatus } from './events.ts';
 
 export interface ScreenGeometry {
@@ -19,10 +20,11 @@ export interface ScreenFrame {
   softkeys: string[];
 }
 
+/** Words to lines of at most `width`; text from a peer shows its control characters as escapes. */
 export function wrap(text: string, width: number): string[] {
   const out: string[] = [];
   let cur = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
+  for (const word of printable(text.replace(/[\t\n\r]/g, ' ')).split(/\s+/).filter(Boolean)) {
     let w = word;
     while (w.length > width) {
       if (cur) {
@@ -43,7 +45,11 @@ export function wrap(text: string, width: number): string[] {
   return out;
 }
 
-const fit = (s: string, cols: number) => (s.length > cols ? s.slice(0, cols) : s.padEnd(cols));
+/** One row of exactly `cols` characters, control characters escaped. */
+export function fit(text: string, cols: number): string {
+  const s = printable(text);
+  return s.length > cols ? s.slice(0, cols) : s.padEnd(cols);
+}
 
 export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
   const head = s.line ? `${s.line}` : s.deviceName;

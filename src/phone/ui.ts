@@ -21,7 +21,7 @@
 import type { PhoneStatus } from './events.ts';
 import type { Key } from './keys.ts';
 import type { PromptAnswer, PromptRequest, UserPrompt } from './ports.ts';
-import { type ScreenFrame, type ScreenGeometry, renderScreen, wrap } from './screen.ts';
+import { type ScreenFrame, type ScreenGeometry, fit, renderScreen, wrap } from './screen.ts';
 
 export { KEYS, type Key, isKey } from './keys.ts';
 
@@ -205,12 +205,12 @@ export class PhoneUi implements UserPrompt {
 }
 
 function page(title: string, lines: string[], softkeys: string[], g: ScreenGeometry, note: string | undefined): ScreenFrame {
-  const fit = (s: string) => (s.length > g.cols ? s.slice(0, g.cols) : s.padEnd(g.cols));
+  const row = (s: string) => fit(s, g.cols);
   const body = lines.flatMap((l) => (l ? wrap(l, g.cols) : []));
   if (note) body.unshift(note);
-  const rows = [fit(title), '-'.repeat(g.cols), ...body.slice(0, g.rows - 3).map(fit)];
+  const rows = [row(title), '-'.repeat(g.cols), ...body.slice(0, g.rows - 3).map(row)];
   while (rows.length < g.rows - 1) rows.push(' '.repeat(g.cols));
   const cell = Math.floor(g.cols / softkeys.length);
-  rows.push(fit(softkeys.map((k) => k.slice(0, cell - 1).padEnd(cell)).join('')));
+  rows.push(row(softkeys.map((k) => k.slice(0, cell - 1).padEnd(cell)).join('')));
   return { rows, softkeys };
 }
