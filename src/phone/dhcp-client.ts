@@ -76,6 +76,14 @@ export interface DhcpClientOptions {
 /** What a Cisco phone asks for: mask, router, DNS, domain, TFTP server name, TFTP server list. */
 export const PARAMETER_REQUEST_LIST = [1, 3, 6, 15, 66, 150] as const;
 const ZERO = '0.0.0.0';
+/**
+ * A lease under a minute is taken as a minute and T1 is never under half a minute: a server
+ * handing out 1-second leases (or T1 = 0) would otherwise have the phone renewing — and writing
+ * the lease to flash — in a tight loop. dhcpcd floors leases at 20 s for the same reason; the
+ * phone's floor is longer because every renewal is an fsync.
+ */
+export const MIN_LEASE_SECS = 60;
+export const MIN_T1_SECS = 30;
 const BROADCAST = '255.255.255.255';
 
 export const leaseExpiresAt = (l: DhcpLease): number => l.boundAt + l.leaseSecs * 1000;
@@ -313,9 +321,10 @@ export class DhcpClient {
     for (const r of [mask, tftp, tftpName, lease, t1, t2]) if (!r.ok) return r.error.message;
     for (const r of [routers, dns, domain]) if (!r.ok) this.o.onEvent({ kind: 'ignored', reason: r.error.message });
     const maskValue = (mask.ok && mask.value?.[0]) || classfulMask(m.yiaddr);
-    // A lease of 0xffffffff is "infinite"; keep the arithmetic finite.
-    const leaseSecs = Math.min((lease.ok && lease.value) || 86400, 0x7fffffff);
-    const t1Secs = (t1.ok && t1.value) || Math.floor(leaseSecs * 0.5);
+    // A lease of 0xffffffff is "infinite"; keep the arithmetic finite. A lease or T1 that is
+    // too short is lengthened (see MIN_LEASE_SECS).
+    const leaseSecs = Math.max(Math.min((lease.ok && lease.value) || 86400, 0x7fffffff), MIN_LEASE_SECS);
+    const t1Secs = Math.max((t1.ok && t1.value) || Math.floor(leaseSecs * 0.5), MIN_T1_SECS);
     const t2Secs = (t2.ok && t2.value) || Math.floor(leaseSecs * 0.875);
     return {
       address: m.yiaddr,

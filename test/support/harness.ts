@@ -27,6 +27,7 @@ import { DhcpResponder } from './dhcp-responder.ts';
 import { LoopbackNetwork } from './loopback-network.ts';
 
 const QUIET_MS = 15;
+const FLOOD_MS = 5000;
 
 export interface HarnessPhone {
   handset: Handset;
@@ -103,11 +104,16 @@ export class Harness {
     return p;
   }
 
-  /** Waits (in real time) until the wire has been quiet for QUIET_MS. */
+  /**
+   * Waits (in real time) until the wire has been quiet for QUIET_MS. A wire that never goes
+   * quiet is a phone flooding the network without waiting on any timer: that fails the test.
+   */
   async quiet(): Promise<void> {
+    const giveUp = performance.now() + FLOOD_MS;
     for (;;) {
       await new Promise((r) => setTimeout(r, QUIET_MS));
       if (this.network.pending === 0 && performance.now() - this.network.lastActivity >= QUIET_MS) return;
+      if (performance.now() > giveUp) throw new Error(`the wire was never quiet for ${QUIET_MS} ms in ${FLOOD_MS / 1000} s: something floods it without waiting`);
     }
   }
 
