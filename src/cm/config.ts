@@ -34,9 +34,26 @@ export interface CompanionConfig {
   dhcp: { enabled: boolean; poolFirst: string; poolLast: string; leaseSecs: number; router: string; dns: string[]; option150: string[]; option66: string; domain: string };
   tftp: { enabled: boolean; port: number };
   http: { enabled: boolean; port: number };
-  sip: { enabled: boolean; port: number; expires: number; listen: string };
+  sip: {
+    enabled: boolean; port: number; expires: number; listen: string;
+    /** Open TCP connections at most; more are refused (docs/security.md). */
+    maxConnections: number;
+    /** Connections from one address that have not registered a device yet, at most. */
+    maxUnregisteredPerAddress: number;
+    /** A connection that registers nothing within this is closed. */
+    unregisteredIdleSecs: number;
+    /** A connection silent for this long is closed (phones refresh well within it). */
+    idleSecs: number;
+  };
   callManagers: Array<{ host: string; sipPort: number; priority: number }>;
-  autoRegistration: { enabled: boolean; dnFirst: string; dnLast: string };
+  autoRegistration: {
+    enabled: boolean; dnFirst: string; dnLast: string;
+    /** New phones one address may autoregister at once, then `perAddressPerMinute`. */
+    perAddressBurst: number;
+    perAddressPerMinute: number;
+    /** An autoregistered phone that never registers on its own file is removed after this. */
+    abandonAfterSecs: number;
+  };
   /** Serve XMLDefault.cnf.xml / SEPDEFAULT.cnf to phones without their own file. */
   serveDefaultConfig: boolean;
   /**
@@ -107,6 +124,10 @@ const ConfigFile = z.strictObject({
     port: listenPort.optional(),
     expires: z.number().min(2, { error: 'must be at least 2 seconds' }).optional(),
     listen: ipv4.optional(),
+    maxConnections: z.int().min(1).optional(),
+    maxUnregisteredPerAddress: z.int().min(1).optional(),
+    unregisteredIdleSecs: z.number().min(1).optional(),
+    idleSecs: z.number().min(10).optional(),
   }).optional(),
   callManagers: z
     .array(z.strictObject({ host: z.string().min(1, { error: 'is missing' }), sipPort: peerPort.optional(), priority: z.number().optional() }))
@@ -119,6 +140,9 @@ const ConfigFile = z.strictObject({
       .array(digits)
       .refine((r) => r.length === 2 && r.every((x) => /^\d{1,15}$/.test(x)) && Number(r[0]) <= Number(r[1]), { error: 'must be ["first", "last"] digit strings' })
       .optional(),
+    perAddressBurst: z.int().min(1).optional(),
+    perAddressPerMinute: z.number().positive().optional(),
+    abandonAfterSecs: z.number().min(10).optional(),
   }).optional(),
   serveDefaultConfig: z.boolean().optional(),
   security: z.strictObject({
@@ -191,7 +215,16 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
     domain: d.domain ?? '',
   };
   if (ipv4ToInt(dhcp.poolFirst) > ipv4ToInt(dhcp.poolLast)) throw new ConfigError('dhcp.poolFirst is after dhcp.poolLast');
-  const sip = { enabled: r.sip?.enabled ?? true, port: r.sip?.port ?? 5060, expires: r.sip?.expires ?? 120, listen: r.sip?.listen ?? address };
+  const s = r.sip ?? {};
+  const expires = s.expires ?? 120;
+  const sip = {
+    enabled: s.enabled ?? true, port: s.port ?? 5060, expires, listen: s.listen ?? address,
+    maxConnections: s.maxConnections ?? 20_000,
+    maxUnregisteredPerAddress: s.maxUnregisteredPerAddress ?? 512,
+    unregisteredIdleSecs: s.unregisteredIdleSecs ?? 30,
+    // Two refresh periods (or keep-alive periods to a backup, 120 s on Cisco phones) and slack.
+    idleSecs: s.idleSecs ?? 2 * Math.max(expires, 120) + 30,
+  };
   // The default member is this companion; with sip.port 0 its port is known only once bound.
   const callManagers = r.callManagers?.map((c, i) => ({ host: c.host, sipPort: c.sipPort ?? 5060, priority: c.priority ?? i })) ?? [{ host: address, sipPort: sip.port, priority: 0 }];
   const range = r.autoRegistration?.dnRange ?? ['2000', '2999'];
@@ -201,7 +234,12 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
     tftp: { enabled: r.tftp?.enabled ?? true, port: r.tftp?.port ?? 69 },
     http: { enabled: r.http?.enabled ?? true, port: r.http?.port ?? 6970 },
     sip, callManagers,
-    autoRegistration: { enabled: r.autoRegistration?.enabled ?? true, dnFirst: range[0]!, dnLast: range[1]! },
+    autoRegistration: {
+      enabled: r.autoRegistration?.enabled ?? true, dnFirst: range[0]!, dnLast: range[1]!,
+      perAddressBurst: r.autoRegistration?.perAddressBurst ?? 200,
+      perAddressPerMinute: r.autoRegistration?.perAddressPerMinute ?? 60,
+      abandonAfterSecs: r.autoRegistration?.abandonAfterSecs ?? 300,
+    },
     serveDefaultConfig: r.serveDefaultConfig ?? true,
     security: { mode: sec.mode ?? 'itl', digest: sec.digest ?? 'sha1', tvsPort: sec.tvsPort ?? 2445, tvsTtlSecs: sec.tvsTtlSecs ?? 86400 },
     loadInformation: (r.loadInformation ?? {}) as Record<string, string>,

@@ -98,6 +98,11 @@ const MIGRATIONS = [
      SELECT 'SEP' || upper(mac), upper(mac), model, dn, description, password, autoregistered, created_at, version_stamp FROM phones;
    DROP TABLE phones;
    ALTER TABLE phones_by_name RENAME TO phones;`,
+  // 4: when an autoregistered phone first registered on its own file; one that never does is
+  // let go after a while, so a flood of made-up MACs cannot hold the DN range for good. Phones
+  // carried forward from version 3 count as settled.
+  `ALTER TABLE phones ADD COLUMN own_file_at INTEGER;
+   UPDATE phones SET own_file_at = 0;`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */
@@ -178,6 +183,18 @@ export class CompanionDb {
     this.db
       .prepare('INSERT INTO phones (device_name, mac, model, dn, description, password, autoregistered, created_at, version_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(p.deviceName, p.mac, p.model, p.dn, p.description, p.password, p.autoregistered ? 1 : 0, p.createdAt, p.versionStamp);
+  }
+
+  /** The phone registered with its own line: it is no longer an autoregistration in progress. */
+  markOwnFile(deviceName: string, at: number): void {
+    this.db.prepare('UPDATE phones SET own_file_at = ? WHERE device_name = ? AND own_file_at IS NULL').run(at, deviceName);
+  }
+
+  /** Removes autoregistered phones created before `createdBefore` that never registered on their own file. */
+  removeAbandoned(createdBefore: string): string[] {
+    const gone = (this.db.prepare('SELECT device_name FROM phones WHERE autoregistered = 1 AND own_file_at IS NULL AND created_at < ?').all(createdBefore) as Row[]).map((r) => String(r['device_name']));
+    for (const name of gone) this.removePhone(name);
+    return gone;
   }
 
   removePhone(deviceName: string): boolean {

@@ -11,11 +11,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { type ServiceAction, buildServiceControl, parseAlarmReason, parseCiscoContacts } from '../wire/cisco-sip.ts';
-import { modelByCode } from '../wire/models.ts';
 import { digestResponse, parseDigestAnswer } from '../wire/sip-digest.ts';
 import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, SipStreamDecoder, encodeSip, header, headers, parseNameAddr, parseSipUri, responseTo } from '../wire/sip.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CompanionDb, PhoneRecord } from './db.ts';
+import { AutoRegistration } from './autoregistration.ts';
+import { LimitLog } from './limits.ts';
 import { listen } from './listen.ts';
 
 export interface RegistrarLogEntry {
@@ -38,9 +39,11 @@ class PhoneConnection {
   readonly decoder = new SipStreamDecoder();
   readonly pending = new Map<string, (r: SipResponse) => void>();
   devices = new Set<string>();
+  readonly address: string;
 
   constructor(socket: net.Socket) {
     this.socket = socket;
+    this.address = socket.remoteAddress ?? '';
   }
 
   send(m: SipMessage): void {
@@ -61,6 +64,10 @@ export class Registrar {
   private readonly secret = randomBytes(32);
   private readonly connections = new Map<string, PhoneConnection>();
   private readonly open = new Set<PhoneConnection>();
+  /** Connections per source address that have registered no device yet. */
+  private readonly unregistered = new Map<string, number>();
+  private readonly autoRegistration: AutoRegistration;
+  private readonly limits: LimitLog;
   private cseq = 100;
   private host = '';
   private port = 0;
@@ -70,11 +77,18 @@ export class Registrar {
     this.cfg = cfg;
     this.log = log;
     this.clock = clock;
+    this.autoRegistration = new AutoRegistration(db, cfg.autoRegistration, clock);
+    this.limits = new LimitLog((line) => log({ method: 'LIMIT', device: '', from: '-', status: 0, detail: line }), clock);
   }
 
   /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
   async start(host: string, port: number): Promise<number> {
     const server = net.createServer((s) => this.accept(s));
+    // Past the cap the kernel's connection is closed at once ('drop'); an accept error (EMFILE)
+    // is reported and the server goes on listening.
+    server.maxConnections = this.cfg.sip.maxConnections;
+    server.on('drop', (d) => this.limits.bite('sip-connections', d?.remoteAddress ?? '-', `${this.cfg.sip.maxConnections} SIP connections open: refused`));
+    server.on('error', (e) => this.limits.bite('sip-accept', '-', `accept failed: ${e.message}`));
     await listen(server, { port, host });
     this.server = server;
     this.host = host;
@@ -96,9 +110,22 @@ export class Registrar {
 
   private accept(socket: net.Socket): void {
     const conn = new PhoneConnection(socket);
+    const sip = this.cfg.sip;
+    const waiting = this.unregistered.get(conn.address) ?? 0;
+    if (waiting >= sip.maxUnregisteredPerAddress) {
+      this.limits.bite('sip-unregistered', conn.address, `${waiting} connections that registered nothing: refused`);
+      socket.destroy();
+      return;
+    }
+    this.unregistered.set(conn.address, waiting + 1);
     this.open.add(conn);
     socket.setNoDelay(true);
     socket.on('error', () => {});
+    // Idle connections are closed: briefly until a device registers, then after two refresh periods.
+    socket.setTimeout(sip.unregisteredIdleSecs * 1000, () => {
+      this.limits.bite('sip-idle', conn.address, 'idle connections closed');
+      socket.destroy();
+    });
     socket.on('data', (chunk) => {
       const r = conn.decoder.push(chunk);
       if (!r.ok) {
@@ -106,10 +133,19 @@ export class Registrar {
         socket.destroy();
         return;
       }
-      for (const m of r.value) this.dispatch(conn, m);
+      for (const m of r.value) {
+        try {
+          this.dispatch(conn, m);
+        } catch (e) {
+          // A bug met by one message ends that exchange, never the registrar.
+          this.log({ method: m.kind === 'request' ? m.method : 'response', device: '', from: conn.peer, status: 500, detail: `internal error: ${(e as Error).message}` });
+          if (m.kind === 'request' && m.method !== 'ACK') conn.send(responseTo(m, 500, [['Server', SERVER]], undefined, this.tag()));
+        }
+      }
     });
     socket.on('close', () => {
       this.open.delete(conn);
+      if (conn.devices.size === 0) this.forgetUnregistered(conn.address);
       for (const device of conn.devices) {
         if (this.connections.get(device) !== conn) continue;
         this.connections.delete(device);
@@ -119,6 +155,22 @@ export class Registrar {
         if (reg && reg.expiresAt > now) this.db.saveRegistration({ ...reg, expiresAt: now });
       }
     });
+  }
+
+  private forgetUnregistered(address: string): void {
+    const n = (this.unregistered.get(address) ?? 1) - 1;
+    if (n > 0) this.unregistered.set(address, n);
+    else this.unregistered.delete(address);
+  }
+
+  /** A device registered on this connection: it is a phone's now, and may stay quiet longer. */
+  private bind(conn: PhoneConnection, device: string): void {
+    if (conn.devices.size === 0) {
+      this.forgetUnregistered(conn.address);
+      conn.socket.setTimeout(this.cfg.sip.idleSecs * 1000);
+    }
+    conn.devices.add(device);
+    this.connections.set(device, conn);
   }
 
   private dispatch(conn: PhoneConnection, m: SipMessage): void {
@@ -161,11 +213,21 @@ export class Registrar {
     if (!contact || !device || !contact.mac) {
       return this.reply(conn, req, 400, '', 'REGISTER without +sip.instance / +u.sip!devicename', [['Warning', `399 ${this.host} "Contact must carry +sip.instance and +u.sip!devicename.ccm.cisco.com"`]]);
     }
+    // The name in +u.sip!devicename and the MAC in +sip.instance are one phone's. Checking the
+    // password of one and filing the binding under the other let a host with no password take
+    // any phone's registration (issue 7).
+    if (device !== contact.mac.deviceName) {
+      return this.reply(conn, req, 403, device, `device name does not match +sip.instance (${contact.mac.deviceName})`, [['Warning', `399 ${this.host} "Device name and MAC do not match"`]]);
+    }
     if (contact.keepAlive) {
       // A keep-alive to this (backup) member: answer, touch nothing (reference §9.1).
       return this.reply(conn, req, 200, device, 'backup keep-alive', [['Contact', headers(req, 'contact')[0]!], ['Expires', '0']]);
     }
-    const requested = contact.expires ?? Number(header(req, 'expires') ?? 3600);
+    const expiresHeader = header(req, 'expires')?.trim();
+    if (contact.expires === undefined && expiresHeader !== undefined && !/^\d{1,10}$/.test(expiresHeader)) {
+      return this.reply(conn, req, 400, device, 'Expires is not a number of seconds', [['Warning', `399 ${this.host} "Expires must be a number of seconds"`]]);
+    }
+    const requested = Math.min(contact.expires ?? (expiresHeader === undefined ? 3600 : Number(expiresHeader)), 0x7fffffff);
     const fromUser = parseSipUri(parseNameAddr(header(req, 'from') ?? '')?.uri ?? '')?.user ?? '';
     const mac = contact.mac.hex;
     // Known by the name it registers with, or by its MAC (a device added before it was seen).
@@ -176,14 +238,16 @@ export class Registrar {
         return this.reply(conn, req, 403, device, 'unknown device, autoregistration off', [['Warning', `399 ${this.host} "Unknown device; autoregistration is off"`]]);
       }
       if (requested === 0) return this.reply(conn, req, 200, device, 'de-register of unknown device');
-      const dn = this.db.nextFreeDn(this.cfg.autoRegistration.dnFirst, this.cfg.autoRegistration.dnLast);
-      if (!dn) {
+      const a = this.autoRegistration.admit({ deviceName: device, mac, modelCode: contact.modelCode }, conn.address);
+      if (a.kind === 'rate-limited') {
+        this.limits.bite('autoregistration', conn.address, `more than ${this.cfg.autoRegistration.perAddressBurst} new phones at once or ${this.cfg.autoRegistration.perAddressPerMinute} a minute: refused`);
+        return this.reply(conn, req, 503, device, 'autoregistration rate limit', [['Retry-After', '60'], ['Warning', `399 ${this.host} "Too many new phones from this address; try later"`]]);
+      }
+      if (a.kind !== 'created') {
         return this.reply(conn, req, 403, device, 'autoregistration range exhausted', [['Warning', `399 ${this.host} "Autoregistration DNs ${this.cfg.autoRegistration.dnFirst}-${this.cfg.autoRegistration.dnLast} all in use"`]]);
       }
-      const model = contact.modelCode !== undefined ? modelByCode(contact.modelCode)?.name : undefined;
-      const now = this.clock.now();
-      phone = { deviceName: contact.mac.deviceName, mac, model: model ?? String(contact.modelCode ?? 'unknown'), dn, description: `Auto ${dn}`, password: '', autoregistered: true, createdAt: new Date(now).toISOString(), versionStamp: `${now}-${randomBytes(8).toString('hex')}` };
-      this.db.addPhone(phone);
+      for (const gone of a.released) this.log({ method: 'REGISTER', device: gone, from: '-', status: 0, detail: `autoregistered phone never came back on its own file: removed, its DN free again` });
+      phone = a.phone;
       created = true;
     }
     if (phone.password && !this.authorized(req, phone)) {
@@ -205,8 +269,8 @@ export class Registrar {
       modelCode: contact.modelCode ?? 0, activeLoad: reason?.activeLoad ?? previous?.activeLoad ?? '', member: `${this.host}:${this.port}`,
       registeredAt: isNew ? now : (previous?.registeredAt ?? now), expiresAt: now + granted * 1000,
     });
-    this.connections.set(device, conn);
-    conn.devices.add(device);
+    this.bind(conn, device);
+    if (fromUser === phone.dn) this.db.markOwnFile(device, now);
     const echo = `${headers(req, 'contact')[0]!.replace(/;expires=\d+/i, '')};expires=${granted}${isNew ? ';x-cisco-newreg' : ''}`;
     this.reply(conn, req, 200, device, `${fromUser} ${created ? 'autoregistered' : isNew ? 'registered' : 'refreshed'} for ${granted} s`, [['Contact', echo], ['Expires', String(granted)]]);
     // A new device, or a known one still on the default file, must reboot onto its own file.
