@@ -15,6 +15,9 @@ import { certFacts } from '../wire/x509.ts';
 import type { CompanionPki } from './pki.ts';
 import { listen } from './listen.ts';
 
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const MAX_CONNECTIONS = 2048;
+
 export interface TvsLogEntry {
   from: string;
   device: string;
@@ -52,8 +55,12 @@ export class TvsServer {
   /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
   async start(host: string, port: number): Promise<number> {
     const tvs = this.pki.get('tvs');
-    const server = tls.createServer({ key: tvs.keyPem, cert: tvs.certPem, minVersion: 'TLSv1.2' }, (socket) => this.serve(socket));
+    // A phone asks one question and goes: a handshake that takes long, or more connections than
+    // a boot storm makes, is somebody holding the port (docs/security.md).
+    const server = tls.createServer({ key: tvs.keyPem, cert: tvs.certPem, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => this.serve(socket));
+    server.maxConnections = MAX_CONNECTIONS;
     server.on('tlsClientError', () => {});
+    server.on('error', () => {});
     await listen(server, { port, host });
     this.server = server;
     return (server.address() as AddressInfo).port;
