@@ -6,13 +6,14 @@
 #   make bench   boot-time ratio against dnsmasq+tftpd-hpa+kamailio, memory of 100 phones
 #   make setup   Node toolchain + npm dependencies (bin/sepi works after this)
 #   make schema  regenerate docs/schema/phone-events.schema.json from src/phone/events.ts
+#   make fuzz    every codec fuzzed for SEPI_FUZZ_SECONDS (60) each, from a fresh seed (make test runs a fixed one)
 
 SHELL := /bin/bash
 NODE = $(shell scripts/toolchain.sh)
 NODE_BIN = $(dir $(NODE))
 RUN = PATH="$(NODE_BIN):$$PATH" $(NODE) --disable-warning=ExperimentalWarning
 
-.PHONY: setup peers test unit e2e typecheck demo bench schema clean
+.PHONY: setup peers test unit e2e typecheck demo bench schema fuzz clean
 
 setup: node_modules/.sepi-installed
 
@@ -42,6 +43,9 @@ demo: setup peers
 
 bench: setup peers
 	@$(RUN) bench/run.ts
+
+fuzz: setup
+	@SEPI_FUZZ_SECONDS=$${SEPI_FUZZ_SECONDS:-60} $(RUN) test/unit/fuzz-codecs.test.ts
 
 schema: setup
 	@$(RUN) scripts/phone-events-schema.ts
