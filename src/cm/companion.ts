@@ -17,11 +17,12 @@ import { openDataFolder } from './data-folder.ts';
 import { CompanionDb } from './db.ts';
 import { DhcpService } from './dhcp-service.ts';
 import { type Endpoints, withBoundPorts } from './endpoints.ts';
-import { HttpFileService, TftpService } from './file-services.ts';
+import { HttpFileService } from './file-services.ts';
 import { dhcpLine, fileLine, sipLine, tvsLine } from './log-lines.ts';
 import { CompanionPki } from './pki.ts';
 import { ProvisioningFiles } from './provisioning-files.ts';
 import { Registrar } from './registrar.ts';
+import { TftpService } from './tftp-service.ts';
 import { TrustFiles } from './trust-files.ts';
 import { TvsServer } from './tvs-server.ts';
 

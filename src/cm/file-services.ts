@@ -4,10 +4,8 @@
  * memory instead of a directory) and HTTP on 6970, which 78xx/88xx firmware tries first.
  * Both answer from ProvisioningFiles; an absent file is TFTP error 1 "File not found" / HTTP 404.
  */
-import type dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import tftp, { type TftpServer } from 'tftp';
 import type { FileAnswer } from './provisioning-files.ts';
 import { listen } from './listen.ts';
 
@@ -22,54 +20,6 @@ export interface FileLogEntry {
   from: string;
   result: 'sent' | 'absent' | 'refused';
   bytes?: number;
-}
-
-export class TftpService {
-  private server: TftpServer | undefined;
-  private readonly files: FileSource;
-  private readonly log: (e: FileLogEntry) => void;
-
-  constructor(files: FileSource, log: (e: FileLogEntry) => void) {
-    this.files = files;
-    this.log = log;
-  }
-
-  /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
-  async start(host: string, port: number, root: string): Promise<number> {
-    const server = tftp.createServer({ host, port, root, denyPUT: true }, (req, res) => {
-      req.on('error', () => {}); // transfer errors (client gone, aborted) end only that transfer
-      const from = req.stats.remoteAddress;
-      if (req.method !== 'GET') return req.abort('Cannot PUT files');
-      const answer = this.files.lookup(req.file);
-      if (answer.kind === 'absent') {
-        this.log({ via: 'tftp', name: req.file, from, result: 'absent' });
-        return req.abort('File not found');
-      }
-      this.log({ via: 'tftp', name: req.file, from, result: 'sent', bytes: answer.data.length });
-      res.setSize(answer.data.length);
-      res.end(answer.data);
-    });
-    // The package turns port 0 into 69 when it reads its options; listen() binds whatever
-    // `port` holds by then, and the socket tells which port the kernel chose.
-    const inside = server as TftpServer & { port: number; _socket: dgram.Socket };
-    inside.port = port;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.once('listening', () => {
-        server.removeListener('error', reject);
-        server.on('error', () => {});
-        resolve();
-      });
-      server.listen();
-    });
-    this.server = server;
-    return inside._socket.address().port;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.close();
-    this.server = undefined;
-  }
 }
 
 export class HttpFileService {

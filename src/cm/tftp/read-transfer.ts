@@ -1,0 +1,249 @@
+/**
+ * One read transfer (RRQ) of the companion's TFTP server, from a socket of its own:
+ *
+ *   [OACK ──► ACK 0] ──► DATA a+1 … a+w ──► ACK b (a < b ≤ a+w) ──► DATA b+1 … b+w ──► … ACK last
+ *
+ * - The socket is bound to the server's address (not 0.0.0.0), so on an interface with several
+ *   addresses the replies leave from the one the client asked, and an ephemeral port, the
+ *   server's transfer ID (RFC 1350 §4).
+ * - A datagram from any other address or port gets ERROR 5 "Unknown transfer ID" and changes
+ *   nothing; only the client's own ACKs move the transfer.
+ * - Windowed (RFC 7440): up to `windowsize` blocks go out, and the next window starts after the
+ *   block the client last acknowledged, whether it acknowledged the whole window or less.
+ * - Only an ACK that acknowledges something new sends anything. A duplicate ACK is dropped:
+ *   answering it with the next blocks again is the sorcerer's apprentice (RFC 1123 §4.2.3.1),
+ *   where every delayed block doubles the traffic until the end of the file.
+ * - A timer retransmits the window (or the OACK) when nothing new was acknowledged within the
+ *   retransmission interval, at most `retries` times, and the transfer also ends when nothing
+ *   moved for `stallMs`, so a client asking timeout 255 cannot hold a slot for 25 minutes.
+ * - The last block is shorter than blksize: an empty one when the size is a multiple of it.
+ * - Nothing here throws: a socket error or an exception ends this transfer, never the process.
+ */
+import dgram from 'node:dgram';
+import type { Clock } from '../../common/clock.ts';
+import { TftpErrorCode, type TftpOptions, decodeTftp, encodeTftp } from '../../wire/tftp.ts';
+import type { TransferParams } from './negotiation.ts';
+
+export interface TftpPeer {
+  address: string;
+  port: number;
+}
+
+export interface ReadTransferSpec {
+  /** The address the socket binds: the server's own. */
+  host: string;
+  peer: TftpPeer;
+  data: Buffer;
+  params: TransferParams;
+  oack: TftpOptions | undefined;
+  retries: number;
+  stallMs: number;
+  clock: Clock;
+}
+
+/** How a transfer ended: all sent and acknowledged, the client gone or said no, or us. */
+export type TransferEnd = 'done' | 'timeout' | 'aborted' | 'failed' | 'stopped';
+
+const UNKNOWN_TID = encodeTftp({ op: 'ERROR', code: TftpErrorCode.UNKNOWN_TID, message: 'Unknown transfer ID' });
+const OP_ACK = 4;
+const OP_ERROR = 5;
+const ignore = () => {};
+
+export class ReadTransfer {
+  private readonly spec: ReadTransferSpec;
+  private readonly socket: dgram.Socket;
+  private readonly onEnd: (how: TransferEnd, detail: string) => void;
+  /** Blocks in the file: the last one is shorter than blksize, possibly empty. */
+  private readonly blocks: number;
+  private phase: 'oack' | 'data';
+  /** Absolute numbers (the wire's are these mod 65536): the last block ACKed, the last sent. */
+  private acked = 0;
+  private sent = 0;
+  private retransmits = 0;
+  private lastProgress: number;
+  private cancelTimer: (() => void) | undefined;
+  private ended = false;
+  private heard = false;
+
+  /** Binds the transfer's socket; rejects (EMFILE, EADDRNOTAVAIL…) without side effects. */
+  static open(spec: ReadTransferSpec, onEnd: (how: TransferEnd, detail: string) => void): Promise<ReadTransfer> {
+    return new Promise((resolve, reject) => {
+      let socket: dgram.Socket;
+      try {
+        socket = dgram.createSocket({ type: 'udp4' });
+      } catch (e) {
+        return reject(e);
+      }
+      const failed = (e: unknown) => {
+        try {
+          socket.close();
+        } catch {
+          // never bound: nothing to close
+        }
+        reject(e);
+      };
+      socket.once('error', failed);
+      try {
+        socket.bind({ address: spec.host, port: 0 }, () => {
+          socket.off('error', failed);
+          resolve(new ReadTransfer(spec, socket, onEnd));
+        });
+      } catch (e) {
+        socket.off('error', failed);
+        failed(e);
+      }
+    });
+  }
+
+  private constructor(spec: ReadTransferSpec, socket: dgram.Socket, onEnd: (how: TransferEnd, detail: string) => void) {
+    this.spec = spec;
+    this.socket = socket;
+    this.onEnd = onEnd;
+    this.blocks = Math.floor(spec.data.length / spec.params.blksize) + 1;
+    this.phase = spec.oack ? 'oack' : 'data';
+    this.lastProgress = spec.clock.now();
+    socket.on('error', (e) => this.end('failed', `socket: ${e.message}`, 'Transfer failed'));
+    socket.on('message', (msg, from) => this.guard(() => this.onMessage(msg, from)));
+  }
+
+  /** The port the client talks to: the server's transfer ID. */
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /** Whether the client has answered yet (a retransmitted RRQ before that is a duplicate). */
+  get confirmed(): boolean {
+    return this.heard;
+  }
+
+  start(): void {
+    this.guard(() => (this.phase === 'oack' ? this.sendOack() : this.sendWindow()));
+  }
+
+  /** Ends the transfer from the server's side, telling the client why. */
+  stop(message: string): void {
+    this.end('stopped', message, message);
+  }
+
+  private guard(f: () => void): void {
+    if (this.ended) return;
+    try {
+      f();
+    } catch (e) {
+      this.end('failed', `exception: ${(e as Error).message}`, 'Transfer failed');
+    }
+  }
+
+  private onMessage(msg: Buffer, from: dgram.RemoteInfo): void {
+    const { peer } = this.spec;
+    if (from.port !== peer.port || from.address !== peer.address) {
+      // Never answer an error with an error: two endpoints could bounce them for ever.
+      if (!(msg.length >= 2 && msg[0] === 0 && msg[1] === OP_ERROR)) this.socket.send(UNKNOWN_TID, from.port, from.address, ignore);
+      return;
+    }
+    // The hot path: one ACK per window, read without the codec's allocations. Like tftpd-hpa,
+    // bytes after the block number are not held against the client.
+    if (msg.length >= 4 && msg[0] === 0 && msg[1] === OP_ACK) return this.onAck(msg.readUInt16BE(2));
+    const p = decodeTftp(msg);
+    if (p.ok && p.value.op === 'ERROR') {
+      this.end('aborted', `client error ${p.value.code}: ${p.value.message}`);
+    }
+    // Anything else from the client (a DATA, a garbled packet) is ignored: the timer still runs.
+  }
+
+  private onAck(block: number): void {
+    this.heard = true;
+    if (this.phase === 'oack') {
+      if (block !== 0) return;
+      this.phase = 'data';
+      this.progressed();
+      return this.sendWindow();
+    }
+    // Which of the blocks sent and not yet acknowledged this ACK names, if any.
+    const ahead = (block - this.acked) & 0xffff;
+    if (ahead === 0 || ahead > this.sent - this.acked) return; // a duplicate, or no block of ours
+    this.acked += ahead;
+    this.progressed();
+    if (this.acked >= this.blocks) return this.end('done', `${this.spec.data.length} bytes`);
+    this.sendWindow();
+  }
+
+  private progressed(): void {
+    this.retransmits = 0;
+    this.lastProgress = this.spec.clock.now();
+  }
+
+  private sendOack(): void {
+    this.socket.send(encodeTftp({ op: 'OACK', options: this.spec.oack ?? {} }), this.spec.peer.port, this.spec.peer.address);
+    this.arm();
+  }
+
+  /** The window after the last acknowledged block (a retransmission is the same window again). */
+  private sendWindow(): void {
+    const last = Math.min(this.acked + this.spec.params.windowsize, this.blocks);
+    for (let b = this.acked + 1; b <= last; b++) this.sendBlock(b);
+    this.sent = last;
+    this.arm();
+  }
+
+  private sendBlock(n: number): void {
+    const { data, params, peer } = this.spec;
+    const start = (n - 1) * params.blksize;
+    const end = Math.min(start + params.blksize, data.length);
+    const packet = Buffer.allocUnsafe(4 + end - start);
+    packet[0] = 0;
+    packet[1] = 3;
+    packet.writeUInt16BE(n & 0xffff, 2); // block numbers roll over to 0, as tftpd-hpa's do
+    data.copy(packet, 4, start, end);
+    this.socket.send(packet, peer.port, peer.address);
+  }
+
+  private arm(): void {
+    this.cancelTimer?.();
+    const { clock, params, stallMs } = this.spec;
+    const left = stallMs - (clock.now() - this.lastProgress);
+    this.cancelTimer = clock.timer(Math.max(0, Math.min(params.retransmitMs, left)), () => {
+      this.cancelTimer = undefined;
+      this.guard(() => this.onTimeout());
+    });
+  }
+
+  private onTimeout(): void {
+    const idle = this.spec.clock.now() - this.lastProgress;
+    if (this.retransmits >= this.spec.retries || idle >= this.spec.stallMs) {
+      return this.end('timeout', `nothing acknowledged for ${idle} ms, ${this.retransmits} retransmissions`);
+    }
+    this.retransmits++;
+    if (this.phase === 'oack') this.sendOack();
+    else this.sendWindow();
+  }
+
+  /** Ends once: the timer cancelled, an ERROR to the client when there is something to say, the socket closed. */
+  private end(how: TransferEnd, detail: string, tell?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    const close = () => {
+      try {
+        this.socket.close();
+      } catch {
+        // already closed
+      }
+    };
+    if (tell === undefined) close();
+    else {
+      try {
+        const { peer } = this.spec;
+        this.socket.send(encodeTftp({ op: 'ERROR', code: TftpErrorCode.NOT_DEFINED, message: tell }), peer.port, peer.address, close);
+      } catch {
+        close();
+      }
+    }
+    try {
+      this.onEnd(how, detail);
+    } catch {
+      // the owner's bookkeeping must not undo the end
+    }
+  }
+}
