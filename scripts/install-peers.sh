@@ -1,9 +1,9 @@
 #!/bin/sh
 # Installs, when missing, the Debian packages of the peers that nobody here wrote and that the
 # end-to-end tests, the demo and the bench run against: dnsmasq, tftpd-hpa, tftp-hpa, atftp,
-# busybox udhcpc, kamailio, tshark, SIPp, socat, iproute2 (ip netns), jq (the JSON stream's
-# recipes in docs/cli.md), and openssl and python3 (an independent ITL builder and a second
-# opinion on signatures).
+# busybox udhcpc, kamailio, tshark, SIPp, socat, iproute2 (ip netns), nftables (a lossy LAN),
+# jq (the JSON stream's recipes in docs/cli.md), and openssl and python3 (an independent ITL
+# builder and a second opinion on signatures).
 # Needs root and apt; elsewhere it says what is missing and leaves it to the operator.
 set -eu
 need=""
@@ -22,6 +22,7 @@ have pkill     || need="$need procps"
 have openssl   || need="$need openssl"
 have python3   || need="$need python3"
 have jq        || need="$need jq"
+have nft       || need="$need nftables"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
   echo "peers: missing$need — install them (as root: apt-get install$need); tests that need them will fail and say so" >&2

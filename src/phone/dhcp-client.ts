@@ -83,6 +83,7 @@ const ZERO = '0.0.0.0';
  * phone's floor is longer because every renewal is an fsync.
  */
 export const MIN_LEASE_SECS = 60;
+const TRANSIENT_SEND_ERRORS = new Set(['EPERM', 'ENOBUFS', 'EAGAIN']);
 export const MIN_T1_SECS = 30;
 const BROADCAST = '255.255.255.255';
 
@@ -279,11 +280,15 @@ export class DhcpClient {
         try {
           await sock.send(wire, DHCP_SERVER_PORT, to);
         } catch (e) {
-          signal.removeEventListener('abort', onOuter);
-          const why = (e as NodeJS.ErrnoException).code === 'ENETUNREACH' && to === BROADCAST
-            ? 'no route for 255.255.255.255 (a board adds one itself; for emulated phones: ip route add 255.255.255.255/32 dev <iface>)'
-            : (e as Error).message;
-          throw new Error(`cannot send DHCP ${typeName} to ${to}: ${why}`);
+          // Dropped on the way out (a firewall's EPERM, a full queue): lost like any packet,
+          // and the retransmission below sends it again.
+          if (!TRANSIENT_SEND_ERRORS.has((e as NodeJS.ErrnoException).code ?? '')) {
+            signal.removeEventListener('abort', onOuter);
+            const why = (e as NodeJS.ErrnoException).code === 'ENETUNREACH' && to === BROADCAST
+              ? 'no route for 255.255.255.255 (a board adds one itself; for emulated phones: ip route add 255.255.255.255/32 dev <iface>)'
+              : (e as Error).message;
+            throw new Error(`cannot send DHCP ${typeName} to ${to}: ${why}`);
+          }
         }
         const jitter = randomInt(-1000, 1001);
         const slept = clock.sleep(Math.max(500, timeout + jitter), waitAbort.signal).then(() => ({ kind: 'timeout' }) as const);

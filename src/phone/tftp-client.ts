@@ -79,11 +79,15 @@ async function transfer(o: TftpClientOptions, server: string, filename: string, 
   let wake: (() => void) | undefined;
   let outcome: TftpResult | undefined;
   let progressed = false;
+  let sendError: string | undefined;
 
+  // A send refused by the host (a firewall's drop is EPERM, a full queue ENOBUFS) is a packet
+  // lost like any other: the retransmission timer sends it again, and only when every retry
+  // went unanswered does the transfer fail, naming the error.
   const send = (buf: Buffer, port: number) => {
     lastSent = buf;
     lastTo = port;
-    sock.send(buf, port, server).catch((e: Error) => finish({ kind: 'failed', message: `cannot send to ${server}: ${e.message}` }));
+    sock.send(buf, port, server).then(() => (sendError = undefined), (e: Error) => (sendError = e.message));
   };
   const finish = (r: TftpResult) => {
     outcome ??= r;
@@ -164,7 +168,8 @@ async function transfer(o: TftpClientOptions, server: string, filename: string, 
         continue;
       }
       if (++silent > o.retries) {
-        return { kind: 'timeout', message: tid === undefined ? `no answer from ${server}:${serverPort} after ${o.retries + 1} requests` : `transfer from ${server} stalled at ${received} bytes` };
+        const because = sendError ? ` (cannot send: ${sendError})` : '';
+        return { kind: 'timeout', message: tid === undefined ? `no answer from ${server}:${serverPort} after ${o.retries + 1} requests${because}` : `transfer from ${server} stalled at ${received} bytes${because}` };
       }
       send(lastSent, lastTo);
     }
