@@ -144,7 +144,7 @@ export class TftpService {
     this.socket = undefined;
     for (const slot of [...this.slots.values()]) {
       slot.cancelled = true;
-      slot.transfer?.stop('Server shutting down');
+      slot.transfer?.stop('server stopping', 'Server shutting down');
     }
     if (socket) await new Promise<void>((r) => socket.close(() => r()));
   }
@@ -176,7 +176,8 @@ export class TftpService {
       // old transfer up and started another.
       if (current.name === name && !current.transfer?.confirmed) return;
       current.cancelled = true;
-      current.transfer?.stop('Transfer replaced by a new request');
+      // Not told: an ERROR from the old port would only confuse the client's new transfer.
+      current.transfer?.stop('replaced by a new request from the same port');
       this.release(current);
     }
     if (this.slots.size >= this.limits.maxTransfers || (this.perClient.get(from.address) ?? 0) >= this.limits.maxTransfersPerClient) {
@@ -201,7 +202,7 @@ export class TftpService {
     const spec = { host: this.host, peer: { address: from.address, port: from.port }, data, params, oack, retries: this.limits.retries, stallMs: this.limits.stallMs, clock: this.clock };
     ReadTransfer.open(spec, (how, detail) => this.ended(slot, how, detail)).then(
       (transfer) => {
-        if (slot.cancelled) return transfer.stop('Server shutting down');
+        if (slot.cancelled) return transfer.stop('server stopping or request replaced');
         slot.transfer = transfer;
         this.log({ via: 'tftp', name, from: from.address, result: 'sent', bytes });
         transfer.start();

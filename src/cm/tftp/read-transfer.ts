@@ -120,9 +120,9 @@ export class ReadTransfer {
     this.guard(() => (this.phase === 'oack' ? this.sendOack() : this.sendWindow()));
   }
 
-  /** Ends the transfer from the server's side, telling the client why. */
-  stop(message: string): void {
-    this.end('stopped', message, message);
+  /** Ends the transfer from the server's side, telling the client why when there is a reason to. */
+  stop(detail: string, tell?: string): void {
+    this.end('stopped', detail, tell);
   }
 
   private guard(f: () => void): void {
