@@ -197,7 +197,7 @@ api('GET /v1/status', async () => {
   const r = await call(w, 'GET', '/v1/status');
   assert.is(r.status, 200);
   const s = r.json as StatusView;
-  assert.equal(Object.keys(s), ['version', 'pid', 'uptimeSecs', 'address', 'services', 'security', 'callManagers', 'autoRegistration', 'phones', 'registered', 'leases']);
+  assert.equal(Object.keys(s), ['version', 'pid', 'uptimeSecs', 'address', 'services', 'security', 'callManagers', 'autoRegistration', 'phones', 'registered', 'leases', 'passwordsInClear']);
   assert.equal([s.address, s.phones, s.registered, s.uptimeSecs], ['127.0.0.1', 3, 0, 0]);
   assert.equal(s.services.http, { port: 6970 });
 });

@@ -27,9 +27,9 @@ test('no file: everything from the interface address, as docs/companion.md shows
     dhcp: { enabled: true, poolFirst: '10.99.0.100', poolLast: '10.99.0.199', leaseSecs: 3600, router: '10.99.0.1', dns: ['10.99.0.1'], option150: ['10.99.0.1'], option66: '10.99.0.1', domain: '' },
     tftp: { enabled: true, port: 69 },
     http: { enabled: true, port: 6970 },
-    sip: { enabled: true, port: 5060, expires: 120, listen: '10.99.0.1' },
+    sip: { enabled: true, port: 5060, expires: 120, listen: '10.99.0.1', maxConnections: 20000, maxUnregisteredPerAddress: 512, unregisteredIdleSecs: 30, idleSecs: 270 },
     callManagers: [{ host: '10.99.0.1', sipPort: 5060, priority: 0 }],
-    autoRegistration: { enabled: true, dnFirst: '2000', dnLast: '2999' },
+    autoRegistration: { enabled: true, dnFirst: '2000', dnLast: '2999', perAddressBurst: 200, perAddressPerMinute: 60, abandonAfterSecs: 300 },
     serveDefaultConfig: true,
     security: { mode: 'itl', digest: 'sha1', tvsPort: 2445, tvsTtlSecs: 86400 },
     loadInformation: {},
@@ -49,7 +49,9 @@ test('derived values follow the fields they come from', () => {
   const members = buildConfig({ callManagers: [{ host: 'a.example' }, { host: '10.99.0.2', sipPort: 5080, priority: 7 }] }, IFACE).callManagers;
   assert.equal(members, [{ host: 'a.example', sipPort: 5060, priority: 0 }, { host: '10.99.0.2', sipPort: 5080, priority: 7 }]);
   const a = buildConfig({ autoRegistration: { enabled: false, dnRange: [3000, 3099] } }, IFACE).autoRegistration;
-  assert.equal(a, { enabled: false, dnFirst: '3000', dnLast: '3099' });
+  assert.equal(a, { enabled: false, dnFirst: '3000', dnLast: '3099', perAddressBurst: 200, perAddressPerMinute: 60, abandonAfterSecs: 300 });
+  // The idle limit follows the registration period: two refreshes and slack.
+  assert.is(buildConfig({ sip: { expires: 600 } }, IFACE).sip.idleSecs, 1230);
   const phones = buildConfig({ phones: [{ mac: '00:11:22:33:44:55', dn: 1001 }, { mac: 'SEP0011223344aa', model: 'CP-7975', description: 'Bob', password: 'pw' }] }, IFACE).phones;
   assert.equal(phones, [
     { mac: '001122334455', model: '8841', dn: '1001', description: '', password: '' },

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Companion } from '../../src/cm/companion.ts';
 import { loopbackConfig } from '../../src/cm/config.ts';
+import { expectOk } from '../../src/cm/admin/outcome.ts';
 import { openDataFolder, startTime } from '../../src/cm/data-folder.ts';
 
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
@@ -26,6 +27,9 @@ test('a folder made beforehand with 0755 and 0644 files ends up 0700/0600, the d
     await c.start();
     try {
       c.phones.add({ mac: '001122334455', model: '8841', dn: '1001', password: 'secret' });
+      c.phones.add({ mac: '001122334456', model: '8841', dn: '1002' });
+      // No encrypted configuration yet: the status names the phones whose password is readable.
+      assert.equal(expectOk(c.status.get()).passwordsInClear, ['SEP001122334455']);
       assert.is(await mode(dir), 0o700);
       const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
       assert.ok(files.some((f) => f.name === 'companion.sqlite-wal'), 'the WAL exists while serving');

@@ -121,6 +121,11 @@ export interface StatusView {
   phones: number;
   registered: number;
   leases: number;
+  /**
+   * Phones with a line password in a configuration file anyone can fetch (no encrypted
+   * configuration yet: docs/security.md).
+   */
+  passwordsInClear: string[];
 }
 
 export interface CertificateView {

@@ -50,6 +50,12 @@ export class StatusOperations {
       phones: db.phones().length,
       registered: db.registrations().filter((r) => r.expiresAt > now).length,
       leases: db.leases().filter((l) => l.state === 'bound' && l.expiresAt > now).length,
+      passwordsInClear: this.passwordsInClear(),
     });
+  }
+
+  /** Device names whose line password their plain SEP<MAC>.cnf.xml carries to whoever asks. */
+  passwordsInClear(): string[] {
+    return this.d.db.phones().filter((p) => p.password !== '').map((p) => p.deviceName);
   }
 }
