@@ -61,6 +61,8 @@ export class ReadTransfer {
   private sent = 0;
   private retransmits = 0;
   private lastProgress: number;
+  /** When the current window (or the OACK) last went out. */
+  private sentAt = 0;
   private cancelTimer: (() => void) | undefined;
   private ended = false;
   private heard = false;
@@ -103,7 +105,14 @@ export class ReadTransfer {
     this.phase = spec.oack ? 'oack' : 'data';
     this.lastProgress = spec.clock.now();
     socket.on('error', (e) => this.end('failed', `socket: ${e.message}`, 'Transfer failed'));
-    socket.on('message', (msg, from) => this.guard(() => this.onMessage(msg, from)));
+    socket.on('message', (msg, from) => {
+      if (this.ended) return;
+      try {
+        this.onMessage(msg, from);
+      } catch (e) {
+        this.end('failed', `exception: ${(e as Error).message}`, 'Transfer failed');
+      }
+    });
   }
 
   /** The port the client talks to: the server's transfer ID. */
@@ -198,21 +207,33 @@ export class ReadTransfer {
     this.socket.send(packet, peer.port, peer.address);
   }
 
+  /**
+   * The window (or OACK) just went out: retransmit it one interval from now unless an ACK moves
+   * the transfer first. One timer runs per transfer and is not re-armed for every ACK (a
+   * lock-step client ACKs every block, and that cost shows); when it fires early it looks at
+   * when the window last went out and sleeps again for the rest.
+   */
   private arm(): void {
-    this.cancelTimer?.();
+    this.sentAt = this.spec.clock.now();
+    if (!this.cancelTimer) this.schedule();
+  }
+
+  private schedule(): void {
     const { clock, params, stallMs } = this.spec;
-    const left = stallMs - (clock.now() - this.lastProgress);
-    this.cancelTimer = clock.timer(Math.max(0, Math.min(params.retransmitMs, left)), () => {
+    const now = clock.now();
+    const wait = Math.min(this.sentAt + params.retransmitMs - now, this.lastProgress + stallMs - now);
+    this.cancelTimer = clock.timer(Math.max(0, wait), () => {
       this.cancelTimer = undefined;
-      this.guard(() => this.onTimeout());
+      this.guard(() => this.onTimer());
     });
   }
 
-  private onTimeout(): void {
-    const idle = this.spec.clock.now() - this.lastProgress;
-    if (this.retransmits >= this.spec.retries || idle >= this.spec.stallMs) {
-      return this.end('timeout', `nothing acknowledged for ${idle} ms, ${this.retransmits} retransmissions`);
-    }
+  private onTimer(): void {
+    const now = this.spec.clock.now();
+    const idle = now - this.lastProgress;
+    if (idle >= this.spec.stallMs) return this.end('timeout', `nothing acknowledged for ${idle} ms`);
+    if (now - this.sentAt < this.spec.params.retransmitMs) return this.schedule(); // an ACK moved it meanwhile
+    if (this.retransmits >= this.spec.retries) return this.end('timeout', `nothing acknowledged after ${this.retransmits} retransmissions`);
     this.retransmits++;
     if (this.phase === 'oack') this.sendOack();
     else this.sendWindow();
