@@ -94,7 +94,7 @@ export class Companion {
       // The files name the call manager and TVS ports, so those are bound first.
       const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock));
       if (config.http.enabled) {
-        const http = new HttpFileService(files, (e) => log(fileLine(e)));
+        const http = new HttpFileService(files, (e) => log(fileLine(e)), clock);
         endpoints.http = await this.started(http, http.start(config.address, config.http.port));
       }
       if (config.tftp.enabled) {

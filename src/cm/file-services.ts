@@ -1,13 +1,20 @@
 /**
- * The two ways a phone fetches its files from the companion: TFTP on 69 (the npm `tftp`
- * package's server, verified with tftp-hpa and atftp clients in platform-notes.md B2, fed from
- * memory instead of a directory) and HTTP on 6970, which 78xx/88xx firmware tries first.
- * Both answer from ProvisioningFiles; an absent file is TFTP error 1 "File not found" / HTTP 404.
+ * HTTP on 6970, which 78xx/88xx firmware tries before TFTP (tftp-service.ts), answering from
+ * ProvisioningFiles: an absent file is 404. A phone fetches a handful of small files and goes,
+ * so a host holding connections open is cut short: idle connections close after 30 s, at most
+ * 1,024 are open, at most 64 from one address (docs/security.md), and a limit that bites says so
+ * in the log.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Clock, SystemClock } from '../common/clock.ts';
 import type { FileAnswer } from './provisioning-files.ts';
+import { LimitLog } from './limits.ts';
 import { listen } from './listen.ts';
+
+const MAX_CONNECTIONS = 1024;
+const MAX_PER_ADDRESS = 64;
+const IDLE_MS = 30_000;
 
 /** Anything that can answer a file name (the provisioning files, or a test's table). */
 export interface FileSource {
@@ -27,9 +34,13 @@ export class HttpFileService {
   private readonly files: FileSource;
   private readonly log: (e: FileLogEntry) => void;
 
-  constructor(files: FileSource, log: (e: FileLogEntry) => void) {
+  private readonly limits: LimitLog;
+  private readonly perAddress = new Map<string, number>();
+
+  constructor(files: FileSource, log: (e: FileLogEntry) => void, clock: Clock = new SystemClock()) {
     this.files = files;
     this.log = log;
+    this.limits = new LimitLog((line) => log({ via: 'http', name: line, from: '-', result: 'refused' }), clock);
   }
 
   /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
@@ -65,6 +76,26 @@ export class HttpFileService {
     });
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    server.timeout = IDLE_MS;
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on('drop', (d) => this.limits.bite('http-connections', d?.remoteAddress ?? '-', `${MAX_CONNECTIONS} HTTP connections open: refused`));
+    server.on('connection', (socket) => {
+      const address = socket.remoteAddress ?? '-';
+      const n = (this.perAddress.get(address) ?? 0) + 1;
+      if (n > MAX_PER_ADDRESS) {
+        this.limits.bite('http-per-address', address, `${MAX_PER_ADDRESS} HTTP connections from one address: refused`);
+        socket.destroy();
+        return;
+      }
+      this.perAddress.set(address, n);
+      socket.once('close', () => {
+        const left = (this.perAddress.get(address) ?? 1) - 1;
+        if (left > 0) this.perAddress.set(address, left);
+        else this.perAddress.delete(address);
+      });
+    });
+    server.on('error', (e) => this.limits.bite('http-accept', '-', `accept failed: ${e.message}`));
     await listen(server, { port, host });
     this.server = server;
     return (server.address() as AddressInfo).port;

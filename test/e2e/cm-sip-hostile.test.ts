@@ -29,7 +29,11 @@ hostile.after(async () => {
 });
 
 async function attack(ns: string, ...args: string[]): Promise<Record<string, unknown>> {
-  const p = lab.spawn('attack', ns, process.execPath, ['--disable-warning=ExperimentalWarning', ATTACK, '10.87.0.1', '5060', ...args]);
+  return attackPort(ns, '5060', ...args);
+}
+
+async function attackPort(ns: string, port: string, ...args: string[]): Promise<Record<string, unknown>> {
+  const p = lab.spawn('attack', ns, process.execPath, ['--disable-warning=ExperimentalWarning', ATTACK, '10.87.0.1', port, ...args]);
   assert.is(await p.exit(60_000), 0, p.tail());
   return p.events().at(-1)!;
 }
@@ -106,6 +110,17 @@ hostile('random MACs cannot take the autoregistration range: a rate limit bites,
   assert.ok(phones.some((p) => p.deviceName === 'SEP0011223344C4'), 'the phone that came back on its own file stays');
   assert.ok(phones.length <= 3, `the abandoned ones were let go: ${phones.length} phones`);
   assert.ok(companion.lines.some((l) => /never came back on its own file: removed/.test(l)));
+});
+
+hostile('HTTP 6970: one address holds at most 64 connections, and a phone still fetches its files', async () => {
+  const data = await dirs.make('cm');
+  const companion = await startCompanion(lab, data, { security: { mode: 'none' }, phones: [{ mac: '0011223344c5', model: '8841', dn: '1305' }] });
+  const ns = await lab.addHost('httphog', { address: '10.87.0.56/24' });
+  const r = await attackPort(ns, '6970', 'idle', '100', '1500');
+  assert.ok(Number(r['refusedAtOnce']) >= 36 && Number(r['stillOpen']) <= 64, JSON.stringify(r));
+  assert.ok(companion.lines.some((l) => /limit http-per-address 10\.87\.0\.56: 64 HTTP connections from one address: refused/.test(l)), companion.tail());
+  const reg = await phoneStillBoots('0011223344c5', companion);
+  assert.is(reg['line'], '1305');
 });
 
 hostile('a request path with a newline cannot forge a log line', async () => {
