@@ -115,11 +115,6 @@ export class ReadTransfer {
     });
   }
 
-  /** The port the client talks to: the server's transfer ID. */
-  get port(): number {
-    return this.socket.address().port;
-  }
-
   /** Whether the client has answered yet (a retransmitted RRQ before that is a duplicate). */
   get confirmed(): boolean {
     return this.heard;
