@@ -1,31 +1,4 @@
-// Just the parts of the untyped npm packages the companion uses.
-
-declare module 'dhcp' {
-  import type { EventEmitter } from 'node:events';
-  export interface DhcpRequest {
-    op: number;
-    xid: number;
-    flags: number;
-    ciaddr: string;
-    yiaddr: string;
-    giaddr: string;
-    /** `AA-BB-CC-DD-EE-FF` */
-    chaddr: string;
-    options: Record<number, unknown>;
-  }
-  export interface DhcpServer extends EventEmitter {
-    listen(port?: number, host?: string, cb?: () => void): void;
-    close(cb?: () => void): void;
-    handleRequest(req: DhcpRequest): void;
-    handleDiscover(req: DhcpRequest): void;
-    sendNak(req: DhcpRequest): void;
-    config(key: string): unknown;
-  }
-  export function createServer(options: Record<string, unknown>): DhcpServer;
-  export function addOption(code: number, opt: { name: string; type: string; config?: string; attr?: string }): void;
-  const _default: { createServer: typeof createServer; addOption: typeof addOption };
-  export default _default;
-}
+// Just the parts of the untyped npm packages sepi uses (the `tftp` server as a test peer).
 
 declare module 'tftp' {
   import type { EventEmitter } from 'node:events';
