@@ -98,7 +98,7 @@ export class Companion {
         endpoints.http = await this.started(http, http.start(config.address, config.http.port));
       }
       if (config.tftp.enabled) {
-        const tftp = new TftpService(files, (e) => log(fileLine(e)));
+        const tftp = new TftpService(files, (e) => log(fileLine(e)), { clock });
         endpoints.tftp = await this.started(tftp, tftp.start(config.address, config.tftp.port, join(dataDir, 'tftp-root')));
       }
       let dhcp: DhcpService | undefined;

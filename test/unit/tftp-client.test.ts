@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import { SystemClock } from '../../src/common/clock.ts';
 import { NodeNetwork } from '../../src/phone/node-ports.ts';
 import { type TftpClientOptions, tftpGet } from '../../src/phone/tftp-client.ts';
-import { TftpService } from '../../src/cm/file-services.ts';
+import tftp, { type TftpServer } from 'tftp';
 import { Proc, freeUdpPort, needs } from '../support/proc.ts';
 
 const network = new NodeNetwork();
@@ -21,7 +21,7 @@ const big = randomBytes(200_000);
 let dir = '';
 let hpa: Proc | undefined;
 let hpaPort = 0;
-let npmServer: TftpService | undefined;
+let npmServer: TftpServer | undefined;
 let npmPort = 0;
 const signal = new AbortController().signal;
 
@@ -38,8 +38,15 @@ test.before(async () => {
   hpaPort = await freeUdpPort();
   hpa = new Proc('tftpd-hpa', 'in.tftpd', ['--foreground', '--address', `127.0.0.1:${hpaPort}`, '--secure', dir, '--user', 'root']);
   npmPort = await freeUdpPort();
-  npmServer = new TftpService({ lookup: (n) => (n === 'big.bin' ? { kind: 'file', data: big, contentType: '' } : { kind: 'absent' }) }, () => {});
-  await npmServer.start('127.0.0.1', npmPort, dir);
+  // Its own file handler lets an ENOENT escape as an unhandled 'error': answer from memory.
+  npmServer = tftp.createServer({ host: '127.0.0.1', port: npmPort, root: dir, denyPUT: true }, (req, res) => {
+    req.on('error', () => {});
+    if (req.file !== 'big.bin') return req.abort('File not found');
+    res.setSize(big.length);
+    res.end(big);
+  });
+  npmServer.on('error', () => {});
+  await new Promise<void>((r) => (npmServer!.once('listening', () => r()), npmServer!.listen()));
   // in.tftpd needs a moment to bind; ask until it answers.
   for (let i = 0; i < 50; i++) {
     const r = await tftpGet(opts(hpaPort, { retries: 0, retransmitMs: 100 }), '127.0.0.1', 'empty.bin', signal);
@@ -49,7 +56,7 @@ test.before(async () => {
 
 test.after(async () => {
   await hpa?.stop();
-  await npmServer?.stop();
+  npmServer?.close();
   await network.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
