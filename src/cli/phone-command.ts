@@ -117,6 +117,12 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     keypads.push(terminal);
   } else if (displayKind === 'text') displays.push(new TextDisplay(json ? process.stderr : process.stdout, ` ${mac.deviceName} `));
   else displays.push(new NullDisplay());
+  if (board) {
+    // The board's own keys (GPIO through evdev, a serial keypad); a missing device is a line on stderr.
+    const { keypadForBoard } = await import('../hw/keypad-for-board.ts');
+    const own = await keypadForBoard(board.keypad, (text) => (wall ? wall.note(text) : process.stderr.write(`sepi phone: ${text}\n`)));
+    if (own) keypads.push(own);
+  }
   if (v.keys === 'stdin') keypads.push(new LineKeypad(process.stdin, (word, known) => process.stderr.write(`sepi phone: unknown key "${word}" (keys: ${known.join(' ')})\n`)));
 
   // ---- the handset and who listens ------------------------------------------------------------
