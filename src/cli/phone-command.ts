@@ -118,7 +118,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   } else if (displayKind === 'text') displays.push(new TextDisplay(json ? process.stderr : process.stdout, ` ${mac.deviceName} `));
   else displays.push(new NullDisplay());
   if (board) {
-    // The board's own keys (GPIO through evdev, a serial keypad); a missing device is a line on stderr.
+    // The board's own keys (GPIO through evdev, a serial keypad); a missing device is a note, not a crash.
     const { keypadForBoard } = await import('../hw/keypad-for-board.ts');
     const own = await keypadForBoard(board.keypad, (text) => (wall ? wall.note(text) : process.stderr.write(`sepi phone: ${text}\n`)));
     if (own) keypads.push(own);
