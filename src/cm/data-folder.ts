@@ -2,6 +2,7 @@
  * The companion's data folder (docs/companion.md):
  *
  *   companion.sqlite (+ -wal, -shm)   phones, leases, registrations, settings (db.ts)
+ *   secrets.key                       the key line passwords are sealed with (secrets.ts)
  *   companion.pid                     one server per folder
  *   admin.sock, admin.token           the admin API (admin/server.ts)
  *   pki/                              keys and certificates (pki.ts)

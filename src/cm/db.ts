@@ -9,6 +9,7 @@
  */
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
+import { SECRETS_KEY_FILE, SecretBox } from './secrets.ts';
 
 export interface PhoneRecord {
   /** `SEP<MAC>` or `BAT…` (device-name.ts). */
@@ -110,6 +111,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 type Row = Record<string, unknown>;
 
+/** A phone row as stored: its password still sealed (secrets.ts). */
 const phoneFrom = (r: Row): PhoneRecord => ({
   deviceName: String(r['device_name']), mac: r['mac'] === null ? null : String(r['mac']), model: String(r['model']), dn: String(r['dn']), description: String(r['description']),
   password: String(r['password']), autoregistered: Number(r['autoregistered']) === 1, createdAt: String(r['created_at']), versionStamp: String(r['version_stamp']),
@@ -127,10 +129,13 @@ const registrationFrom = (r: Row): RegistrationRecord => ({
 
 export class CompanionDb {
   private readonly db: DatabaseSync;
+  private readonly box: SecretBox;
 
   constructor(dataDir: string) {
     this.db = new DatabaseSync(join(dataDir, 'companion.sqlite'));
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    // secure_delete: what is deleted or overwritten (a password before it was sealed) is zeroed,
+    // not left in free pages for whoever copies the file.
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;');
     const version = this.version;
     if (version > MIGRATIONS.length) {
       this.db.close();
@@ -147,6 +152,40 @@ export class CompanionDb {
         throw e;
       }
     }
+    this.box = SecretBox.open(dataDir);
+    this.sealPlainPasswords();
+  }
+
+  /**
+   * Passwords written by a release that stored them plain are sealed now, in one transaction. A
+   * key made just now cannot open passwords sealed under another: refuse to run rather than
+   * serve configuration files with garbage passwords.
+   */
+  private sealPlainPasswords(): void {
+    const rows = this.db.prepare("SELECT device_name, password FROM phones WHERE password <> ''").all() as Row[];
+    if (this.box.fresh && rows.some((r) => SecretBox.isSealed(String(r['password'])))) {
+      this.db.close();
+      throw new Error(`the database holds sealed passwords but ${SECRETS_KEY_FILE} was missing (a new one was made): restore the data folder's ${SECRETS_KEY_FILE}`);
+    }
+    const plain = rows.filter((r) => !SecretBox.isSealed(String(r['password'])));
+    if (plain.length === 0) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const update = this.db.prepare('UPDATE phones SET password = ? WHERE device_name = ?');
+      for (const r of plain) update.run(this.box.seal(String(r['password']), String(r['device_name'])), String(r['device_name']));
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+    // The plain values' old pages go from the WAL into the file, zeroed, and the WAL is emptied.
+    this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  }
+
+  /** A phone as the companion uses it: its password open. */
+  private opened(r: Row): PhoneRecord {
+    const p = phoneFrom(r);
+    return { ...p, password: this.box.open(p.password, p.deviceName) };
   }
 
   close(): void {
@@ -156,7 +195,7 @@ export class CompanionDb {
   // ---- phones -------------------------------------------------------------------------------
 
   phones(): PhoneRecord[] {
-    return (this.db.prepare('SELECT * FROM phones ORDER BY dn').all() as Row[]).map(phoneFrom);
+    return (this.db.prepare('SELECT * FROM phones ORDER BY dn').all() as Row[]).map((r) => this.opened(r));
   }
 
   /** The schema version of the open database. */
@@ -166,23 +205,23 @@ export class CompanionDb {
 
   phone(deviceName: string): PhoneRecord | undefined {
     const r = this.db.prepare('SELECT * FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
-    return r && phoneFrom(r);
+    return r && this.opened(r);
   }
 
   phoneByMac(mac: string): PhoneRecord | undefined {
     const r = this.db.prepare('SELECT * FROM phones WHERE mac = ?').get(mac) as Row | undefined;
-    return r && phoneFrom(r);
+    return r && this.opened(r);
   }
 
   phoneByDn(dn: string): PhoneRecord | undefined {
     const r = this.db.prepare('SELECT * FROM phones WHERE dn = ?').get(dn) as Row | undefined;
-    return r && phoneFrom(r);
+    return r && this.opened(r);
   }
 
   addPhone(p: PhoneRecord): void {
     this.db
       .prepare('INSERT INTO phones (device_name, mac, model, dn, description, password, autoregistered, created_at, version_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(p.deviceName, p.mac, p.model, p.dn, p.description, p.password, p.autoregistered ? 1 : 0, p.createdAt, p.versionStamp);
+      .run(p.deviceName, p.mac, p.model, p.dn, p.description, this.box.seal(p.password, p.deviceName), p.autoregistered ? 1 : 0, p.createdAt, p.versionStamp);
   }
 
   /** The phone registered with its own line: it is no longer an autoregistration in progress. */

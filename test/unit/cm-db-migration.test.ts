@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -81,6 +81,32 @@ test('after the migration: a BAT device without a MAC, MACs unique, and opening 
   } finally {
     db.close();
   }
+});
+
+test('line passwords are sealed at rest: the fixture\'s plain one is sealed on open, none is in the file, and a lost key is refused', async () => {
+  const db = new CompanionDb(dir);
+  try {
+    db.addPhone({ deviceName: 'SEP0011223344B0', mac: '0011223344B0', model: '8841', dn: '3010', description: '', password: 'hunter2-line', autoregistered: false, createdAt: '2026-11-25T00:00:00.000Z', versionStamp: '4' });
+    assert.is(db.phone('SEP0011223344B0')?.password, 'hunter2-line', 'the companion reads it back');
+  } finally {
+    db.close();
+  }
+  const inDb = new DatabaseSync(join(dir, 'companion.sqlite'), { readOnly: true });
+  try {
+    const pw = String((inDb.prepare("SELECT password FROM phones WHERE device_name = 'SEP0011223344B0'").get() as Record<string, unknown>)['password']);
+    assert.match(pw, /^enc1:[A-Za-z0-9+/=]+$/);
+    // A sealed value moved to another phone's row does not open (the device name is bound in).
+    const { SecretBox } = await import('../../src/cm/secrets.ts');
+    const box = SecretBox.open(dir);
+    assert.throws(() => box.open(pw, 'SEP0011223344AA'), /does not open/);
+  } finally {
+    inDb.close();
+  }
+  const bytes = Buffer.concat([await readFile(join(dir, 'companion.sqlite')), await readFile(join(dir, 'companion.sqlite-wal')).catch(() => Buffer.alloc(0))]);
+  assert.is(bytes.indexOf('hunter2-line'), -1, 'the password is nowhere in the database files');
+  assert.is(bytes.indexOf('secret'), -1, "the fixture's plain password, sealed on the first open, is gone from the files too");
+  await rm(join(dir, 'secrets.key'));
+  assert.throws(() => new CompanionDb(dir), /sealed passwords but secrets\.key was missing/);
 });
 
 test('a database from a newer release is refused, not rewritten', async () => {
