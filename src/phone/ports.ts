@@ -82,9 +82,9 @@ export interface KeyEvent {
 }
 
 /**
- * A source of key presses. Adapters: the terminal (src/hw), `--keys stdin` lines, a test's
- * scripted keypad; evdev, serial and the web page next. A missing device is a NullKeypad, never
- * a crash.
+ * A source of key presses. Adapters: the terminal, evdev and a serial keypad (src/hw),
+ * `--keys stdin` lines, a test's scripted keypad; the web page next. A missing device is a
+ * NullKeypad, never a crash.
  */
 export interface Keypad {
   readonly source: string;
