@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { EvdevKeypad, InputEventDecoder, keyOf, LINUX_KEYMAP, nativeEventSize, openEvdevKeypad } from '../../src/hw/evdev-keypad.ts';
 import { NullKeypad } from '../../src/phone/keypads.ts';
 import type { Keypad } from '../../src/phone/ports.ts';
+import { until } from '../support/until.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sepi-evdev-'));
 let n = 0;
@@ -42,13 +43,6 @@ function collect(k: Keypad): string[] {
   return keys;
 }
 
-async function until(what: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('the record size follows the process: 24 bytes on 64-bit, 16 on 32-bit', () => {
   assert.is(nativeEventSize('x64'), 24);

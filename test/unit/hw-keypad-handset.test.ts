@@ -17,6 +17,7 @@ import { MemoryNvram } from '../../src/phone/nvram.ts';
 import type { NetworkPort } from '../../src/phone/ports.ts';
 import { MacAddress } from '../../src/wire/mac.ts';
 import { modelByName } from '../../src/wire/models.ts';
+import { until } from '../support/until.ts';
 
 const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('no network in this test')) }) as NetworkPort;
 const dir = mkdtempSync(join(tmpdir(), 'sepi-keypath-'));
@@ -33,13 +34,6 @@ function press(code: number): Buffer {
   return Buffer.concat([rec(1, code, 1), rec(0, 0, 0), rec(1, code, 0), rec(0, 0, 0)]);
 }
 
-async function until(what: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('keys from an evdev device reach the phone UI', async () => {
   const device = join(dir, 'event0');

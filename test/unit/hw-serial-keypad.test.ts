@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { LineSplitter, MAX_LINE, SerialKeypad, openSerialKeypad, parseLine } from '../../src/hw/serial-keypad.ts';
 import { NullKeypad } from '../../src/phone/keypads.ts';
+import { until } from '../support/until.ts';
 
 /** `socat -d -d pty pty` prints "PTY is /dev/pts/N" twice on stderr, then the pair is up. */
 async function ptyPair(): Promise<{ ends: [string, string]; socat: ChildProcess }> {
@@ -24,13 +25,6 @@ async function ptyPair(): Promise<{ ends: [string, string]; socat: ChildProcess 
   return { ends: [ends[0]!, ends[1]!], socat };
 }
 
-async function until(what: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('lines: key names, the greeting, blank lines, unknown lines', () => {
   assert.equal(parseLine('5'), { kind: 'key', key: '5' });
