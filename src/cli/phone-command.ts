@@ -26,9 +26,6 @@ import { LCD_160x128, LCD_320x240, type ScreenGeometry } from '../phone/screen.t
 import type { PhoneSettings } from '../phone/settings.ts';
 import { UsageError, parse, positiveInt, required } from './args.ts';
 
-export type { UntilGoal };
-export { reaches } from '../phone/goals.ts';
-export { terminalKey } from '../hw/terminal-keypad.ts';
 
 export function geometry(v: string | undefined): ScreenGeometry {
   if (v === undefined || v === '20x8') return LCD_160x128;

@@ -6,7 +6,7 @@
  */
 import blessed from 'blessed';
 import { printable } from '../common/printable.ts';
-import type { Display } from '../phone/render.ts';
+import type { Display } from '../phone/ports.ts';
 import type { ScreenFrame } from '../phone/screen.ts';
 
 export class TtyLcdWall {

@@ -18,7 +18,8 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { printable } from '../common/printable.ts';
 import { TtyLcdWall } from '../hw/tty-display.ts';
-import { type Display, TextDisplay } from '../phone/render.ts';
+import type { Display } from '../phone/ports.ts';
+import { TextDisplay } from '../phone/render.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -6,8 +6,6 @@ import type { Writable } from 'node:stream';
 import type { Display } from './ports.ts';
 import { type ScreenFrame, frameText } from './screen.ts';
 
-export type { Display };
-
 export class NullDisplay implements Display {
   show(): void {}
   close(): void {}
