@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { KEYS } from '../phone/keys.ts';
 
 export const BOARDS_DIR = join(import.meta.dirname, '..', '..', 'board');
 
@@ -23,7 +24,12 @@ const boardSchema = z.strictObject({
   iface: z.string().min(1).max(15),
   keypad: z.discriminatedUnion('source', [
     z.strictObject({ source: z.literal('terminal') }),
-    z.strictObject({ source: z.literal('evdev'), device: z.string().startsWith('/dev/') }),
+    z.strictObject({
+      source: z.literal('evdev'),
+      device: z.string().startsWith('/dev/'),
+      /** Linux key code (decimal) -> phone key, over the built-in map: for keypads wired differently. */
+      keymap: z.record(z.string().regex(/^\d{1,4}$/), z.enum(KEYS)).optional(),
+    }),
     z.strictObject({ source: z.literal('serial'), device: z.string().startsWith('/dev/'), baud: z.int().positive().optional() }),
     z.strictObject({ source: z.literal('none') }),
   ]),

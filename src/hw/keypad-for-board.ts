@@ -10,8 +10,9 @@ import type { Board } from './board.ts';
 export async function keypadForBoard(spec: Board['keypad'], onMessage: (text: string) => void): Promise<Keypad | undefined> {
   switch (spec.source) {
     case 'evdev': {
-      const { openEvdevKeypad } = await import('./evdev-keypad.ts');
-      return openEvdevKeypad({ device: spec.device, onMessage });
+      const { LINUX_KEYMAP, openEvdevKeypad } = await import('./evdev-keypad.ts');
+      const keymap = { ...LINUX_KEYMAP, ...Object.fromEntries(Object.entries(spec.keymap ?? {}).map(([code, key]) => [Number(code), key])) };
+      return openEvdevKeypad({ device: spec.device, keymap, onMessage });
     }
     case 'serial': {
       const { openSerialKeypad } = await import('./serial-keypad.ts');

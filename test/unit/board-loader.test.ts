@@ -32,6 +32,7 @@ test('a broken board.json is refused naming the field', async () => {
     ['d', { ...good, name: 'd', extra: true }, /extra|Unrecognized/i],
     ['e', '{ not json', /JSON|Expected/i],
     ['f', good, /names itself "x"/],
+    ['g', { ...good, name: 'g', keypad: { source: 'evdev', device: '/dev/input/event0', keymap: { '183': 'launch-missiles' } } }, /keypad/],
   ];
   for (const [name, body, why] of cases) {
     await write(name, body);

@@ -58,6 +58,22 @@ test('keys from an evdev device reach the phone UI', async () => {
   closeSync(kernel);
 });
 
+test('a board keymap rewires keys over the built-in map', async () => {
+  const device = join(dir, 'event1');
+  execFileSync('mkfifo', [device]);
+  const kernel = openSync(device, constants.O_RDWR);
+  // A keypad whose "1" key sends KEY_F13 (183) and whose menu key sends KEY_MENU as usual.
+  const keypad = await keypadForBoard({ source: 'evdev', device, keymap: { '183': '1' } }, () => {});
+  const keys: string[] = [];
+  keypad!.onKey((e) => keys.push(e.key));
+  writeSync(kernel, press(183));
+  writeSync(kernel, press(139));
+  await until(() => keys.length >= 2);
+  assert.equal(keys, ['1', 'settings']);
+  keypad!.close();
+  closeSync(kernel);
+});
+
 test('boards without keys of their own: terminal and none build nothing here', async () => {
   assert.is(await keypadForBoard({ source: 'terminal' }, () => {}), undefined);
   assert.is(await keypadForBoard({ source: 'none' }, () => {}), undefined);
