@@ -63,7 +63,9 @@ function authorized(header: string | undefined, token: string): boolean {
 /** The admin API as a Fastify instance, not listening yet (tests call inject()). */
 export function buildAdminApp(ops: AdminOperations, token: string): FastifyInstance {
   // Types are checked as JSON has them: no coercion of "1" to 1 or ["a"] to "a".
-  const app = Fastify({ bodyLimit: MAX_BODY_BYTES, ajv: { customOptions: { coerceTypes: false } }, forceCloseConnections: true });
+  // A CLI call is one short request: a connection that sends nothing for 30 s, or a request
+  // taking longer, is cut (only local users who can open the 0600 socket get this far).
+  const app = Fastify({ bodyLimit: MAX_BODY_BYTES, ajv: { customOptions: { coerceTypes: false } }, forceCloseConnections: true, connectionTimeout: 30_000, requestTimeout: 30_000 });
   app.addHook('onRequest', async (req, reply) => {
     if (!authorized(req.headers.authorization, token)) return sendUnauthorized(reply);
   });

@@ -11,6 +11,9 @@ import type { FastifyInstance } from 'fastify';
 import { ADMIN_SOCKET, ADMIN_TOKEN } from './contract.ts';
 import { type AdminOperations, buildAdminApp } from './routes.ts';
 
+/** Admin clients at once: the CLI opens one per command. */
+const MAX_CONNECTIONS = 256;
+
 export async function loadOrCreateToken(dataDir: string): Promise<string> {
   const path = join(dataDir, ADMIN_TOKEN);
   try {
@@ -41,6 +44,7 @@ export class AdminServer {
     await rm(this.socketPath, { force: true });
     const app = buildAdminApp(this.ops, await loadOrCreateToken(this.dataDir));
     await app.listen({ path: this.socketPath });
+    app.server.maxConnections = MAX_CONNECTIONS;
     await chmod(this.socketPath, 0o600);
     this.app = app;
   }
