@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import type { FileAnswer } from './provisioning-files.ts';
-import { LimitLog } from './limits.ts';
+import { LimitLog, Tally } from './limits.ts';
 import { listen } from './listen.ts';
 
 const MAX_CONNECTIONS = 1024;
@@ -35,7 +35,7 @@ export class HttpFileService {
   private readonly log: (e: FileLogEntry) => void;
 
   private readonly limits: LimitLog;
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress = new Tally();
 
   constructor(files: FileSource, log: (e: FileLogEntry) => void, clock: Clock = new SystemClock()) {
     this.files = files;
@@ -82,18 +82,13 @@ export class HttpFileService {
     server.on('drop', (d) => this.limits.bite('http-connections', d?.remoteAddress ?? '-', `${MAX_CONNECTIONS} HTTP connections open: refused`));
     server.on('connection', (socket) => {
       const address = socket.remoteAddress ?? '-';
-      const n = (this.perAddress.get(address) ?? 0) + 1;
-      if (n > MAX_PER_ADDRESS) {
+      if (this.perAddress.of(address) >= MAX_PER_ADDRESS) {
         this.limits.bite('http-per-address', address, `${MAX_PER_ADDRESS} HTTP connections from one address: refused`);
         socket.destroy();
         return;
       }
-      this.perAddress.set(address, n);
-      socket.once('close', () => {
-        const left = (this.perAddress.get(address) ?? 1) - 1;
-        if (left > 0) this.perAddress.set(address, left);
-        else this.perAddress.delete(address);
-      });
+      this.perAddress.add(address);
+      socket.once('close', () => this.perAddress.remove(address));
     });
     server.on('error', (e) => this.limits.bite('http-accept', '-', `accept failed: ${e.message}`));
     await listen(server, { port, host });

@@ -8,6 +8,34 @@ import type { Clock } from '../common/clock.ts';
 
 const MAX_KEYS = 10_000;
 
+/** Map.set that keeps the map at `max` entries by forgetting the least recently set one. */
+export function setCapped<K, V>(map: Map<K, V>, key: K, value: V, max = MAX_KEYS): void {
+  map.delete(key);
+  if (map.size >= max) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+}
+
+/** How many of something each key holds right now: connections or transfers per address. */
+export class Tally {
+  private readonly counts = new Map<string, number>();
+
+  of(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  add(key: string): number {
+    const n = this.of(key) + 1;
+    this.counts.set(key, n);
+    return n;
+  }
+
+  remove(key: string): void {
+    const n = this.of(key) - 1;
+    if (n > 0) this.counts.set(key, n);
+    else this.counts.delete(key);
+  }
+}
+
 /** `burst` at once, then `perMinute`; one bucket per key. */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -28,9 +56,7 @@ export class RateLimiter {
     b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.perMs);
     b.at = now;
     // Re-inserted: Map order is then least recently used first.
-    this.buckets.delete(key);
-    if (this.buckets.size >= MAX_KEYS) this.buckets.delete(this.buckets.keys().next().value!);
-    this.buckets.set(key, b);
+    setCapped(this.buckets, key, b);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
@@ -56,8 +82,7 @@ export class LimitLog {
       seen.held++;
       return;
     }
-    if (this.last.size >= MAX_KEYS) this.last.delete(this.last.keys().next().value!);
-    this.last.set(id, { at: now, held: 0 });
+    setCapped(this.last, id, { at: now, held: 0 });
     this.log(`limit ${limit} ${key}: ${words}${seen?.held ? ` (${seen.held} more in the last minute)` : ''}`);
   }
 }

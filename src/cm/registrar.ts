@@ -16,7 +16,7 @@ import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, Si
 import type { CompanionConfig } from './config.ts';
 import type { CompanionDb, PhoneRecord } from './db.ts';
 import { AutoRegistration } from './autoregistration.ts';
-import { LimitLog } from './limits.ts';
+import { LimitLog, Tally } from './limits.ts';
 import { listen } from './listen.ts';
 
 export interface RegistrarLogEntry {
@@ -65,7 +65,7 @@ export class Registrar {
   private readonly connections = new Map<string, PhoneConnection>();
   private readonly open = new Set<PhoneConnection>();
   /** Connections per source address that have registered no device yet. */
-  private readonly unregistered = new Map<string, number>();
+  private readonly unregistered = new Tally();
   private readonly autoRegistration: AutoRegistration;
   private readonly limits: LimitLog;
   private cseq = 100;
@@ -111,13 +111,13 @@ export class Registrar {
   private accept(socket: net.Socket): void {
     const conn = new PhoneConnection(socket);
     const sip = this.cfg.sip;
-    const waiting = this.unregistered.get(conn.address) ?? 0;
+    const waiting = this.unregistered.of(conn.address);
     if (waiting >= sip.maxUnregisteredPerAddress) {
       this.limits.bite('sip-unregistered', conn.address, `${waiting} connections that registered nothing: refused`);
       socket.destroy();
       return;
     }
-    this.unregistered.set(conn.address, waiting + 1);
+    this.unregistered.add(conn.address);
     this.open.add(conn);
     socket.setNoDelay(true);
     socket.on('error', () => {});
@@ -145,7 +145,7 @@ export class Registrar {
     });
     socket.on('close', () => {
       this.open.delete(conn);
-      if (conn.devices.size === 0) this.forgetUnregistered(conn.address);
+      if (conn.devices.size === 0) this.unregistered.remove(conn.address);
       for (const device of conn.devices) {
         if (this.connections.get(device) !== conn) continue;
         this.connections.delete(device);
@@ -157,16 +157,10 @@ export class Registrar {
     });
   }
 
-  private forgetUnregistered(address: string): void {
-    const n = (this.unregistered.get(address) ?? 1) - 1;
-    if (n > 0) this.unregistered.set(address, n);
-    else this.unregistered.delete(address);
-  }
-
   /** A device registered on this connection: it is a phone's now, and may stay quiet longer. */
   private bind(conn: PhoneConnection, device: string): void {
     if (conn.devices.size === 0) {
-      this.forgetUnregistered(conn.address);
+      this.unregistered.remove(conn.address);
       conn.socket.setTimeout(this.cfg.sip.idleSecs * 1000);
     }
     conn.devices.add(device);

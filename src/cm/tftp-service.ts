@@ -32,6 +32,7 @@ import type { FileLogEntry, FileSource } from './file-services.ts';
 import type { FileAnswer } from './provisioning-files.ts';
 import { DEFAULT_MAX_BLKSIZE, DEFAULT_MAX_WINDOWSIZE, DEFAULT_RETRANSMIT_MS, negotiate, refusedName, toNetascii } from './tftp/negotiation.ts';
 import { ReadTransfer, type TransferEnd } from './tftp/read-transfer.ts';
+import { Tally } from './limits.ts';
 
 export interface TftpLimits {
   /** Transfers at once, all clients together. */
@@ -95,7 +96,7 @@ export class TftpService {
   private host = '';
   /** By client address:port, the client's transfer ID. */
   private readonly slots = new Map<string, Slot>();
-  private readonly perClient = new Map<string, number>();
+  private readonly perClient = new Tally();
 
   constructor(files: FileSource, log: (e: FileLogEntry) => void, options: TftpServiceOptions = {}) {
     this.files = files;
@@ -181,7 +182,7 @@ export class TftpService {
       current.transfer?.stop('replaced by a new request from the same port');
       this.release(current);
     }
-    if (this.slots.size >= this.limits.maxTransfers || (this.perClient.get(from.address) ?? 0) >= this.limits.maxTransfersPerClient) {
+    if (this.slots.size >= this.limits.maxTransfers || this.perClient.of(from.address) >= this.limits.maxTransfersPerClient) {
       return this.refuse(from, name, TftpErrorCode.NOT_DEFINED, BUSY);
     }
 
@@ -221,15 +222,13 @@ export class TftpService {
 
   private reserve(slot: Slot): void {
     this.slots.set(slot.key, slot);
-    this.perClient.set(slot.address, (this.perClient.get(slot.address) ?? 0) + 1);
+    this.perClient.add(slot.address);
   }
 
   private release(slot: Slot): void {
     if (this.slots.get(slot.key) !== slot) return;
     this.slots.delete(slot.key);
-    const n = (this.perClient.get(slot.address) ?? 1) - 1;
-    if (n > 0) this.perClient.set(slot.address, n);
-    else this.perClient.delete(slot.address);
+    this.perClient.remove(slot.address);
   }
 
   private ended(slot: Slot, how: TransferEnd, detail: string): void {

@@ -20,6 +20,7 @@ import type { CompanionDb } from '../db.ts';
 import { AddressPool, DECLINE_HOLD_MS } from './address-pool.ts';
 import { type ClientRequest, ZERO, decideDiscover, decideRequest, forAnotherServer, informRefusal, readClientRequest, relayRefusal } from './request.ts';
 import { type ReplySpec, buildReply, replyDestination, serverParameters } from './reply.ts';
+import { setCapped } from '../limits.ts';
 
 export interface DhcpLogEntry {
   type: 'discover' | 'request' | 'ack' | 'nak' | 'ignored' | 'release' | 'decline' | 'inform' | 'malformed' | 'rate-limit' | 'error' | 'note';
@@ -81,17 +82,13 @@ export const PROBLEM_LINES_PER_MINUTE = 30;
 /** Clients or sources remembered at once. */
 export const MAX_TRACKED = 4096;
 
-/** Map.set that keeps the map at `max` entries by forgetting the least recently set one. */
-function setCapped<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key);
-  if (map.size >= max) map.delete(map.keys().next().value as K);
-  map.set(key, value);
-}
-
 export type RateVerdict = 'pass' | 'drop' | 'first-drop';
 
-/** Fixed windows per key. 'first-drop' is the first drop of a burst: the one worth a log line. */
-export class RateLimiter {
+/**
+ * Fixed windows per key (not limits.ts's token buckets: a burst's first drop is what a log line
+ * is wanted for). 'first-drop' is the first drop of a burst.
+ */
+export class ClientRateWindow {
   private readonly seen = new Map<string, { start: number; count: number; biting: boolean }>();
   private readonly limit: number;
   private readonly windowMs: number;
@@ -167,7 +164,7 @@ export class DhcpHandler {
   private readonly cfg: CompanionConfig;
   private readonly log: (e: DhcpLogEntry) => void;
   private readonly counters: DhcpCounters;
-  private readonly limiter: RateLimiter;
+  private readonly limiter: ClientRateWindow;
   private readonly problems: ProblemLog;
   private readonly onOurNetwork: (ip: string) => boolean;
 
@@ -176,7 +173,7 @@ export class DhcpHandler {
     this.log = o.log;
     this.counters = o.counters;
     this.pool = new AddressPool(o.db, o.config, o.clock);
-    this.limiter = new RateLimiter(o.clock);
+    this.limiter = new ClientRateWindow(o.clock);
     this.problems = new ProblemLog(o.clock);
     this.onOurNetwork = (ip) => this.pool.onPoolNetwork(ip);
   }
