@@ -17,6 +17,7 @@
 import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { tvsDeviceName } from '../wire/tvs.ts';
+import { isAbort } from '../common/abort.ts';
 import { Bus } from '../common/bus.ts';
 import type { Clock } from '../common/clock.ts';
 import type { PhoneEvent, PhoneStatus, RebootReason, StepReport } from './events.ts';
@@ -57,7 +58,6 @@ export interface FirmwareOptions {
 export type RebootKind = 'reset' | 'restart';
 
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
-const isAbort = (e: unknown) => e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
 
 class Aborted extends Error {
   override name = 'AbortError';

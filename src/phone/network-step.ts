@@ -7,6 +7,7 @@
 import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { vendorClassFor } from '../wire/models.ts';
+import { isAbort } from '../common/abort.ts';
 import { Backoff } from '../common/backoff.ts';
 import type { Clock } from '../common/clock.ts';
 import { DhcpClient, type DhcpEvent, type DhcpLease, isDhcpLease } from './dhcp-client.ts';
@@ -32,7 +33,6 @@ export class InterfaceUnusable extends Error {
   override name = 'AbortError';
 }
 
-const isAbort = (e: unknown) => e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 export class NetworkStep {
