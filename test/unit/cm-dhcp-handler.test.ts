@@ -18,6 +18,9 @@ import { DhcpHandler, type DhcpLogEntry, type Outgoing, newCounters } from '../.
 import { type ClientRequest, decideRequest, requestState } from '../../src/cm/dhcp/request.ts';
 import { type DhcpMessage, DhcpMessageType, DhcpOption, decodeDhcp, encodeDhcp, ipListOption } from '../../src/wire/dhcp.ts';
 
+/** A fixed seed: the walks below must reach every kind of answer, every run (as in fuzz-codecs). */
+const SEED = 0x5e91;
+
 const { DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM } = DhcpMessageType;
 const SELF = '10.20.0.1';
 const cfg = buildConfig({}, { address: SELF, prefix: 24 });
@@ -260,7 +263,7 @@ t('random requests: the handler never throws, and never fails inside (no excepti
       if (out) assert.ok(out.bytes.length <= 1472 && decodeDhcp(out.bytes).ok);
     }
     return counters.failed === 0;
-  }), { numRuns: 300 });
+  }), { numRuns: 300, seed: SEED });
   // The random walk reached every kind of answer, not only refusals.
   assert.ok(counters.offer > 0 && counters.ack > 0 && counters.nak > 0 && counters.malformed > 0, JSON.stringify(counters));
 });
@@ -280,7 +283,7 @@ t('random and mutated bytes: never a throw, never an internal failure', (ctx) =>
   ), (bytes) => {
     h.handle(bytes, '10.20.0.78');
     return counters.failed === 0;
-  }), { numRuns: 500 });
+  }), { numRuns: 500, seed: SEED });
   assert.ok(counters.ack + counters.nak > 0 && counters.malformed > 0, JSON.stringify(counters));
 });
 
