@@ -33,7 +33,6 @@ export class Handset {
   private readonly screens = new Bus<ScreenFrame>();
   /** The firmware's events, passed on before the screen they change is drawn. */
   private readonly events = new Bus<PhoneEvent>();
-  private lastFrame: ScreenFrame | undefined;
   private lastText = '';
 
   constructor(o: HandsetOptions) {
@@ -98,13 +97,7 @@ export class Handset {
     const text = f.rows.join('\n') + '\n' + f.softkeys.join('|');
     if (text === this.lastText) return;
     this.lastText = text;
-    this.lastFrame = f;
     for (const d of this.displays) d.show(f);
     this.screens.publish(f);
-  }
-
-  /** The last frame drawn (for status pages and tests), if any. */
-  get shown(): ScreenFrame | undefined {
-    return this.lastFrame;
   }
 }

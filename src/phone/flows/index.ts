@@ -2,8 +2,6 @@
 import { EnterpriseFlow } from './enterprise.ts';
 import type { BootFlow, Persona } from './flow.ts';
 
-export const PERSONAS: readonly Persona[] = ['enterprise'];
-
 export function flowFor(persona: Persona): BootFlow {
   switch (persona) {
     case 'enterprise':
