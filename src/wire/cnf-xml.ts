@@ -43,6 +43,27 @@ export interface SipLine {
   contact: string;
 }
 
+/** A CAPF server the phone enrols its certificate with (`<capfList><capf>`). */
+export interface CapfMember {
+  host: string;
+  port: number;
+}
+
+/**
+ * What a configuration file says about certificates: `capfAuthMode` asks the phone to run a
+ * CAPF session (0 none, 1 authentication string, 2 null string, 3 LSC, 4 MIC — reference §4.1);
+ * `encrConfig` says the full file is in `<name>.enc.sgn`, encrypted for the certificate whose
+ * MD5 is `certHash`.
+ */
+export interface DeviceSecurity {
+  capfAuthMode: number;
+  capf: CapfMember[];
+  certHash: string;
+  encrConfig: boolean;
+}
+
+export const NO_DEVICE_SECURITY: DeviceSecurity = { capfAuthMode: 0, capf: [], certHash: '', encrConfig: false };
+
 export interface SipStack {
   timerRegisterExpires: number;
   timerRegisterDelta: number;
@@ -68,6 +89,7 @@ export interface DeviceConfig {
   transportLayerProtocol: number;
   userLocale: string;
   networkLocale: string;
+  security: DeviceSecurity;
 }
 
 export interface DefaultLoad {
@@ -211,15 +233,32 @@ function readSipStack(profile: XmlElement | undefined): SipStack {
   };
 }
 
+function readSecurity(root: XmlElement): DeviceSecurity {
+  const list = at(root, 'capfList');
+  const capf = list ? children(list, 'capf') : [];
+  if (capf.length > MAX_MEMBERS) bad(list!, `${capf.length} CAPF servers, at most ${MAX_MEMBERS}`);
+  const certHash = str(child(root, 'certHash'), 128).toLowerCase();
+  if (certHash && !/^[0-9a-f]{32,128}$/.test(certHash)) bad(child(root, 'certHash')!, `"${certHash.slice(0, 40)}" is not a hex certificate hash`);
+  return {
+    capfAuthMode: int(child(root, 'capfAuthMode'), 0, 0, 4),
+    capf: capf.map((c) => ({ host: host(child(c, 'processNodeName'), c, 'processNodeName'), port: int(child(c, 'phonePort'), 3804, 1, 65535) })),
+    certHash,
+    encrConfig: bool(child(root, 'encrConfig'), false),
+  };
+}
+
 function readDevice(root: XmlElement): DeviceConfig {
+  const fullConfig = bool(child(root, 'fullConfig'), true);
   const pool = child(root, 'devicePool');
+  // The short file that goes with an encrypted one has no device pool: everything is in the other.
+  if (!pool && !fullConfig) return readShortDevice(root);
   if (!pool) bad(root, 'devicePool is missing');
   const protocol = str(child(root, 'deviceProtocol')) || 'SIP';
   if (protocol !== 'SIP' && protocol !== 'SCCP') bad(child(root, 'deviceProtocol')!, `unknown deviceProtocol "${protocol}"`);
   const profile = child(root, 'sipProfile');
   return {
     kind: 'device',
-    fullConfig: bool(child(root, 'fullConfig'), true),
+    fullConfig,
     deviceProtocol: protocol as 'SIP' | 'SCCP',
     devicePoolName: str(child(pool!, 'name')),
     callManagers: readCallManagerGroup(child(pool!, 'callManagerGroup'), pool!),
@@ -234,6 +273,19 @@ function readDevice(root: XmlElement): DeviceConfig {
     transportLayerProtocol: int(child(root, 'transportLayerProtocol'), 1, 1, 4),
     userLocale: str(at(root, 'userLocale', 'name')),
     networkLocale: str(child(root, 'networkLocale')),
+    security: readSecurity(root),
+  };
+}
+
+function readShortDevice(root: XmlElement): DeviceConfig {
+  const protocol = str(child(root, 'deviceProtocol')) || 'SIP';
+  if (protocol !== 'SIP' && protocol !== 'SCCP') bad(child(root, 'deviceProtocol')!, `unknown deviceProtocol "${protocol}"`);
+  return {
+    kind: 'device', fullConfig: false, deviceProtocol: protocol as 'SIP' | 'SCCP', devicePoolName: '', callManagers: [], tvs: [],
+    registerWithProxy: true, sipStack: DEFAULT_SIP_STACK, lines: [],
+    loadInformation: str(child(root, 'loadInformation'), 128), inactiveLoadInformation: '', versionStamp: '',
+    deviceSecurityMode: 1, transportLayerProtocol: 1, userLocale: '', networkLocale: '',
+    security: readSecurity(root),
   };
 }
 
@@ -285,7 +337,22 @@ const memberNodes = (members: readonly CallManagerMember[]): XmlNode =>
 const tvsNode = (tvs: readonly TvsMember[]): XmlNode[] =>
   tvs.length ? [el('TVS', [el('members', tvs.map((t) => el('member', [el('port', t.port), el('address', t.address)], { priority: t.priority })))])] : [];
 
-export function writeDeviceConfig(c: Omit<DeviceConfig, 'kind'>): string {
+const capfNodes = (s: DeviceSecurity): XmlNode[] => [
+  el('capfAuthMode', s.capfAuthMode),
+  ...(s.capf.length ? [el('capfList', s.capf.map((c) => el('capf', [el('phonePort', c.port), el('processNodeName', c.host)])))] : []),
+];
+
+const securityNodes = (s: DeviceSecurity): XmlNode[] => [...capfNodes(s), el('certHash', s.certHash), el('encrConfig', s.encrConfig)];
+
+/**
+ * The file served in the clear when the full one is encrypted: what the phone needs before it
+ * can decrypt — which load, CAPF, which certificate the other file is for — and no secret.
+ */
+export function writeShortConfig(c: { loadInformation: string; security: DeviceSecurity }): string {
+  return xmlDocument(el('device', [el('fullConfig', false), el('ipAddressMode', 0), el('loadInformation', c.loadInformation), ...securityNodes(c.security)]));
+}
+
+export function writeDeviceConfig(c: Omit<DeviceConfig, 'kind' | 'security'> & { security?: DeviceSecurity }): string {
   return xmlDocument(
     el('device', [
       el('fullConfig', c.fullConfig),
@@ -330,6 +397,7 @@ export function writeDeviceConfig(c: Omit<DeviceConfig, 'kind'>): string {
       el('networkLocale', c.networkLocale),
       el('deviceSecurityMode', c.deviceSecurityMode),
       el('transportLayerProtocol', c.transportLayerProtocol),
+      ...securityNodes(c.security ?? NO_DEVICE_SECURITY),
     ]),
   );
 }

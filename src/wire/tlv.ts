@@ -284,6 +284,8 @@ export interface BuildOptions {
   digest: Digest;
   filename: string;
   timestamp?: number;
+  /** Header TLVs written after the filename and timestamp (the encryption fields of an .enc.sgn). */
+  extraHeader?: Uint8Array;
   body: Uint8Array;
   /** Signs the given bytes with the signer's key (RSA PKCS#1 v1.5 with `digest`). */
   sign: (digest: Digest, data: Uint8Array) => Uint8Array;
@@ -316,6 +318,7 @@ export function buildSignedFile(o: BuildOptions): Buffer {
   const after = new ByteWriter(); // after the signature
   tlv(after, 14, z(o.filename));
   if (o.timestamp !== undefined) tlv(after, 15, Uint8Array.of(o.timestamp >>> 24, (o.timestamp >>> 16) & 0xff, (o.timestamp >>> 8) & 0xff, o.timestamp & 0xff));
+  if (o.extraHeader) after.bytes(o.extraHeader);
   const unpadded = 5 + 5 + before.length + 3 + o.signer.modulusBytes + after.length;
   const padding = (4 - (unpadded % 4)) % 4;
   for (let i = 0; i < padding; i++) after.u8(13);

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { DEFAULT_SIP_STACK, type DeviceConfig, parsePhoneConfig, writeDeviceConfig, writeXmlDefault } from '../../src/wire/cnf-xml.ts';
+import { DEFAULT_SIP_STACK, type DeviceConfig, parsePhoneConfig, writeDeviceConfig, writeShortConfig, writeXmlDefault } from '../../src/wire/cnf-xml.ts';
 import { WireError } from '../../src/wire/result.ts';
 
 // The minimal realistic SEP file of reference cisco-boot-protocol.md §4.2, abridged only in whitespace.
@@ -88,6 +88,7 @@ const sample: Omit<DeviceConfig, 'kind'> = {
   tvs: [{ priority: 0, address: '10.0.0.1', port: 2445 }], registerWithProxy: true, sipStack: DEFAULT_SIP_STACK,
   lines: [{ button: 1, dn: '1001', displayName: "O'Brien & co", label: '1001', proxy: 'USECALLMANAGER', port: 5060, authName: '1001', authPassword: 'p<w>d', contact: '1001' }],
   loadInformation: 'sip88xx.14-2-1-0001-14', inactiveLoadInformation: '', versionStamp: 'v1', deviceSecurityMode: 1, transportLayerProtocol: 1, userLocale: 'English_United_States', networkLocale: 'United_States',
+  security: { capfAuthMode: 1, capf: [{ host: '10.0.0.1', port: 3804 }], certHash: '0123456789abcdef0123456789abcdef', encrConfig: false },
 };
 
 test('what the companion writes, the phone reads back the same', () => {
@@ -95,6 +96,21 @@ test('what the companion writes, the phone reads back the same', () => {
   assert.equal(r, { ok: true, value: { kind: 'device', ...sample } });
   const d = parsePhoneConfig(writeXmlDefault({ callManagers: sample.callManagers, tvs: [], loads: [{ code: 683, model: 'Cisco 8841', load: 'x' }] }));
   assert.equal(d, { ok: true, value: { kind: 'default', callManagers: sample.callManagers, tvs: [], loads: [{ code: 683, model: 'Cisco 8841', load: 'x' }] } });
+});
+
+test('the short file that goes with an encrypted one reads as a device file with no call manager and no secret', () => {
+  const xml = writeShortConfig({ loadInformation: 'sip88xx.1-0-0-0001', security: { capfAuthMode: 0, capf: [{ host: '10.0.0.1', port: 3804 }], certHash: 'ABCDEF0123456789abcdef0123456789', encrConfig: true } });
+  assert.not.match(xml, /authPassword|devicePool/);
+  const r = parsePhoneConfig(xml);
+  if (!r.ok || r.value.kind !== 'device') return assert.unreachable(r.ok ? 'not a device file' : r.error.message);
+  assert.is(r.value.fullConfig, false);
+  assert.equal(r.value.callManagers, []);
+  assert.equal(r.value.security, { capfAuthMode: 0, capf: [{ host: '10.0.0.1', port: 3804 }], certHash: 'abcdef0123456789abcdef0123456789', encrConfig: true });
+  // A full file (fullConfig true) still needs its device pool.
+  const full = parsePhoneConfig(xml.replace('<fullConfig>false</fullConfig>', '<fullConfig>true</fullConfig>'));
+  assert.ok(!full.ok && /devicePool is missing/.test(full.error.message));
+  const badHash = parsePhoneConfig(xml.replace(/<certHash>[^<]*</, '<certHash>not-hex<'));
+  assert.ok(!badHash.ok && /certHash/.test(badHash.error.message));
 });
 
 test('a bad element refuses the whole file and the error names it', () => {

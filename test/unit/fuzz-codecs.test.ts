@@ -10,6 +10,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { CapfCommand, CapfElement, byteValue, capfMessage, certificateValue, cstringValue, decodeCapf, encodeCapf, readCertificate, readCstring, readElements, readSha2Signed, readU16, sha2SignedValue } from '../../src/wire/capf.ts';
+import { buildEncryptedConfig, openEncryptedConfig, parseEncryptedConfig } from '../../src/wire/enc-config.ts';
 import { parseAlarmReason, parseCiscoContacts, parseServiceControl } from '../../src/wire/cisco-sip.ts';
 import { parsePhoneConfig, writeXmlDefault } from '../../src/wire/cnf-xml.ts';
 import { decodeDhcp, encodeDhcp, readIpList, readMessageType, readText, readU32 } from '../../src/wire/dhcp.ts';
@@ -103,6 +105,25 @@ survives('TVS', [encodeTvs({ kind: 'verify-request', session: 7, deviceName: 'CP
 const cert = makeCert('fuzz', 1024);
 const itl = signedBy(cert, 'ITLFile.tlv', Buffer.concat([record(cert, Role.SAST), record(cert, Role.TFTP)]));
 survives('signed files and trust lists (TLV)', [itl], (b) => (parseSignedFile(b), parseTrustList(b)));
+
+const capfSample = encodeCapf(capfMessage(CapfCommand.AUTH_RESPONSE, 3, [
+  [CapfElement.REASON, byteValue(1)], [CapfElement.VERSION, byteValue(3)], [CapfElement.DEVICE_NAME, cstringValue('SEP001122334455')],
+  [CapfElement.CERTIFICATE, certificateValue(Buffer.alloc(200, 5))], [CapfElement.SHA2_SIGNED_DATA, sha2SignedValue(3, Buffer.alloc(128, 9))],
+]));
+survives('CAPF', [capfSample], (b) => {
+  const d = decodeCapf(b);
+  if (d.ok) readElements(() => (readCstring(d.value, CapfElement.DEVICE_NAME, 'device name'), readCertificate(d.value), readSha2Signed(d.value), readU16(d.value, CapfElement.KEY_SIZE, 'key size')));
+});
+
+const encSample = buildEncryptedConfig({
+  plain: Buffer.from('<device><fullConfig>true</fullConfig></device>'), filename: 'SEP001122334455.cnf.xml.enc.sgn',
+  signer: { name: 'CN=fuzz', serial: Uint8Array.of(1), issuer: 'CN=fuzz', modulusBytes: 128 }, digest: 'sha1', timestamp: 1,
+  wrapKey: (k) => Buffer.concat([Buffer.from(k), Buffer.alloc(112)]), sign: () => Buffer.alloc(128, 1),
+});
+survives('encrypted configuration (.enc.sgn)', [encSample], (b) => {
+  const e = parseEncryptedConfig(b);
+  if (e.ok) openEncryptedConfig(e.value, (w) => w.subarray(0, 16));
+});
 
 survives('configuration files (XML)', [Buffer.from(writeXmlDefault({ callManagers: [{ priority: 0, host: '10.0.0.1', sipPort: 5060, securedSipPort: 5061, ethernetPhonePort: 2000 }], tvs: [], loads: [] }))], (b) => parsePhoneConfig(b));
 
