@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { AddPhoneRequest, CertificatePem, ImportAnswer, ImportCertificateRequest, PhoneView, ResetAnswer, ResetRequest, RollbackRequest, RollbackView, RotateAnswer, StatusView, TrustView } from '../cm/admin/contract.ts';
+import type { AddPhoneRequest, CertificatePem, CertificateRequest, ImportAnswer, ImportCertificateRequest, PhoneView, ResetAnswer, ResetRequest, RollbackRequest, RollbackView, RotateAnswer, StatusView, TrustView } from '../cm/admin/contract.ts';
 import { AdminClient, AdminClientError } from '../cm/admin-client.ts';
 import { UsageError, parse, required } from './args.ts';
 
@@ -15,6 +15,8 @@ export async function cmCommand(argv: string[]): Promise<number> {
     data: { type: 'string' }, mac: { type: 'string' }, model: { type: 'string' }, dn: { type: 'string' },
     description: { type: 'string' }, password: { type: 'string' }, restart: { type: 'boolean' }, json: { type: 'boolean' },
     roles: { type: 'string' }, note: { type: 'string' },
+    install: { type: 'boolean' }, delete: { type: 'boolean' }, cancel: { type: 'boolean' }, auth: { type: 'string' }, 'auth-string': { type: 'string' },
+    'key-size': { type: 'string' }, 'encrypted-config': { type: 'boolean' }, 'no-encrypted-config': { type: 'boolean' },
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);
@@ -53,8 +55,23 @@ export async function cmCommand(argv: string[]): Promise<number> {
           out(r, () => `${v.restart ? 'restart' : 'reset'} sent: ${r.detail}`);
           return 0;
         }
+        case 'certificate': {
+          const operation = v.install ? 'install' : v.delete ? 'delete' : v.cancel ? 'none' : undefined;
+          const auth = v['auth-string'] !== undefined && v.auth === undefined ? 'string' : v.auth;
+          if (auth !== undefined && auth !== 'string' && auth !== 'null-string' && auth !== 'lsc') throw new UsageError('--auth must be string, null-string or lsc');
+          const keySize = v['key-size'] === undefined ? undefined : Number(v['key-size']);
+          const body: CertificateRequest = {
+            ...(operation ? { operation } : {}), ...(auth ? { auth } : {}), ...(v['auth-string'] !== undefined ? { authString: v['auth-string'] } : {}),
+            ...(keySize !== undefined ? { keySize: keySize as CertificateRequest['keySize'] } : {}),
+            ...(v['encrypted-config'] ? { encryptedConfig: true } : v['no-encrypted-config'] ? { encryptedConfig: false } : {}),
+          };
+          const r = await client.call<PhoneView>('POST', `/v1/phones/${encodeURIComponent(arg ?? v.mac ?? '')}/certificate`, body);
+          const c = r.certificate;
+          out(r, () => `${r.deviceName}: operation ${c.operation} (auth ${c.auth}, RSA ${c.keySize}), encrypted configuration ${c.encryptedConfig ? 'on' : 'off'}${c.encryptedNow ? ' (in effect)' : c.encryptedConfig ? ' (once the phone has an LSC)' : ''}${c.lsc ? `, LSC ${c.lsc.serial.slice(0, 16)}… until ${c.lsc.notAfter}` : ''}`);
+          return 0;
+        }
       }
-      throw new UsageError('sepi cm phone add|list|show|rm|reset');
+      throw new UsageError('sepi cm phone add|list|show|rm|reset|certificate');
     }
     if (what === 'trust') {
       switch (verb) {

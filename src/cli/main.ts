@@ -16,7 +16,9 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi cm --data DIR status
   sepi cm --data DIR phone add --mac MAC --model 8841 [--dn DN] [--description TEXT] [--password PW]
   sepi cm --data DIR phone list | show MAC | rm MAC | reset MAC [--restart]
-  sepi cm --data DIR trust list | export sast|tftp|tvs | import CERT --roles SAST,TFTP
+  sepi cm --data DIR phone certificate MAC [--install | --delete | --cancel] [--auth string|null-string|lsc]
+             [--auth-string DIGITS] [--key-size 2048] [--encrypted-config | --no-encrypted-config]
+  sepi cm --data DIR trust list | export sast|tftp|tvs|capf | import CERT --roles SAST,TFTP
   sepi cm --data DIR trust rotate-tftp | rollback on|off
   sepi tlv show FILE [--json]
   sepi tlv verify FILE (--cert PEM | --self)

@@ -18,13 +18,14 @@ import { CompanionDb } from './db.ts';
 import { DhcpService } from './dhcp-service.ts';
 import { type Endpoints, withBoundPorts } from './endpoints.ts';
 import { HttpFileService } from './file-services.ts';
-import { dhcpLine, fileLine, sipLine, tvsLine } from './log-lines.ts';
+import { capfLine, dhcpLine, fileLine, sipLine, tvsLine } from './log-lines.ts';
 import { CompanionPki } from './pki.ts';
 import { ProvisioningFiles } from './provisioning-files.ts';
 import { Registrar } from './registrar.ts';
 import { TftpService } from './tftp-service.ts';
 import { TrustFiles } from './trust-files.ts';
 import { TvsServer } from './tvs-server.ts';
+import { CapfServer } from './capf/capf-server.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -89,10 +90,12 @@ export class Companion {
         pki = await CompanionPki.open(dataDir, config.address, clock);
         const tvs = new TvsServer(pki, config.security.tvsTtlSecs, (e) => log(tvsLine(e)), clock);
         endpoints.tvs = await this.started(tvs, tvs.start(config.address, config.security.tvsPort));
+        const capf = new CapfServer({ db, pki, log: (e) => log(capfLine(e)), limitLog: log, clock });
+        endpoints.capf = await this.started(capf, capf.start(config.address, config.security.capfPort));
       }
       if (registrar) endpoints.sip = await this.started(registrar, registrar.start(config.sip.listen, config.sip.port));
       // The files name the call manager and TVS ports, so those are bound first.
-      const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock));
+      const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock), log);
       if (config.http.enabled) {
         const http = new HttpFileService(files, (e) => log(fileLine(e)), clock);
         endpoints.http = await this.started(http, http.start(config.address, config.http.port));
@@ -111,6 +114,8 @@ export class Companion {
         trust: new TrustOperations({ db, config, pki, log }),
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined }),
       };
+      const inClear = ops.status.passwordsInClear();
+      if (inClear.length) log(`${inClear.length} phone(s) with a line password in a configuration file anyone can fetch: ${inClear.slice(0, 5).join(', ')}${inClear.length > 5 ? ', …' : ''} (give them an LSC and encrypted configuration: sepi cm phone certificate NAME --install --encrypted-config)`);
       const admin = new AdminServer(ops, dataDir);
       await this.started(admin, admin.start());
       this.running = { ops, endpoints };

@@ -60,7 +60,7 @@ export interface CompanionConfig {
    * Trust: `none` serves no trust lists and plain files; `itl` (default, like CUCM's Security by
    * Default) serves an ITL and every file also as .sgn; `mixed` adds a CTL.
    */
-  security: { mode: 'none' | 'itl' | 'mixed'; digest: Digest; tvsPort: number; tvsTtlSecs: number };
+  security: { mode: 'none' | 'itl' | 'mixed'; digest: Digest; tvsPort: number; tvsTtlSecs: number; capfPort: number };
   /** Device-type code -> load name, for loadInformationNNN in the default file. */
   loadInformation: Record<string, string>;
   phones: SeedPhone[];
@@ -150,6 +150,7 @@ const ConfigFile = z.strictObject({
     digest: z.enum(['sha1', 'sha256', 'sha512'], { error: 'must be sha1, sha256 or sha512' }).optional(),
     tvsPort: listenPort.optional(),
     tvsTtlSecs: z.number().optional(),
+    capfPort: listenPort.optional(),
   }).optional(),
   loadInformation: z.record(z.string(), z.unknown()).superRefine((loads, ctx) => {
     for (const [code, load] of Object.entries(loads)) {
@@ -241,7 +242,7 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
       abandonAfterSecs: r.autoRegistration?.abandonAfterSecs ?? 300,
     },
     serveDefaultConfig: r.serveDefaultConfig ?? true,
-    security: { mode: sec.mode ?? 'itl', digest: sec.digest ?? 'sha1', tvsPort: sec.tvsPort ?? 2445, tvsTtlSecs: sec.tvsTtlSecs ?? 86400 },
+    security: { mode: sec.mode ?? 'itl', digest: sec.digest ?? 'sha1', tvsPort: sec.tvsPort ?? 2445, tvsTtlSecs: sec.tvsTtlSecs ?? 86400, capfPort: sec.capfPort ?? 3804 },
     loadInformation: (r.loadInformation ?? {}) as Record<string, string>,
     phones: (r.phones ?? []).map((p) => ({ mac: MacAddress.parse(p.mac)!.hex, model: p.model ?? '8841', dn: p.dn, description: p.description ?? '', password: p.password ?? '' })),
   };
@@ -262,7 +263,7 @@ export function loopbackConfig(raw: Record<string, unknown> = {}): CompanionConf
       tftp: section('tftp', { port: 0 }),
       http: section('http', { port: 0 }),
       sip: section('sip', { port: 0 }),
-      security: section('security', { tvsPort: 0 }),
+      security: section('security', { tvsPort: 0, capfPort: 0 }),
     },
     { address: '127.0.0.1', prefix: 8 },
   );

@@ -26,6 +26,23 @@ export interface PhoneRecord {
   versionStamp: string;
 }
 
+/** What CAPF does for a phone at its next session (reference cisco-boot-protocol.md §7). */
+export type CertificateOperation = 'none' | 'install' | 'delete';
+/** How the phone proves itself to CAPF: an authentication string typed on it, nothing, or the LSC it has. */
+export type CapfAuth = 'string' | 'null-string' | 'lsc';
+
+export interface PhoneCertificate {
+  operation: CertificateOperation;
+  auth: CapfAuth;
+  /** scrypt hash of the authentication string (password-hash.ts); empty unless auth is `string`. */
+  authStringHash: string;
+  keySize: number;
+  /** The locally significant certificate CAPF issued, PEM; empty when none. */
+  lsc: string;
+  /** Serve the full configuration only encrypted for the LSC (TFTP Encrypted Config). */
+  encryptedConfig: boolean;
+}
+
 export interface LeaseRecord {
   mac: string;
   address: string;
@@ -104,6 +121,14 @@ const MIGRATIONS = [
   // carried forward from version 3 count as settled.
   `ALTER TABLE phones ADD COLUMN own_file_at INTEGER;
    UPDATE phones SET own_file_at = 0;`,
+  // 5: CAPF (the operation pending, how the phone authenticates, the LSC issued) and TFTP
+  // Encrypted Config, per phone as CUCM keeps them in the phone's security profile.
+  `ALTER TABLE phones ADD COLUMN capf_operation TEXT NOT NULL DEFAULT 'none' CHECK (capf_operation IN ('none', 'install', 'delete'));
+   ALTER TABLE phones ADD COLUMN capf_auth TEXT NOT NULL DEFAULT 'null-string' CHECK (capf_auth IN ('string', 'null-string', 'lsc'));
+   ALTER TABLE phones ADD COLUMN capf_auth_string TEXT NOT NULL DEFAULT '';
+   ALTER TABLE phones ADD COLUMN capf_key_size INTEGER NOT NULL DEFAULT 2048;
+   ALTER TABLE phones ADD COLUMN lsc TEXT NOT NULL DEFAULT '';
+   ALTER TABLE phones ADD COLUMN encrypted_config INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */
@@ -258,6 +283,27 @@ export class CompanionDb {
       if (!used.has(dn)) return dn;
     }
     return undefined;
+  }
+
+  certificate(deviceName: string): PhoneCertificate | undefined {
+    const r = this.db.prepare('SELECT capf_operation, capf_auth, capf_auth_string, capf_key_size, lsc, encrypted_config FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      operation: String(r['capf_operation']) as CertificateOperation, auth: String(r['capf_auth']) as CapfAuth, authStringHash: String(r['capf_auth_string']),
+      keySize: Number(r['capf_key_size']), lsc: String(r['lsc']), encryptedConfig: Number(r['encrypted_config']) === 1,
+    };
+  }
+
+  /** Schedules (or cancels) a CAPF operation and sets encrypted configuration; the LSC is kept. */
+  setCertificate(deviceName: string, c: Omit<PhoneCertificate, 'lsc'>, versionStamp: string): void {
+    this.db
+      .prepare('UPDATE phones SET capf_operation = ?, capf_auth = ?, capf_auth_string = ?, capf_key_size = ?, encrypted_config = ?, version_stamp = ? WHERE device_name = ?')
+      .run(c.operation, c.auth, c.authStringHash, c.keySize, c.encryptedConfig ? 1 : 0, versionStamp, deviceName);
+  }
+
+  /** CAPF finished: the phone holds `lsc` (empty after a delete) and nothing is pending. */
+  storeLsc(deviceName: string, lsc: string, versionStamp: string): void {
+    this.db.prepare("UPDATE phones SET lsc = ?, capf_operation = 'none', capf_auth_string = '', version_stamp = ? WHERE device_name = ?").run(lsc, versionStamp, deviceName);
   }
 
   // ---- leases -------------------------------------------------------------------------------

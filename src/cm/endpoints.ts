@@ -11,6 +11,7 @@ export interface Endpoints {
   tftp?: number;
   sip?: number;
   tvs?: number;
+  capf?: number;
 }
 
 /**
@@ -25,6 +26,6 @@ export function withBoundPorts(c: CompanionConfig, e: Endpoints): CompanionConfi
     tftp: { ...c.tftp, port: c.tftp.port || e.tftp || 0 },
     sip: { ...c.sip, port: sipPort },
     callManagers: c.callManagers.map((m) => (m.sipPort === 0 ? { ...m, sipPort } : m)),
-    security: { ...c.security, tvsPort: c.security.tvsPort || e.tvs || 0 },
+    security: { ...c.security, tvsPort: c.security.tvsPort || e.tvs || 0, capfPort: c.security.capfPort || e.capf || 0 },
   };
 }

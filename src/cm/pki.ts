@@ -5,6 +5,8 @@
  *                                 Kept for ever: phones that trust it accept every later list.
  *   tftp.key.pem, tftp.cert.pem   the CallManager certificate (role CCM+TFTP): signs .sgn files.
  *   tvs.key.pem,  tvs.cert.pem    the Trust Verification Service's TLS certificate.
+ *   capf.key.pem, capf.cert.pem   the Certificate Authority Proxy Function: its TLS certificate,
+ *                                 and the CA that signs the phones' LSCs (as CUCM's CAPF is).
  *   retired/                      TFTP certificates replaced by a rotation.
  *   trusted.json                  certificates imported for TVS to vouch for, with their roles.
  *
@@ -20,7 +22,7 @@ import { type Clock, SystemClock } from '../common/clock.ts';
 import type { Digest } from '../wire/tlv.ts';
 import { type CertFacts, certFacts } from '../wire/x509.ts';
 
-export type PkiRole = 'sast' | 'tftp' | 'tvs';
+export type PkiRole = 'sast' | 'tftp' | 'tvs' | 'capf';
 
 export interface Identity {
   role: PkiRole;
@@ -38,7 +40,7 @@ export interface TrustedCert {
 
 const YEARS = 20;
 
-function makeCertificate(cn: string, key: KeyObject, extKeyUsage: Record<string, boolean>, now: number): string {
+function makeCertificate(cn: string, key: KeyObject, extKeyUsage: Record<string, boolean>, now: number, ca: boolean): string {
   const cert = forge.pki.createCertificate();
   const privateKey = forge.pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }) as string);
   cert.publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
@@ -52,8 +54,8 @@ function makeCertificate(cn: string, key: KeyObject, extKeyUsage: Record<string,
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
   cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+    { name: 'basicConstraints', cA: ca, critical: ca },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, ...(ca ? { keyCertSign: true } : {}) },
     { name: 'extKeyUsage', ...extKeyUsage },
     { name: 'subjectKeyIdentifier' },
   ]);
@@ -65,6 +67,7 @@ const EXT: Record<PkiRole, Record<string, boolean>> = {
   sast: { codeSigning: true },
   tftp: { serverAuth: true, clientAuth: true },
   tvs: { serverAuth: true },
+  capf: { serverAuth: true },
 };
 
 export class CompanionPki {
@@ -84,8 +87,9 @@ export class CompanionPki {
   static async open(dataDir: string, address: string, clock: Clock = new SystemClock()): Promise<CompanionPki> {
     const pki = new CompanionPki(join(dataDir, 'pki'), clock);
     await mkdir(pki.dir, { recursive: true, mode: 0o700 });
-    const names: Record<PkiRole, string> = { sast: `SAST-sepi-${address}`, tftp: `CallManager-${address}`, tvs: `TVS-${address}` };
-    for (const role of ['sast', 'tftp', 'tvs'] as const) pki.identities.set(role, await pki.loadOrMake(role, names[role]));
+    const names: Record<PkiRole, string> = { sast: `SAST-sepi-${address}`, tftp: `CallManager-${address}`, tvs: `TVS-${address}`, capf: `CAPF-${address}` };
+    // A data folder from before CAPF gets its CAPF identity at this start (and a new ITL with it).
+    for (const role of ['sast', 'tftp', 'tvs', 'capf'] as const) pki.identities.set(role, await pki.loadOrMake(role, names[role]));
     pki.trustedList = await pki.readTrusted();
     return pki;
   }
@@ -112,7 +116,7 @@ export class CompanionPki {
   private async make(role: PkiRole, cn: string): Promise<Identity> {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const certPem = makeCertificate(cn, privateKey, EXT[role], this.clock.now());
+    const certPem = makeCertificate(cn, privateKey, EXT[role], this.clock.now(), role === 'capf');
     // The key first: a certificate without its key would be useless after a power cut.
     await writeFileAtomic(join(this.dir, `${role}.key.pem`), keyPem, 0o600);
     await writeFileAtomic(join(this.dir, `${role}.cert.pem`), certPem);

@@ -4,11 +4,19 @@
  * `SEP<MAC>.cnf.xml` for known phones and the default file — `XMLDefault.cnf.xml`, and the same
  * content as `SEPDEFAULT.cnf` for the older models that ask for that name — plus, unless
  * security is off, the trust lists and every file again as `<name>.sgn` (trust-files.ts).
+ *
+ * TFTP Encrypted Config: a phone with an LSC and encrypted configuration on gets, in the clear,
+ * only the short file (load, CAPF, the hash of the certificate the full file is for: no
+ * secret), and its full file as `SEP<MAC>.cnf.xml.enc.sgn`, encrypted for its LSC. A phone with
+ * a CAPF operation pending is told so (`capfAuthMode`, `capfList`). A line password served in
+ * the clear is said in the log, once per phone and process.
  */
-import { type CallManagerMember, type TvsMember, DEFAULT_SIP_STACK, USECALLMANAGER, writeDeviceConfig, writeXmlDefault } from '../wire/cnf-xml.ts';
+import { X509Certificate, constants, publicEncrypt } from 'node:crypto';
+import { type CallManagerMember, type DeviceSecurity, type TvsMember, DEFAULT_SIP_STACK, USECALLMANAGER, writeDeviceConfig, writeShortConfig, writeXmlDefault } from '../wire/cnf-xml.ts';
+import { buildEncryptedConfig, configCertHash } from '../wire/enc-config.ts';
 import { PHONE_MODELS } from '../wire/models.ts';
 import type { CompanionConfig } from './config.ts';
-import type { CompanionDb, PhoneRecord } from './db.ts';
+import type { CapfAuth, CompanionDb, PhoneCertificate, PhoneRecord } from './db.ts';
 import type { TrustFiles } from './trust-files.ts';
 
 export type FileAnswer = { kind: 'file'; data: Buffer; contentType: string } | { kind: 'absent' };
@@ -17,15 +25,21 @@ const DEFAULT_NAMES = new Set(['xmldefault.cnf.xml', 'sepdefault.cnf']);
 
 export const ROLLBACK_SETTING = 'trust.rollback';
 
+/** `capfAuthMode` for each way of authenticating (reference §4.1). */
+const CAPF_AUTH_MODE: Record<CapfAuth, number> = { 'string': 1, 'null-string': 2, 'lsc': 3 };
+
 export class ProvisioningFiles {
   private readonly db: CompanionDb;
   private readonly config: CompanionConfig;
   private readonly trust: TrustFiles | undefined;
+  private readonly log: (line: string) => void;
+  private readonly warnedInClear = new Set<string>();
 
-  constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles) {
+  constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles, log: (line: string) => void = () => {}) {
     this.db = db;
     this.config = config;
     this.trust = config.security.mode === 'none' ? undefined : trust;
+    this.log = log;
   }
 
   private get rollback(): boolean {
@@ -47,6 +61,8 @@ export class ProvisioningFiles {
     const t = this.trust;
     if (/^itl(file|sep[0-9a-f]{12})\.tlv$/.test(lower)) return t ? { kind: 'file', data: t.itl(this.rollback), contentType: 'application/octet-stream' } : { kind: 'absent' };
     if (/^ctl(file|sep[0-9a-f]{12})\.tlv$/.test(lower)) return t && this.config.security.mode === 'mixed' ? { kind: 'file', data: t.ctl(), contentType: 'application/octet-stream' } : { kind: 'absent' };
+    const enc = /^sep([0-9a-f]{12})\.cnf\.xml\.enc\.sgn$/.exec(lower);
+    if (enc) return this.encryptedFile(`SEP${enc[1]!.toUpperCase()}`, name);
     if (lower.endsWith('.sgn')) {
       const inner = t && !lower.endsWith('.tlv.sgn') ? this.lookup(name.slice(0, -4)) : { kind: 'absent' as const };
       return inner.kind === 'file' ? { kind: 'file', data: t!.sgn(name, inner.data), contentType: 'application/octet-stream' } : { kind: 'absent' };
@@ -57,12 +73,45 @@ export class ProvisioningFiles {
     const m = /^sep([0-9a-f]{12})\.cnf\.xml$/.exec(lower);
     if (m) {
       const phone = this.db.phone(`SEP${m[1]!.toUpperCase()}`);
-      return phone ? { kind: 'file', data: Buffer.from(this.deviceFile(phone)), contentType: 'text/xml' } : { kind: 'absent' };
+      if (!phone) return { kind: 'absent' };
+      const security = this.security(phone.deviceName);
+      if (security.encrConfig) return { kind: 'file', data: Buffer.from(writeShortConfig({ loadInformation: '', security })), contentType: 'text/xml' };
+      if (phone.password && !this.warnedInClear.has(phone.deviceName)) {
+        this.warnedInClear.add(phone.deviceName);
+        this.log(`${phone.deviceName}: line password served in the clear in ${name} (no encrypted configuration: sepi cm phone certificate ${phone.deviceName} --install --encrypted-config)`);
+      }
+      return { kind: 'file', data: Buffer.from(this.deviceFile(phone, security)), contentType: 'text/xml' };
     }
     return { kind: 'absent' };
   }
 
-  deviceFile(p: PhoneRecord): string {
+  /** Whether `deviceName`'s full file is served only encrypted: it has an LSC, encryption is on, files can be signed. */
+  encrypted(c: PhoneCertificate | undefined): boolean {
+    return !!c && c.encryptedConfig && c.lsc !== '' && this.trust !== undefined;
+  }
+
+  private security(deviceName: string): DeviceSecurity {
+    const c = this.db.certificate(deviceName);
+    if (!c) return { capfAuthMode: 0, capf: [], certHash: '', encrConfig: false };
+    const pending = c.operation !== 'none' && this.trust !== undefined;
+    return {
+      capfAuthMode: pending ? CAPF_AUTH_MODE[c.auth] : 0,
+      capf: this.trust ? [{ host: this.config.address, port: this.config.security.capfPort }] : [],
+      certHash: c.lsc ? configCertHash(new X509Certificate(c.lsc).raw) : '',
+      encrConfig: this.encrypted(c),
+    };
+  }
+
+  private encryptedFile(deviceName: string, requested: string): FileAnswer {
+    const phone = this.db.phone(deviceName);
+    const c = this.db.certificate(deviceName);
+    if (!phone || !this.encrypted(c) || !this.trust) return { kind: 'absent' };
+    const lsc = new X509Certificate(c!.lsc);
+    const data = this.trust.encrypted(requested, Buffer.from(this.deviceFile(phone, this.security(deviceName))), (key) => publicEncrypt({ key: lsc.publicKey, padding: constants.RSA_PKCS1_PADDING }, key));
+    return { kind: 'file', data, contentType: 'application/octet-stream' };
+  }
+
+  deviceFile(p: PhoneRecord, security?: DeviceSecurity): string {
     return writeDeviceConfig({
       fullConfig: true,
       deviceProtocol: 'SIP',
@@ -79,6 +128,7 @@ export class ProvisioningFiles {
       transportLayerProtocol: 1,
       userLocale: 'English_United_States',
       networkLocale: 'United_States',
+      ...(security ? { security } : {}),
     });
   }
 

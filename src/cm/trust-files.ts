@@ -2,7 +2,8 @@
  * The trust files the companion serves (reference cisco-boot-protocol.md §5, §10):
  *
  *  - ITLFile.tlv (also answered for ITLSEP<MAC>.tlv, the header still saying ITLFile.tlv):
- *    a SAST record (the signer), the CallManager certificate as CCM+TFTP, the TVS certificate;
+ *    a SAST record (the signer), the CallManager certificate as CCM+TFTP, the TVS certificate,
+ *    the CAPF certificate (phones check the CAPF server's TLS certificate against it);
  *    signed by the SAST key. In rollback mode the TFTP and TVS records are left out: a phone
  *    holding such an empty list accepts any file and any next list (released to another cluster).
  *  - CTLFile.tlv in mixed mode: SAST and CCM+TFTP records, signed by the SAST key.
@@ -10,6 +11,7 @@
  *    signed by the CallManager (TFTP-role) key.
  */
 import { type Clock, SystemClock } from '../common/clock.ts';
+import { buildEncryptedConfig } from '../wire/enc-config.ts';
 import { Role, buildRecord, buildSignedFile } from '../wire/tlv.ts';
 import { ipv4ToBytes, isIpv4 } from '../wire/ipv4.ts';
 import type { CertFacts } from '../wire/x509.ts';
@@ -66,13 +68,23 @@ export class TrustFiles {
     return this.cached(`itl-${rollback}`, () => {
       const host = this.cfg.address;
       const records = [record(this.pki.get('sast').facts, Role.SAST)];
-      if (!rollback) records.push(record(this.pki.get('tftp').facts, Role.CCM_TFTP, host), record(this.pki.get('tvs').facts, Role.TVS, host));
+      if (!rollback) records.push(record(this.pki.get('tftp').facts, Role.CCM_TFTP, host), record(this.pki.get('tvs').facts, Role.TVS, host), record(this.pki.get('capf').facts, Role.CAPF, host));
       return this.signedList('ITLFile.tlv', Buffer.concat(records));
     });
   }
 
   ctl(): Buffer {
     return this.cached('ctl', () => this.signedList('CTLFile.tlv', Buffer.concat([record(this.pki.get('sast').facts, Role.SAST), record(this.pki.get('tftp').facts, Role.CCM_TFTP, this.cfg.address)])));
+  }
+
+  /** `SEP<MAC>.cnf.xml.enc.sgn`: `plain` encrypted with a fresh key that `wrapKey` wraps for the phone, signed like a .sgn. */
+  encrypted(name: string, plain: Buffer, wrapKey: (key: Uint8Array) => Uint8Array): Buffer {
+    const tftp = this.pki.get('tftp').facts;
+    return buildEncryptedConfig({
+      plain, filename: name, digest: this.cfg.security.digest, timestamp: this.timestamp, wrapKey,
+      signer: { name: tftp.subject, serial: tftp.serial, issuer: tftp.issuer, modulusBytes: tftp.modulusBytes },
+      sign: (d, bytes) => this.pki.sign('tftp', d, bytes),
+    });
   }
 
   /** `name` is what the phone asked for, `.sgn` included. */

@@ -2,7 +2,7 @@
  * The Trust Verification Service (TLS on 2445; reference cisco-boot-protocol.md §6): a phone
  * sends a certificate it does not find in its trust list, and TVS answers whether it is one of
  * this cluster's, with its roles and how long the answer may be cached. Certificates are looked
- * up by the SHA-256 of their DER: the companion's own (SAST, CCM+TFTP, TVS) and the ones an
+ * up by the SHA-256 of their DER: the companion's own (SAST, CCM+TFTP, TVS, CAPF) and the ones an
  * admin imported. One request per connection, as tvsd does; a request that cannot be read gets
  * an "invalid" answer if it has a header at all, and the connection closes.
  */
@@ -47,6 +47,7 @@ export class TvsServer {
       [this.pki.get('sast'), [Role.SAST]],
       [this.pki.get('tftp'), [Role.CCM_TFTP]],
       [this.pki.get('tvs'), [Role.TVS]],
+      [this.pki.get('capf'), [Role.CAPF]],
     ];
     for (const [id, roles] of own) if (id.facts.sha256 === sha256) return roles;
     return this.pki.trusted().find((t) => t.facts.sha256 === sha256)?.roles;

@@ -84,7 +84,7 @@ api('each outcome kind has one status, as version 1 documents them', () => {
   assert.equal({ ...FAILURE_STATUS }, { invalid: 400, 'not-found': 404, conflict: 409, unavailable: 409 });
   assert.equal(ROUTES.map((r) => `${r.method} ${r.url} ${r.ok}`), [
     'GET /v1/status 200', 'GET /v1/phones 200', 'POST /v1/phones 201', 'GET /v1/phones/:device 200', 'DELETE /v1/phones/:device 204',
-    'POST /v1/phones/:device/reset 200', 'GET /v1/trust 200', 'GET /v1/trust/certificates/:role 200', 'POST /v1/trust/import 201',
+    'POST /v1/phones/:device/reset 200', 'POST /v1/phones/:device/certificate 200', 'GET /v1/trust 200', 'GET /v1/trust/certificates/:role 200', 'POST /v1/trust/import 201',
     'POST /v1/trust/rotate-tftp 200', 'POST /v1/trust/rollback 200',
   ]);
 });
@@ -108,7 +108,7 @@ api('POST /v1/phones: 201 with the phone; a MAC in any form; DN from the range w
   assert.is(p.hasPassword, true);
   assert.is(p.registered, false);
   assert.not.ok('password' in p, 'the password is never returned');
-  assert.equal(Object.keys(p), ['mac', 'model', 'dn', 'description', 'autoregistered', 'createdAt', 'versionStamp', 'deviceName', 'hasPassword', 'registered'], 'the order `phone show` prints');
+  assert.equal(Object.keys(p), ['mac', 'model', 'dn', 'description', 'autoregistered', 'createdAt', 'versionStamp', 'deviceName', 'hasPassword', 'registered', 'certificate'], 'the order `phone show` prints');
   assert.is(p.createdAt, new Date(Date.UTC(2026, 0, 1)).toISOString(), 'stamped by the clock');
   const auto = await call(w, 'POST', '/v1/phones', { mac: 'SEP0011223344aa', model: '7975' });
   assert.is(auto.status, 201);
@@ -219,11 +219,13 @@ api('trust routes: list, export, import, rotate, rollback', async () => {
   let r = await call(w, 'GET', '/v1/trust');
   assert.is(r.status, 200);
   const t = r.json as TrustView;
-  assert.equal([t.mode, t.rollback, t.certificates.map((c) => `${c.source} ${c.name} ${c.roles.join(',')}`)], ['itl', false, ['own sast SAST', 'own tftp CCM+TFTP', 'own tvs TVS']]);
+  assert.equal([t.mode, t.rollback, t.certificates.map((c) => `${c.source} ${c.name} ${c.roles.join(',')}`)], ['itl', false, ['own sast SAST', 'own tftp CCM+TFTP', 'own tvs TVS', 'own capf CAPF']]);
   r = await call(w, 'GET', '/v1/trust/certificates/sast');
   assert.equal([r.status, (r.json as { pem: string }).pem.startsWith('-----BEGIN CERTIFICATE-----')], [200, true]);
   r = await call(w, 'GET', '/v1/trust/certificates/capf');
-  assert.equal([r.status, error(r)], [400, { error: 'role must be one of sast, tftp, tvs', field: 'role' }]);
+  assert.equal([r.status, (r.json as { pem: string }).pem.startsWith('-----BEGIN CERTIFICATE-----')], [200, true]);
+  r = await call(w, 'GET', '/v1/trust/certificates/itlrecovery');
+  assert.equal([r.status, error(r)], [400, { error: 'role must be one of sast, tftp, tvs, capf', field: 'role' }]);
   const other = makeCert('SAST-other-cluster');
   r = await call(w, 'POST', '/v1/trust/import', { pem: other.pem, roles: ['sast'], note: 'cluster B' });
   assert.equal([r.status, (r.json as { roles: string[] }).roles], [201, ['SAST']]);

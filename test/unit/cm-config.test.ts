@@ -31,7 +31,7 @@ test('no file: everything from the interface address, as docs/companion.md shows
     callManagers: [{ host: '10.99.0.1', sipPort: 5060, priority: 0 }],
     autoRegistration: { enabled: true, dnFirst: '2000', dnLast: '2999', perAddressBurst: 200, perAddressPerMinute: 60, abandonAfterSecs: 300 },
     serveDefaultConfig: true,
-    security: { mode: 'itl', digest: 'sha1', tvsPort: 2445, tvsTtlSecs: 86400 },
+    security: { mode: 'itl', digest: 'sha1', tvsPort: 2445, tvsTtlSecs: 86400, capfPort: 3804 },
     loadInformation: {},
     phones: [],
   });

@@ -54,6 +54,21 @@ export type AddPhoneRequest = z.infer<typeof AddPhoneRequest>;
 export const ResetRequest = z.object({ action: z.enum(['reset', 'restart']).optional() });
 export type ResetRequest = z.infer<typeof ResetRequest>;
 
+/**
+ * A phone's certificate settings, as CUCM's phone page has them: the CAPF operation to run at
+ * its next session, how it authenticates (an authentication string of 4–10 digits typed on the
+ * phone, a null string, or the LSC it already has), the LSC's RSA key size, and TFTP Encrypted
+ * Config. Omitted fields keep their value.
+ */
+export const CertificateRequest = z.object({
+  operation: z.enum(['none', 'install', 'delete']).optional(),
+  auth: z.enum(['string', 'null-string', 'lsc']).optional(),
+  authString: z.string().optional(),
+  keySize: z.union([z.literal(1024), z.literal(2048), z.literal(3072), z.literal(4096)]).optional(),
+  encryptedConfig: z.boolean().optional(),
+});
+export type CertificateRequest = z.infer<typeof CertificateRequest>;
+
 export const ImportCertificateRequest = z.object({
   pem: z.string(),
   /** SAST, CCM, CCM+TFTP, TFTP, CAPF, APP-SERVER or TVS, in any case. */
@@ -65,7 +80,7 @@ export type ImportCertificateRequest = z.infer<typeof ImportCertificateRequest>;
 export const RollbackRequest = z.object({ enabled: z.boolean() });
 export type RollbackRequest = z.infer<typeof RollbackRequest>;
 
-export const CERTIFICATE_ROLES = ['sast', 'tftp', 'tvs'] as const;
+export const CERTIFICATE_ROLES = ['sast', 'tftp', 'tvs', 'capf'] as const;
 export type CertificateRole = (typeof CERTIFICATE_ROLES)[number];
 
 /** `/v1/phones/{device}`: a MAC in any form listed above, `SEP…` or `BAT…`. */
@@ -95,6 +110,18 @@ export interface PhoneView {
   activeLoad?: string;
   /** The address of its bound DHCP lease. */
   lease?: string;
+  certificate: PhoneCertificateView;
+}
+
+/** A phone's certificate settings and LSC, without secrets. */
+export interface PhoneCertificateView {
+  operation: 'none' | 'install' | 'delete';
+  auth: 'string' | 'null-string' | 'lsc';
+  keySize: number;
+  encryptedConfig: boolean;
+  /** Whether its full configuration file is served only encrypted right now. */
+  encryptedNow: boolean;
+  lsc?: { subject: string; serial: string; notAfter: string };
 }
 
 export interface ResetAnswer {
@@ -122,8 +149,8 @@ export interface StatusView {
   registered: number;
   leases: number;
   /**
-   * Phones with a line password in a configuration file anyone can fetch (no encrypted
-   * configuration yet: docs/security.md).
+   * Phones with a line password in a configuration file anyone can fetch: no LSC, or TFTP
+   * Encrypted Config off (docs/security.md).
    */
   passwordsInClear: string[];
 }

@@ -3,13 +3,14 @@
  * (a `service-control` NOTIFY through the registrar). A phone is named by its device name; a
  * caller may write it in any of the forms device-name.ts accepts.
  */
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import { modelByName } from '../../wire/models.ts';
 import type { CompanionConfig, SeedPhone } from '../config.ts';
 import type { CompanionDb, PhoneRecord } from '../db.ts';
 import { type DeviceId, parseDeviceId } from '../device-name.ts';
-import type { AddPhoneRequest, Failure, Outcome, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
+import { hashSecret } from '../password-hash.ts';
+import type { AddPhoneRequest, CertificateRequest, Failure, Outcome, PhoneCertificateView, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
 import { conflict, invalid, notFound, ok, unavailable } from './outcome.ts';
 
 /** What sends the NOTIFY: the registrar, when SIP runs. */
@@ -95,6 +96,28 @@ export class PhoneOperations {
     return r.ok ? ok(r) : unavailable(`${p.deviceName}: ${r.detail}`);
   }
 
+  /**
+   * Changes a phone's certificate settings; an operation takes effect when the phone next reads
+   * its configuration file (a reset sends it there). The authentication string is kept hashed.
+   */
+  certificate(id: string, req: CertificateRequest): Outcome<PhoneView> {
+    const { db, config, clock } = this.d;
+    const p = this.find(id);
+    if (!p) return notFound(`no phone ${id}`);
+    const now = db.certificate(p.deviceName)!;
+    const operation = req.operation ?? now.operation;
+    const auth = req.auth ?? now.auth;
+    if (operation !== 'none' && config.security.mode === 'none') return unavailable('CAPF runs only with security mode itl or mixed (the phone must trust the CAPF certificate)');
+    if (req.authString !== undefined && !/^\d{4,10}$/.test(req.authString)) return invalid('authString', 'authString must be 4 to 10 digits (it is typed on the phone\'s keypad)');
+    const authStringHash = req.authString !== undefined ? hashSecret(req.authString) : auth === now.auth ? now.authStringHash : '';
+    if (operation !== 'none' && auth === 'string' && !authStringHash) return invalid('authString', 'authString is needed for auth "string"');
+    if (operation !== 'none' && auth === 'lsc' && !now.lsc) return invalid('auth', `${p.deviceName} has no LSC to authenticate with; use auth "string" or "null-string"`);
+    const next = { operation, auth, authStringHash: auth === 'string' ? authStringHash : '', keySize: req.keySize ?? now.keySize, encryptedConfig: req.encryptedConfig ?? now.encryptedConfig };
+    db.setCertificate(p.deviceName, next, `${clock.now()}-${randomBytes(8).toString('hex')}`);
+    this.d.log(`admin set ${p.deviceName} certificate: operation ${next.operation}, auth ${next.auth}, RSA ${next.keySize}, encrypted configuration ${next.encryptedConfig ? 'on' : 'off'}`);
+    return ok(this.view(db.phone(p.deviceName)!));
+  }
+
   /** The device a request names: by MAC, by device name, or both when they agree. */
   private identity(req: AddPhoneRequest): DeviceId | Failure {
     const byMac = req.mac === undefined ? undefined : parseDeviceId(req.mac);
@@ -125,6 +148,17 @@ export class PhoneOperations {
       ...(reg ? { registeredFrom: reg.source } : {}),
       ...(reg?.activeLoad ? { activeLoad: reg.activeLoad } : {}),
       ...(lease?.state === 'bound' ? { lease: lease.address } : {}),
+      certificate: this.certificateView(p.deviceName),
+    };
+  }
+
+  private certificateView(deviceName: string): PhoneCertificateView {
+    const c = this.d.db.certificate(deviceName)!;
+    const lsc = c.lsc ? new X509Certificate(c.lsc) : undefined;
+    return {
+      operation: c.operation, auth: c.auth, keySize: c.keySize, encryptedConfig: c.encryptedConfig,
+      encryptedNow: c.encryptedConfig && !!lsc && this.d.config.security.mode !== 'none',
+      ...(lsc ? { lsc: { subject: lsc.subject.replace(/\n/g, ', '), serial: lsc.serialNumber.toLowerCase(), notAfter: new Date(lsc.validTo).toISOString() } } : {}),
     };
   }
 }

@@ -7,6 +7,7 @@
  *   GET    /v1/phones                  POST   /v1/phones {mac | deviceName, model, dn?, …}
  *   GET    /v1/phones/:device          DELETE /v1/phones/:device
  *   POST   /v1/phones/:device/reset {action?: "reset" | "restart"}
+ *   POST   /v1/phones/:device/certificate {operation?, auth?, authString?, keySize?, encryptedConfig?}
  *   GET    /v1/trust                   GET    /v1/trust/certificates/:role
  *   POST   /v1/trust/import {pem, roles, note?}    POST /v1/trust/rotate-tftp
  *   POST   /v1/trust/rollback {enabled}
@@ -14,7 +15,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AddPhoneRequest, DeviceParams, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
+import { AddPhoneRequest, CertificateRequest, DeviceParams, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
 import { sendHttpError, sendNoRoute, sendOutcome, sendUnauthorized } from './errors.ts';
 import type { PhoneOperations } from './phones.ts';
 import type { StatusOperations } from './status.ts';
@@ -46,6 +47,7 @@ export const ROUTES = [
   route({ method: 'GET', url: '/v1/phones/:device', ok: 200, params: DeviceParams, run: (o, { params }) => o.phones.show(params.device) }),
   route({ method: 'DELETE', url: '/v1/phones/:device', ok: 204, params: DeviceParams, run: (o, { params }) => o.phones.remove(params.device) }),
   route({ method: 'POST', url: '/v1/phones/:device/reset', ok: 200, params: DeviceParams, body: ResetRequest, run: (o, { params, body }) => o.phones.reset(params.device, body) }),
+  route({ method: 'POST', url: '/v1/phones/:device/certificate', ok: 200, params: DeviceParams, body: CertificateRequest, run: (o, { params, body }) => o.phones.certificate(params.device, body) }),
   route({ method: 'GET', url: '/v1/trust', ok: 200, run: (o) => o.trust.status() }),
   route({ method: 'GET', url: '/v1/trust/certificates/:role', ok: 200, params: RoleParams, run: (o, { params }) => o.trust.exportCertificate(params.role) }),
   route({ method: 'POST', url: '/v1/trust/import', ok: 201, body: ImportCertificateRequest, run: (o, { body }) => o.trust.importCertificate(body) }),

@@ -56,6 +56,11 @@ export class StatusOperations {
 
   /** Device names whose line password their plain SEP<MAC>.cnf.xml carries to whoever asks. */
   passwordsInClear(): string[] {
-    return this.d.db.phones().filter((p) => p.password !== '').map((p) => p.deviceName);
+    const { db, config } = this.d;
+    const encrypted = (name: string) => {
+      const c = db.certificate(name);
+      return !!c && c.encryptedConfig && c.lsc !== '' && config.security.mode !== 'none';
+    };
+    return db.phones().filter((p) => p.password !== '' && !encrypted(p.deviceName)).map((p) => p.deviceName);
   }
 }

@@ -22,7 +22,7 @@ export interface TrustOperationsDeps {
 }
 
 const ROLE_CODES: Record<string, number> = { SAST: Role.SAST, CCM: Role.CCM, 'CCM+TFTP': Role.CCM_TFTP, TFTP: Role.TFTP, CAPF: Role.CAPF, 'APP-SERVER': Role.APP_SERVER, TVS: Role.TVS };
-const OWN_ROLES: Record<CertificateRole, string> = { sast: 'SAST', tftp: 'CCM+TFTP', tvs: 'TVS' };
+const OWN_ROLES: Record<CertificateRole, string> = { sast: 'SAST', tftp: 'CCM+TFTP', tvs: 'TVS', capf: 'CAPF' };
 const NO_PKI = 'security mode is none: no trust lists or TVS';
 
 export class TrustOperations {
@@ -47,7 +47,7 @@ export class TrustOperations {
 
   exportCertificate(role: CertificateRole): Outcome<CertificatePem> {
     if (!this.d.pki) return unavailable(NO_PKI);
-    if (!(role in OWN_ROLES)) return invalid('role', 'role must be sast, tftp or tvs');
+    if (!(role in OWN_ROLES)) return invalid('role', 'role must be sast, tftp, tvs or capf');
     return ok({ pem: this.d.pki.get(role).certPem });
   }
 

@@ -1,0 +1,214 @@
+/**
+ * The companion's Certificate Authority Proxy Function (TLS on TCP 3804; reference
+ * cisco-boot-protocol.md §7, message layout in src/wire/capf.ts). A phone whose configuration
+ * file has a non-zero `capfAuthMode` connects; the server speaks first, the phone names itself
+ * and proves who it is the way the admin chose (an authentication string typed on the phone,
+ * nothing — "null string" —, or the LSC it already holds), and CAPF does the operation pending
+ * for it: install (the phone makes a key pair, CAPF signs its public key into an LSC, the phone
+ * stores it) or delete. The LSC is written to the database only after the phone said it stored
+ * it, so the companion never encrypts configuration files for a certificate the phone lacks.
+ *
+ * A peer gets one session per connection, 10 s for the TLS handshake, 30 s per answer (60 s
+ * for making the key, which takes seconds on a Pi Zero), and authentication strings are tried
+ * at most 5 times at once then 2 a minute per device (a 6-digit string is otherwise guessed).
+ */
+import { constants, createHash, publicDecrypt, randomInt, timingSafeEqual, X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import { type Clock, SystemClock } from '../../common/clock.ts';
+import { MessageReader } from '../../common/message-reader.ts';
+import {
+  CAPF_HEADER_BYTES, CAPF_MAX_PAYLOAD, CAPF_PROTOCOL_VERSION, CapfAuthType, CapfCertificateType, CapfCommand, CapfElement, CapfHash, CapfKeyType, CapfReason,
+  type CapfMessage, byteValue, capfMessage, capfMessageLength, certificateValue, decodeCapf, encodeCapf, readByte, readCertificate, readCstring, readElements,
+  readSha2Signed, u16Value,
+} from '../../wire/capf.ts';
+import type { CompanionDb, PhoneCertificate } from '../db.ts';
+import { LimitLog, RateLimiter } from '../limits.ts';
+import { listen } from '../listen.ts';
+import { verifySecret } from '../password-hash.ts';
+import type { CompanionPki } from '../pki.ts';
+import { issueLsc } from './lsc-issuer.ts';
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const ANSWER_TIMEOUT_MS = 30_000;
+const KEYGEN_TIMEOUT_MS = 60_000;
+const MAX_CONNECTIONS = 256;
+
+export interface CapfLogEntry {
+  from: string;
+  device: string;
+  result: 'installed' | 'deleted' | 'no-action' | 'unknown-device' | 'refused' | 'failed';
+  detail: string;
+}
+
+export interface CapfServerOptions {
+  db: CompanionDb;
+  pki: CompanionPki;
+  log: (e: CapfLogEntry) => void;
+  limitLog: (line: string) => void;
+  clock?: Clock;
+}
+
+/** Ends a session early with a reason for the phone and a line for the log. */
+class SessionEnd extends Error {
+  readonly reason: number;
+  readonly result: CapfLogEntry['result'];
+  constructor(result: CapfLogEntry['result'], reason: number, detail: string) {
+    super(detail);
+    this.result = result;
+    this.reason = reason;
+  }
+}
+
+const AUTH_NAMES: Record<PhoneCertificate['auth'], string> = { 'string': 'authentication string', 'null-string': 'null string', 'lsc': 'existing LSC' };
+
+export class CapfServer {
+  private server: tls.Server | undefined;
+  private readonly o: CapfServerOptions;
+  private readonly clock: Clock;
+  private readonly attempts: RateLimiter;
+  private readonly limits: LimitLog;
+
+  constructor(o: CapfServerOptions) {
+    this.o = o;
+    this.clock = o.clock ?? new SystemClock();
+    this.attempts = new RateLimiter({ burst: 5, perMinute: 2, clock: this.clock });
+    this.limits = new LimitLog(o.limitLog, this.clock);
+  }
+
+  async start(host: string, port: number): Promise<number> {
+    const capf = this.o.pki.get('capf');
+    const server = tls.createServer({ key: capf.keyPem, cert: capf.certPem, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
+      void this.session(socket);
+    });
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on('tlsClientError', () => {});
+    server.on('error', () => {});
+    await listen(server, { port, host });
+    this.server = server;
+    return (server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private async session(socket: tls.TLSSocket): Promise<void> {
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.on('error', () => {});
+    const session = randomInt(1, 0xffffffff);
+    const reader = new MessageReader(socket, { messageLength: capfMessageLength, maxBytes: CAPF_HEADER_BYTES + CAPF_MAX_PAYLOAD, clock: this.clock });
+    const send = (command: number, elements: Array<[number, Uint8Array]> = []) => socket.write(encodeCapf(capfMessage(command, session, elements)));
+    const receive = async (expect: number[], timeoutMs: number, what: string): Promise<CapfMessage> => {
+      const raw = await reader.next(timeoutMs, what);
+      const m = decodeCapf(raw);
+      if (!m.ok) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `${what}: ${m.error.message}`);
+      if (m.value.session !== session) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `${what}: session ${m.value.session} is not ${session}`);
+      if (!expect.includes(m.value.command)) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `${what}: command ${m.value.command} where ${expect.join(' or ')} was expected`);
+      return m.value;
+    };
+    let device = '';
+    try {
+      send(CapfCommand.AUTH_REQUEST, [[CapfElement.VERSION, byteValue(CAPF_PROTOCOL_VERSION)], [CapfElement.AUTH_TYPE, byteValue(CapfAuthType.NONE)]]);
+      const auth = await receive([CapfCommand.AUTH_RESPONSE], ANSWER_TIMEOUT_MS, 'AUTH_RESPONSE');
+      const fields = readElements(() => ({
+        version: readByte(auth, CapfElement.VERSION, 'version'),
+        name: readCstring(auth, CapfElement.DEVICE_NAME, 'device name', 15),
+        password: readCstring(auth, CapfElement.PASSWORD, 'password', 64),
+      }));
+      if (!fields.ok) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, fields.error.message);
+      const { version, name, password } = fields.value;
+      if (version !== CAPF_PROTOCOL_VERSION) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `protocol version ${version ?? 'missing'}, not ${CAPF_PROTOCOL_VERSION}`);
+      if (!name || !/^SEP[0-9A-F]{12}$/.test(name)) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `device name "${name ?? ''}" is not SEP and 12 hex digits`);
+      device = name;
+      const cert = this.o.db.certificate(name);
+      if (!cert) throw new SessionEnd('unknown-device', CapfReason.UNKNOWN_DEVICE, 'not a phone of this companion');
+      if (cert.operation === 'none') throw new SessionEnd('no-action', CapfReason.NO_ACTION, 'no certificate operation pending');
+      this.authenticate(name, cert, auth, password, from);
+      if (cert.operation === 'install') await this.install(name, cert, send, receive, from);
+      else await this.remove(name, send, receive, from);
+    } catch (e) {
+      if (e instanceof SessionEnd) {
+        send(CapfCommand.END_SESSION, [[CapfElement.REASON, byteValue(e.reason)]]);
+        this.o.log({ from, device, result: e.result, detail: e.message });
+      } else {
+        this.o.log({ from, device, result: 'failed', detail: (e as Error).message });
+      }
+    } finally {
+      socket.end();
+      // A peer that does not close after END_SESSION is not waited for.
+      this.clock.timer(5_000, () => socket.destroy());
+    }
+  }
+
+  private authenticate(name: string, cert: PhoneCertificate, auth: CapfMessage, password: string | undefined, from: string): void {
+    const refuse = (why: string) => new SessionEnd('refused', CapfReason.INVALID_ELEMENT, `${AUTH_NAMES[cert.auth]}: ${why}`);
+    if (cert.auth === 'null-string') return;
+    if (cert.auth === 'string') {
+      if (!this.attempts.take(name)) {
+        this.limits.bite('capf-auth', name, `authentication string tried too often (5 at once, then 2 a minute); refused without checking (from ${from})`);
+        throw refuse('too many attempts, try again in a minute');
+      }
+      if (!password || !verifySecret(password, cert.authStringHash)) throw refuse('wrong authentication string');
+      return;
+    }
+    // An existing LSC: the one this companion issued, and proof the phone holds its key.
+    const offered = readElements(() => ({ cert: readCertificate(auth), sha2: readSha2Signed(auth) }));
+    if (!offered.ok) throw refuse(offered.error.message);
+    const held = offered.value.cert?.der;
+    if (!held || !cert.lsc) throw refuse(cert.lsc ? 'the phone sent no certificate' : 'this phone has no LSC to authenticate with');
+    const issued = new X509Certificate(cert.lsc).raw;
+    if (!Buffer.from(held).equals(issued)) throw refuse('the certificate is not the LSC issued to this phone');
+    const signed = auth.elements.get(CapfElement.SIGNED_DATA);
+    const sha2 = offered.value.sha2;
+    const data = Buffer.concat([Buffer.from(name, 'latin1'), Buffer.of(0), issued]);
+    if (!signed || !sha2 || sha2.hash !== CapfHash.SHA512) throw refuse('signed data (SHA-1 and SHA-512) missing');
+    if (!signedBy(issued, signed, createHash('sha1').update(data).digest()) || !signedBy(issued, sha2.signature, createHash('sha512').update(data).digest())) {
+      throw refuse('the signed data does not verify with the LSC');
+    }
+  }
+
+  private async install(name: string, cert: PhoneCertificate, send: Sender, receive: Receiver, from: string): Promise<void> {
+    send(CapfCommand.KEY_GENERATE_REQUEST, [[CapfElement.KEY_TYPE, byteValue(CapfKeyType.RSA)], [CapfElement.KEY_SIZE, u16Value(cert.keySize)]]);
+    let answer = await receive([CapfCommand.KEY_GENERATE_RESPONSE, CapfCommand.REQUEST_IN_PROGRESS], KEYGEN_TIMEOUT_MS, 'KEY_GENERATE_RESPONSE');
+    if (answer.command === CapfCommand.REQUEST_IN_PROGRESS) answer = await receive([CapfCommand.KEY_GENERATE_RESPONSE], KEYGEN_TIMEOUT_MS, 'KEY_GENERATE_RESPONSE');
+    const spki = answer.elements.get(CapfElement.PUBLIC_KEY);
+    if (!spki) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `the phone made no key (reason ${answer.elements.get(CapfElement.REASON)?.[0] ?? 'none given'})`);
+    const lsc = issueLsc(this.o.pki, name, spki, cert.keySize, this.clock.now());
+    if (!lsc.ok) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, lsc.reason);
+    send(CapfCommand.STORE_CERTIFICATE_REQUEST, [[CapfElement.CERTIFICATE_TYPE, byteValue(CapfCertificateType.LSC)], [CapfElement.CERTIFICATE, certificateValue(lsc.der)]]);
+    const stored = await receive([CapfCommand.STORE_CERTIFICATE_RESPONSE], ANSWER_TIMEOUT_MS, 'STORE_CERTIFICATE_RESPONSE');
+    const reason = stored.elements.get(CapfElement.REASON)?.[0];
+    if (reason !== CapfReason.UPDATE_CERTIFICATE) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `the phone did not store the LSC (reason ${reason ?? 'none'})`);
+    this.o.db.storeLsc(name, lsc.pem, `${this.clock.now()}-lsc`);
+    send(CapfCommand.END_SESSION, [[CapfElement.REASON, byteValue(CapfReason.UPDATE_CERTIFICATE)]]);
+    const serial = new X509Certificate(lsc.der).serialNumber.toLowerCase();
+    this.o.log({ from, device: name, result: 'installed', detail: `LSC ${serial.slice(0, 16)}… (RSA ${cert.keySize}) issued and stored by the phone` });
+  }
+
+  private async remove(name: string, send: Sender, receive: Receiver, from: string): Promise<void> {
+    send(CapfCommand.DELETE_CERTIFICATE_REQUEST);
+    const answer = await receive([CapfCommand.DELETE_CERTIFICATE_RESPONSE], ANSWER_TIMEOUT_MS, 'DELETE_CERTIFICATE_RESPONSE');
+    const reason = answer.elements.get(CapfElement.REASON)?.[0];
+    if (reason !== CapfReason.UPDATE_CERTIFICATE) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `the phone did not delete its LSC (reason ${reason ?? 'none'})`);
+    this.o.db.storeLsc(name, '', `${this.clock.now()}-lsc`);
+    send(CapfCommand.END_SESSION, [[CapfElement.REASON, byteValue(CapfReason.UPDATE_CERTIFICATE)]]);
+    this.o.log({ from, device: name, result: 'deleted', detail: 'LSC deleted on the phone' });
+  }
+}
+
+type Sender = (command: number, elements?: Array<[number, Uint8Array]>) => void;
+type Receiver = (expect: number[], timeoutMs: number, what: string) => Promise<CapfMessage>;
+
+/** CAPF's signed data is a PKCS#1 v1.5 type-1 block around the bare hash (no DigestInfo). */
+function signedBy(der: Uint8Array, signature: Uint8Array, hash: Buffer): boolean {
+  try {
+    const key = new X509Certificate(der).publicKey;
+    const out = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    return out.length === hash.length && timingSafeEqual(out, hash);
+  } catch {
+    return false;
+  }
+}
