@@ -72,7 +72,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     until: { type: 'string' }, timeout: { type: 'string' }, 'json-events': { type: 'boolean' }, net: { type: 'string' },
     'tftp-server': { type: 'string' }, static: { type: 'string' }, lcd: { type: 'string' }, 'http-port': { type: 'string' },
     'tftp-port': { type: 'string' }, 'json-screens': { type: 'boolean' }, board: { type: 'string' }, keys: { type: 'string' },
-    'factory-reset': { type: 'boolean' },
+    'factory-reset': { type: 'boolean' }, 'capf-auth-string': { type: 'string' },
   });
   if (v.keys !== undefined && v.keys !== 'stdin') throw new UsageError('--keys takes "stdin" (key names, one or more a line)');
   const board = v.board ? await loadBoard(v.board) : undefined;
@@ -96,6 +96,8 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const httpPort = positiveInt(v['http-port'], '--http-port', 6970);
   const tftpPort = positiveInt(v['tftp-port'], '--tftp-port', 69);
   const settingsOverride = settingsFromFlags(v);
+  const capfAuthString = v['capf-auth-string'];
+  if (capfAuthString !== undefined && !/^\d{4,10}$/.test(capfAuthString)) throw new UsageError('--capf-auth-string must be 4 to 10 digits');
 
   // ---- ports ----------------------------------------------------------------------------------
   const clock = new SystemClock();
@@ -124,7 +126,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
 
   // ---- the handset and who listens ------------------------------------------------------------
   const handset = new Handset({
-    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads,
+    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}),
     iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
   if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));

@@ -6,6 +6,21 @@
 import type { Duplex } from 'node:stream';
 import type { Clock } from './clock.ts';
 
+/** Where the bytes come from: a phone's TcpConnection port, or a Node socket (socketSource). */
+export interface ByteSource {
+  onData(handler: (data: Buffer) => void): void;
+  onClose(handler: (reason: string) => void): void;
+}
+
+export const socketSource = (socket: Duplex): ByteSource => ({
+  onData: (h) => socket.on('data', h),
+  onClose: (h) => {
+    socket.on('end', () => h('peer closed the connection'));
+    socket.on('close', () => h('connection closed'));
+    socket.on('error', (e) => h(e.message));
+  },
+});
+
 export class MessageReader {
   private buf: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
@@ -14,17 +29,15 @@ export class MessageReader {
   private readonly maxBytes: number;
   private readonly clock: Clock;
 
-  constructor(socket: Duplex, o: { messageLength: (buf: Buffer) => number | undefined; maxBytes: number; clock: Clock }) {
+  constructor(source: ByteSource, o: { messageLength: (buf: Buffer) => number | undefined; maxBytes: number; clock: Clock }) {
     this.messageLength = o.messageLength;
     this.maxBytes = o.maxBytes;
     this.clock = o.clock;
-    socket.on('data', (chunk: Buffer) => {
+    source.onData((chunk) => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
       this.wake();
     });
-    socket.on('end', () => this.finish(new Error('peer closed the connection')));
-    socket.on('close', () => this.finish(new Error('connection closed')));
-    socket.on('error', (e) => this.finish(e));
+    source.onClose((why) => this.finish(new Error(why)));
   }
 
   private finish(e: Error): void {

@@ -90,9 +90,22 @@ export const configStart = ev('config', 'start', { server: ipv4, file: z.string(
 export const configFetched = ev('config', 'progress', fetchResult, 'A configuration name asked for: found, absent or failed');
 export const configLoad = ev('config', 'progress', { wantedLoad: z.string(), activeLoad: z.string() }, 'The file asks for another firmware load');
 export const configRefused = ev('config', 'fail', { file: z.string(), error: z.string(), reason: z.string(), at: z.union([z.string(), int]).optional() }, 'A file refused: bad signature, unreadable XML, not SIP');
-export const configDone = ev('config', 'done', { file: z.string(), server: ipv4, via: z.enum(['http', 'tftp']), configKind, callManagers: int, signed: z.boolean() }, 'A configuration file accepted');
+export const configDone = ev('config', 'done', {
+  file: z.string(), server: ipv4, via: z.enum(['http', 'tftp']), configKind, callManagers: int, signed: z.boolean(),
+  /** The full file came encrypted for this phone's LSC (`<name>.enc.sgn`) and was decrypted. */
+  encrypted: z.boolean().optional(),
+}, 'A configuration file accepted');
+export const configShort = ev('config', 'progress', { file: z.string(), encrypted: z.literal(false), certHash: z.string(), reason: z.string() }, 'The file says the full one is encrypted, and this phone cannot open it yet (no LSC, or another one): CAPF first');
 export const configLastGood = ev('config', 'done', { file: z.string(), server: ipv4, configKind, lastGood: z.literal(true) }, 'The newest file was refused: the last good one is used');
 export const configRetry = ev('config', 'retry', { reason: z.enum(['no-server', 'absent', 'refused', 'tvs-down']), round: int, inSecs: int }, 'No usable configuration this round; the next after inSecs');
+
+// ---- certificate (CAPF) ------------------------------------------------------------------------
+export const certificateStart = ev('certificate', 'start', { server: z.string(), authMode: int }, 'A CAPF session begins (capfAuthMode: 1 authentication string, 2 null string, 3 LSC, 4 MIC)');
+export const certificateDone = ev('certificate', 'done', {
+  certificate: z.enum(['installed', 'deleted', 'fetched', 'no-action']), server: z.string(),
+  serial: z.string().optional(), issuer: z.string().optional(), certHash: z.string().optional(),
+}, 'The CAPF session ended well: an LSC installed (its serial, issuer and hash), deleted, fetched, or nothing to do');
+export const certificateFail = ev('certificate', 'fail', { certificate: z.enum(['refused', 'failed', 'cancelled']), server: z.string(), reason: z.string() }, 'CAPF refused the phone, the session failed, or the user cancelled the authentication string');
 
 // ---- registration ------------------------------------------------------------------------------
 
@@ -127,7 +140,8 @@ export const STEP_EVENTS = [
   dhcpStart, dhcpSend, dhcpOffer, dhcpNak, dhcpReuse, dhcpIgnored, dhcpRenewed, dhcpLease, dhcpStatic, dhcpKept, dhcpFail, dhcpRetry,
   tftpChosen, tftpUnresolved,
   trustStart, trustFetched, trustInstalled, trustTvs, trustRefused, trustServerDown, trustTvsDown, trustDone,
-  configStart, configFetched, configLoad, configRefused, configDone, configLastGood, configRetry,
+  configStart, configFetched, configLoad, configRefused, configDone, configShort, configLastGood, configRetry,
+  certificateStart, certificateDone, certificateFail,
   registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
   registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
 ] as const;

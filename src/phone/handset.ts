@@ -12,7 +12,8 @@
 import { Bus } from '../common/bus.ts';
 import type { PhoneEvent, PhoneStatus } from './events.ts';
 import { Firmware, type FirmwareOptions } from './firmware.ts';
-import type { Display, Keypad } from './ports.ts';
+import type { Display, Keypad, UserPrompt } from './ports.ts';
+import { PresetAuthStringPrompt } from './prompts.ts';
 import type { ScreenFrame, ScreenGeometry } from './screen.ts';
 import { LCD_160x128 } from './screen.ts';
 import { PhoneUi } from './ui.ts';
@@ -21,6 +22,8 @@ export interface HandsetOptions extends Omit<FirmwareOptions, 'prompt'> {
   geometry?: ScreenGeometry;
   displays?: Display[];
   keypads?: Keypad[];
+  /** Answers CAPF's authentication-string question for phones nobody types on (`--capf-auth-string`). */
+  capfAuthString?: string;
 }
 
 export class Handset {
@@ -41,7 +44,8 @@ export class Handset {
     this.keypads = o.keypads ?? [];
     // The UI answers the flow's questions, and needs the firmware's controls: built in that order.
     let ui: PhoneUi | undefined;
-    this.firmware = new Firmware({ ...o, prompt: { ask: (request, signal) => ui!.ask(request, signal) } });
+    const uiPrompt: UserPrompt = { ask: (request, signal) => ui!.ask(request, signal) };
+    this.firmware = new Firmware({ ...o, prompt: o.capfAuthString ? new PresetAuthStringPrompt(uiPrompt, o.capfAuthString) : uiPrompt });
     ui = new PhoneUi(this.firmware, () => this.draw());
     this.ui = ui;
     // Listeners hear an event before the frame it changes: a JSON stream reads event, then screen.

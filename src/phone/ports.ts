@@ -97,9 +97,11 @@ export interface Keypad {
 export type PromptRequest =
   /** 16 digits typed on the keypad; `problem` says why it is asked again (invalid, expired…). */
   | { kind: 'activation-code'; problem?: string }
+  /** CAPF's authentication string, 4–10 digits; an empty answer means the user cancelled. */
+  | { kind: 'authentication-string'; problem?: string }
   | { kind: 'confirm'; title: string; text: string };
 
-export type PromptAnswer<R extends PromptRequest> = R extends { kind: 'activation-code' } ? { digits: string } : { yes: boolean };
+export type PromptAnswer<R extends PromptRequest> = R extends { kind: 'activation-code' | 'authentication-string' } ? { digits: string } : { yes: boolean };
 
 /**
  * The reverse of the UI's controls: a flow asks the person at the phone and waits. The phone UI

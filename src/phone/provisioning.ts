@@ -2,11 +2,15 @@
  * The provisioning steps of an enterprise boot, one server at a time: the trust lists
  * (`CTLSEP<MAC>.tlv`, then `ITLSEP<MAC>.tlv` or `ITLFile.tlv`; absent is fine) and the
  * configuration file (`SEP<MAC>.cnf.xml`, else the model's default names), with the last good
- * configuration kept in NVRAM for when a newer one is refused. The trust rules themselves are
+ * configuration kept in NVRAM for when a newer one is refused. A file that says the full one is
+ * encrypted (`encrConfig`, TFTP Encrypted Config) is followed by `<name>.enc.sgn`, checked like
+ * any signed file and opened with the phone's LSC (lsc.ts). The trust rules themselves are
  * TrustStore's; TVS is asked through TvsClient. Which server, in which order, and how long to
  * wait between rounds is the enterprise flow's business (flows/enterprise.ts).
  */
-import { type PhoneConfig, parsePhoneConfig } from '../wire/cnf-xml.ts';
+import { type DeviceConfig, type PhoneConfig, parsePhoneConfig } from '../wire/cnf-xml.ts';
+import { openEncryptedConfig, parseEncryptedConfig } from '../wire/enc-config.ts';
+import { readLsc } from './lsc.ts';
 import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { roleName } from '../wire/tlv.ts';
@@ -33,6 +37,8 @@ export interface Provisioned {
   config: PhoneConfig;
   file: string;
   server: string;
+  /** The full file came encrypted for this phone's LSC and was opened. */
+  encrypted?: boolean;
 }
 
 /** The last configuration file the phone accepted, kept in NVRAM for when a newer one is refused. */
@@ -162,22 +168,69 @@ export class Provisioning {
         o.report({ step: 'config', state: 'fail', ms: elapsed(), message: `${name} refused: ${e.message}`, file: name, error: e.code, reason: e.message, ...(e.at === undefined ? {} : { at: e.at }) });
         return { kind: 'refused', message: `${name} refused` };
       }
-      const config = parsed.value;
+      let config = parsed.value;
+      let encrypted = false;
+      let xml = Buffer.from(content).toString('utf8');
+      if (config.kind === 'device' && config.security.encrConfig) {
+        const opened = await this.openEncrypted(server, config, signal);
+        if (opened.kind === 'failed') return opened;
+        if (opened.kind === 'refused') return opened;
+        if (opened.kind === 'cannot-open') {
+          // CAPF comes first (the flow runs it when capfAuthMode asks); the short file is all there is.
+          o.report({ step: 'config', state: 'progress', ms: elapsed(), message: `${name}: full configuration encrypted for a certificate this phone lacks (${opened.reason})`, file: name, encrypted: false, certHash: config.security.certHash, reason: opened.reason });
+          return { kind: 'ok', value: { config, file: name, server } };
+        }
+        config = opened.config;
+        xml = opened.xml;
+        encrypted = true;
+      }
       if (config.kind === 'device' && config.deviceProtocol !== 'SIP') {
         o.report({ step: 'config', state: 'fail', ms: elapsed(), message: `${name} is for ${config.deviceProtocol}; this phone runs SIP`, file: name, error: 'protocol', reason: `device protocol ${config.deviceProtocol}` });
         return { kind: 'refused', message: `${name} is not a SIP configuration` };
       }
-      await this.keepLastGood({ file: name, server, xml: Buffer.from(content).toString('utf8') });
+      await this.keepLastGood({ file: name, server, xml });
       const members = config.callManagers.map((m) => m.host).join(', ');
       o.report({
-        step: 'config', state: 'done', ms: elapsed(), message: `${name} via ${r.via.toUpperCase()}${signed ? ', signature good' : ''}: CM ${members}`,
-        file: name, server, via: r.via, configKind: config.kind, callManagers: config.callManagers.length, signed,
+        step: 'config', state: 'done', ms: elapsed(), message: `${name} via ${r.via.toUpperCase()}${signed ? ', signature good' : ''}${encrypted ? ', decrypted with the LSC' : ''}: CM ${members}`,
+        file: name, server, via: r.via, configKind: config.kind, callManagers: config.callManagers.length, signed, ...(encrypted ? { encrypted } : {}),
       });
-      return { kind: 'ok', value: { config, file: name, server } };
+      return { kind: 'ok', value: { config, file: name, server, ...(encrypted ? { encrypted } : {}) } };
     }
     const tried = names.join(', ');
     const hint = signed ? '; the trust list asks for signed files: erase it (Settings) if the server changed' : o.model.defaultConfigNames.length ? '; is autoregistration off?' : '';
     return { kind: 'absent', message: `No configuration on ${server} (${tried} not found)${hint}` };
+  }
+
+  /**
+   * `SEP<MAC>.cnf.xml.enc.sgn`: signed by a TFTP certificate of the trust list (always: an
+   * encrypted file is a signed one), encrypted for the LSC whose hash the short file names.
+   */
+  private async openEncrypted(server: string, short: DeviceConfig, signal: AbortSignal): Promise<
+    { kind: 'ok'; config: PhoneConfig; xml: string } | { kind: 'cannot-open'; reason: string } | { kind: 'failed'; message: string } | { kind: 'refused'; message: string }
+  > {
+    const { o } = this;
+    const lsc = await readLsc(o.nvram);
+    if (!lsc) return { kind: 'cannot-open', reason: 'no LSC' };
+    if (short.security.certHash && lsc.certHash !== short.security.certHash) return { kind: 'cannot-open', reason: `its LSC is ${lsc.certHash.slice(0, 12)}…, the file is for ${short.security.certHash.slice(0, 12)}…` };
+    const name = `${o.mac.deviceName}.cnf.xml.enc.sgn`;
+    const elapsed = stepTimer(o.clock);
+    const r = await this.fetchLogged('config', server, name, signal);
+    if (r.kind === 'failed') return { kind: 'failed', message: `${name}: ${r.detail}` };
+    const refuse = (error: string, reason: string) => {
+      o.report({ step: 'config', state: 'fail', ms: elapsed(), message: `${name} refused: ${reason}`, file: name, error, reason });
+      return { kind: 'refused' as const, message: `${name} refused` };
+    };
+    if (r.kind === 'absent') return refuse('absent', 'the configuration says it is encrypted, and the encrypted file is not there');
+    const check = o.trust.checkSignedFile(r.data, name);
+    if (!check.ok) return refuse('signature', check.reason);
+    const enc = parseEncryptedConfig(r.data);
+    if (!enc.ok) return refuse(enc.error.code, enc.error.message);
+    const plain = openEncryptedConfig(enc.value, (w) => lsc.unwrap(w));
+    if (!plain.ok) return refuse(plain.error.code, plain.error.message);
+    const parsed = parsePhoneConfig(plain.value);
+    if (!parsed.ok) return refuse(parsed.error.code, `decrypted, but ${parsed.error.message}`);
+    if (parsed.value.kind !== 'device' || !parsed.value.fullConfig) return refuse('bad-element', 'decrypted, but it is not a full device configuration');
+    return { kind: 'ok', config: parsed.value, xml: plain.value.toString('utf8') };
   }
 
   private async fetchLogged(step: 'trust' | 'config', server: string, name: string, signal: AbortSignal): Promise<FetchResult> {

@@ -16,6 +16,7 @@ const PHASES: Record<StepEvent['step'], string> = {
   tftp: 'Configuring IP',
   trust: 'Trust list',
   config: 'Configuring CM',
+  certificate: 'Updating certificate',
   register: 'Registering',
   reboot: 'Restarting',
 };

@@ -94,6 +94,11 @@ export class TrustStore {
     return (this.itlValue?.list.records ?? []).filter((r) => r.role === Role.TVS && r.certificate);
   }
 
+  /** The CAPF certificates of the ITL: a CAPF server must show one of them. */
+  capfRecords(): TrustRecord[] {
+    return this.records().filter((r) => r.role === Role.CAPF && r.certificate);
+  }
+
   summary(): string[] {
     const line = (name: string, l: TrustList | undefined) => {
       if (!l) return `${name}: none`;

@@ -26,6 +26,9 @@ import { type ScreenFrame, type ScreenGeometry, fit, renderScreen, wrap } from '
 export { KEYS, type Key, isKey } from './keys.ts';
 
 const CODE_DIGITS = 16;
+/** CAPF authentication strings are 4 to 10 digits (what CUCM generates and accepts). */
+const AUTH_STRING_MIN = 4;
+const AUTH_STRING_MAX = 10;
 
 /** What the UI needs from the firmware. */
 export interface PhoneControls {
@@ -41,6 +44,8 @@ type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust'
 /** The question on show, and how to answer it. */
 type Question =
   | { kind: 'activation-code'; problem: string | undefined; digits: string; answer: (digits: string) => void }
+  /** CAPF's authentication string: 4–10 digits, Submit or Cancel (an empty answer). */
+  | { kind: 'authentication-string'; problem: string | undefined; digits: string; answer: (digits: string) => void }
   | { kind: 'confirm'; title: string; text: string; answer: (yes: boolean) => void };
 
 const MENU = ['Trust list', 'Status messages', 'Restart', 'Factory reset'] as const;
@@ -75,9 +80,9 @@ export class PhoneUi implements UserPrompt {
         this.close();
         resolve(answer as PromptAnswer<R>);
       };
-      const q: Question = request.kind === 'activation-code'
-        ? { kind: 'activation-code', problem: request.problem, digits: '', answer: (digits) => settle({ digits }) }
-        : { kind: 'confirm', title: request.title, text: request.text, answer: (yes) => settle({ yes }) };
+      const q: Question = request.kind === 'confirm'
+        ? { kind: 'confirm', title: request.title, text: request.text, answer: (yes) => settle({ yes }) }
+        : { kind: request.kind, problem: request.problem, digits: '', answer: (digits) => settle({ digits }) };
       signal.addEventListener('abort', withdraw, { once: true });
       this.question = q;
       this.changed();
@@ -97,6 +102,7 @@ export class PhoneUi implements UserPrompt {
       if (key === 'soft2' || key === 'back') return q.answer(false);
       return;
     }
+    if (q.kind === 'authentication-string') return this.answerAuthString(q, key);
     if (/^[0-9]$/.test(key)) {
       if (q.digits.length < CODE_DIGITS) q.digits += key;
     } else if (key === 'back') q.digits = q.digits.slice(0, -1);
@@ -104,6 +110,18 @@ export class PhoneUi implements UserPrompt {
     else if (key === 'soft1' || key === 'select') {
       if (q.digits.length === CODE_DIGITS) return q.answer(q.digits);
       this.note = `${CODE_DIGITS - q.digits.length} digits to go`;
+    }
+    this.changed();
+  }
+
+  private answerAuthString(q: Extract<Question, { kind: 'authentication-string' }>, key: Key): void {
+    if (/^[0-9]$/.test(key)) {
+      if (q.digits.length < AUTH_STRING_MAX) q.digits += key;
+    } else if (key === 'back') q.digits = q.digits.slice(0, -1);
+    else if (key === 'soft2') return q.answer('');
+    else if (key === 'soft1' || key === 'select') {
+      if (q.digits.length >= AUTH_STRING_MIN) return q.answer(q.digits);
+      this.note = `At least ${AUTH_STRING_MIN} digits`;
     }
     this.changed();
   }
@@ -182,6 +200,9 @@ export class PhoneUi implements UserPrompt {
       return page('Activation code', ['Enter activation code', ...(q.problem ? [q.problem] : []), field], ['Submit', 'Clear'], g, this.note);
     }
     if (q?.kind === 'confirm') return page(q.title, [q.text], ['Yes', 'No'], g, this.note);
+    if (q?.kind === 'authentication-string') {
+      return page('LSC update', ['Enter authentication string', ...(q.problem ? [q.problem] : []), q.digits.padEnd(AUTH_STRING_MIN, '_')], ['Submit', 'Cancel'], g, this.note);
+    }
     const v = this.view;
     switch (v.kind) {
       case 'home':

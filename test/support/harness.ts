@@ -64,7 +64,7 @@ export class Harness {
       address: '127.0.0.1', prefix: 8,
       dhcp: { enabled: false }, tftp: { port: 0 }, http: { port: 0 }, sip: { port: 0 },
       ...overrides,
-      security: { tvsPort: 0, ...((overrides['security'] as object | undefined) ?? {}) },
+      security: { tvsPort: 0, capfPort: 0, ...((overrides['security'] as object | undefined) ?? {}) },
     };
     const config = buildConfig(raw, { address: '127.0.0.1', prefix: 8 });
     const companion = new Companion({ dataDir: this.dataDir, config, clock: this.clock, log: (l) => this.companionLog.push(l) });
@@ -79,14 +79,14 @@ export class Harness {
   }
 
   /** A phone on the loopback LAN, powered on. */
-  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number } = {}): HarnessPhone {
+  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string } = {}): HarnessPhone {
     const c = this.companion;
     const keypad = new ScriptedKeypad('test');
     const nvram = new MemoryNvram();
     const handset = new Handset({
       mac: MacAddress.parse(mac)!, model: modelByName(o.model ?? '8841')!, network: this.network, iface: new UnmanagedInterface('lo'), clock: this.clock, nvram,
       httpPort: c?.endpoints.http ?? 6970, tftpPort: c?.endpoints.tftp ?? 69, keypads: [keypad],
-      ...(o.settings ? { settingsOverride: o.settings } : {}), ...(o.waitScale ? { waitScale: o.waitScale } : {}),
+      ...(o.settings ? { settingsOverride: o.settings } : {}), ...(o.waitScale ? { waitScale: o.waitScale } : {}), ...(o.capfAuthString ? { capfAuthString: o.capfAuthString } : {}),
       // No tftp windowsize: the npm tftp server does not speak it, and the fallback costs a round.
       tftpRequest: { blksize: 1428, tsize: true, timeoutSecs: 2 },
     });

@@ -77,9 +77,34 @@ export class LoopbackNetwork implements NetworkPort {
     return this.watched(await this.track(this.inner.tcp(host, port, o)));
   }
 
+  /**
+   * A TLS connection (TVS, CAPF) is one short exchange that may pause for work at either end (a
+   * phone making its CAPF key): virtual time stands still while it is open, so no timer of
+   * either end fires for real work in progress.
+   */
   async tls(host: string, port: number, o: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<{ conn: TcpConnection; peerCertificate: Uint8Array }> {
     const r = await this.track(this.inner.tls(host, port, o));
-    return { conn: this.watched(r.conn), peerCertificate: r.peerCertificate };
+    this.pending++;
+    let open = true;
+    const done = () => {
+      if (!open) return;
+      open = false;
+      this.pending--;
+      this.touch();
+    };
+    const w = this.watched(r.conn);
+    const conn: TcpConnection = {
+      ...w,
+      onClose: (h) => w.onClose((why) => {
+        done();
+        h(why);
+      }),
+      close: () => {
+        done();
+        w.close();
+      },
+    };
+    return { conn, peerCertificate: r.peerCertificate };
   }
 
   httpGet(url: string, o: { timeoutMs: number; maxBytes: number; signal?: AbortSignal }): Promise<HttpResult> {

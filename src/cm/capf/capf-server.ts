@@ -16,7 +16,7 @@ import { constants, createHash, publicDecrypt, randomInt, timingSafeEqual, X509C
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { type Clock, SystemClock } from '../../common/clock.ts';
-import { MessageReader } from '../../common/message-reader.ts';
+import { MessageReader, socketSource } from '../../common/message-reader.ts';
 import {
   CAPF_HEADER_BYTES, CAPF_MAX_PAYLOAD, CAPF_PROTOCOL_VERSION, CapfAuthType, CapfCertificateType, CapfCommand, CapfElement, CapfHash, CapfKeyType, CapfReason,
   type CapfMessage, byteValue, capfMessage, capfMessageLength, certificateValue, decodeCapf, encodeCapf, readByte, readCertificate, readCstring, readElements,
@@ -99,7 +99,7 @@ export class CapfServer {
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
     const session = randomInt(1, 0xffffffff);
-    const reader = new MessageReader(socket, { messageLength: capfMessageLength, maxBytes: CAPF_HEADER_BYTES + CAPF_MAX_PAYLOAD, clock: this.clock });
+    const reader = new MessageReader(socketSource(socket), { messageLength: capfMessageLength, maxBytes: CAPF_HEADER_BYTES + CAPF_MAX_PAYLOAD, clock: this.clock });
     const send = (command: number, elements: Array<[number, Uint8Array]> = []) => socket.write(encodeCapf(capfMessage(command, session, elements)));
     const receive = async (expect: number[], timeoutMs: number, what: string): Promise<CapfMessage> => {
       const raw = await reader.next(timeoutMs, what);

@@ -2,17 +2,20 @@
  * The enterprise (Unified CM) boot flow, after the network:
  *
  *   start ──► trust-lists ──► configuration ──► onboarding ──► firmware-load ──► registering ◄──► registered
- *    │          │   ▲              │  │  ▲                                        │
- *    │          │   └─next server──┘  │  │                                        │ every member refused
- *    │          ▼                     ▼  │                                        ▼
- *    └──► configuration-retry ◄───────┘  └── (a refused file: the last good one)  registration-retry
- *           │   ▲    (no server answered, nothing found, TVS down)                  │
- *           └───┘    (no server at all: wait again)                                 │
+ *    │          │   ▲              │  │  ▲  │          ▲                          │
+ *    │          │   └─next server──┘  │  │  └► certificate ─┘ (CAPF asked for;    │ every member refused
+ *    │          ▼                     ▼  │       │  │        nothing changed)      ▼
+ *    └──► configuration-retry ◄───────┘  │       │  └─► trust-lists (an LSC       registration-retry
+ *           │   ▲    (no server answered, │       │      installed or deleted:      │
+ *           │   │     nothing found,     │       │      read the files again)      │
+ *           │   │     TVS down)          └── (a refused file: the last good one)   │
+ *           └───┘◄── (only the short file, no LSC to open the full one) ◄┘         │
  *           └──────────────► trust-lists ◄──────────────────────────────────────────┘
  *
  * Trust lists and the configuration come from the first TFTP server that answers (Alternate >
  * option 150 > option 66 > siaddr); a server that does not answer sends the flow to the next.
- * Onboarding (activation codes) and the firmware load have their states; onboarding does
+ * The certificate state runs CAPF when the file asks (certificate-step.ts), at most twice a
+ * cycle. Onboarding (activation codes) and the firmware load have their states; onboarding does
  * nothing yet, the load step reports a load it cannot install. Waiting is one Backoff per
  * ladder: CONFIG_RETRY between provisioning rounds, REGISTER_RETRY after a refusal.
  */
@@ -20,6 +23,7 @@ import { Backoff } from '../../common/backoff.ts';
 import type { PhoneConfig } from '../../wire/cnf-xml.ts';
 import type { Provisioned } from '../provisioning.ts';
 import { Provisioning, stepTimer } from '../provisioning.ts';
+import { type CertificateNext, certificateStep } from '../certificate-step.ts';
 import { register } from '../registration-step.ts';
 import { CONFIG_RETRY, REGISTER_RETRY } from '../retries.ts';
 import type { BootFlow, FlowContext } from './flow.ts';
@@ -30,6 +34,7 @@ export type EnterpriseState =
   | 'trust-lists'
   | 'configuration'
   | 'configuration-retry'
+  | 'certificate'
   | 'onboarding'
   | 'firmware-load'
   | 'registering'
@@ -39,7 +44,8 @@ export type EnterpriseState =
 export const ENTERPRISE_EDGES: Edges<EnterpriseState> = {
   'start': ['trust-lists', 'configuration-retry'],
   'trust-lists': ['configuration', 'trust-lists', 'configuration-retry'],
-  'configuration': ['onboarding', 'trust-lists', 'configuration-retry'],
+  'configuration': ['onboarding', 'certificate', 'trust-lists', 'configuration-retry'],
+  'certificate': ['onboarding', 'trust-lists', 'configuration-retry'],
   'configuration-retry': ['trust-lists', 'configuration-retry'],
   'onboarding': ['firmware-load'],
   'firmware-load': ['registering'],
@@ -58,8 +64,26 @@ export class EnterpriseFlow implements BootFlow {
     const provisioning = new Provisioning({ mac: ctx.mac, model: ctx.model, clock: ctx.clock, nvram: ctx.nvram, fetcher: ctx.fetcher, trust: ctx.trust, tvs: ctx.tvs, report: ctx.report });
     const configRetry = new Backoff(CONFIG_RETRY, ctx.clock, { scale: ctx.waitScale });
     const registerRetry = new Backoff(REGISTER_RETRY, ctx.clock, { scale: ctx.waitScale });
+    let capfSessions = 0;
     for (;;) {
       const provisioned = await this.provision(ctx, machine, provisioning, configRetry, signal);
+      const { config } = provisioned;
+      if (config.kind === 'device' && (config.security.capfAuthMode !== 0 || !config.fullConfig)) {
+        let next: CertificateNext = config.fullConfig ? 'go' : 'wait';
+        if (config.security.capfAuthMode !== 0 && capfSessions < 2) {
+          machine.transition('certificate');
+          capfSessions++;
+          next = await certificateStep(ctx, config, signal);
+        }
+        if (next === 'again') continue;
+        if (next === 'wait') {
+          machine.transition('configuration-retry');
+          const inSecs = configRetry.delaySecs;
+          ctx.report({ step: 'config', state: 'retry', ms: 0, message: `${provisioned.file}: the full configuration is encrypted and this phone cannot open it; retry in ${inSecs} s`, reason: 'refused', round: 1, inSecs });
+          await configRetry.wait(signal);
+          continue;
+        }
+      }
       configRetry.reset();
       machine.transition('onboarding');
       machine.transition('firmware-load');
