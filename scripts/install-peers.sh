@@ -2,8 +2,10 @@
 # Installs, when missing, the Debian packages of the peers that nobody here wrote and that the
 # end-to-end tests, the demo and the bench run against: dnsmasq, tftpd-hpa, tftp-hpa, atftp,
 # busybox udhcpc, kamailio, tshark, SIPp, socat, iproute2 (ip netns), nftables (a lossy LAN),
-# jq (the JSON stream's recipes in docs/cli.md), and openssl and python3 (an independent ITL
-# builder and a second opinion on signatures).
+# jq (the JSON stream's recipes in docs/cli.md), openssl and python3 (an independent ITL
+# builder and a second opinion on signatures), and Debian's python3-cryptography and python3-lxml
+# for the usecallmanager.nz peers in test/peers/usecallmanager (capfd, capfc, enccnf), which run
+# on /usr/bin/python3, never a python3 found first on PATH.
 # Needs root and apt; elsewhere it says what is missing and leaves it to the operator.
 set -eu
 need=""
@@ -21,6 +23,7 @@ have socat     || need="$need socat"
 have pkill     || need="$need procps"
 have openssl   || need="$need openssl"
 have python3   || need="$need python3"
+/usr/bin/python3 -c 'import cryptography, lxml' >/dev/null 2>&1 || need="$need python3-cryptography python3-lxml"
 have jq        || need="$need jq"
 have nft       || need="$need nftables"
 [ -z "$need" ] && exit 0
