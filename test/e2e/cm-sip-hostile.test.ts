@@ -8,7 +8,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Lab } from '../support/lab.ts';
 import type { Proc } from '../support/proc.ts';
@@ -52,6 +52,19 @@ const pidOf = async (companion: Proc) => {
   return companion.child.pid!;
 };
 const openFiles = async (pid: number) => (await readdir(`/proc/${pid}/fd`)).length;
+const rssMiB = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+/** Samples a process's RSS every 50 ms while `during` runs; the highest seen. */
+async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ value: T; peakMiB: number }> {
+  let peakMiB = await rssMiB(pid);
+  const timer = setInterval(() => void rssMiB(pid).then((m) => (peakMiB = Math.max(peakMiB, m)), () => {}), 50);
+  try {
+    return { value: await during, peakMiB };
+  } finally {
+    clearInterval(timer);
+  }
+}
+/** What an attack may leave behind for good in RSS (allocator and V8 slack): far less than a leak per connection. */
+const RSS_SLACK_MIB = 24;
 
 hostile('a REGISTER with "Expires: x" is refused with 400, for an unknown MAC and for a known phone', async () => {
   const data = await dirs.make('cm');
@@ -81,8 +94,9 @@ hostile('idle connections are closed, too many at once are refused, and the open
   const companion = await startCompanion(lab, data, { security: { mode: 'none' }, sip: { unregisteredIdleSecs: 2, maxUnregisteredPerAddress: 40 }, phones: [{ mac: '0011223344c3', model: '8841', dn: '1303' }] });
   const pid = await pidOf(companion);
   const before = await openFiles(pid);
+  const rssBefore = await rssMiB(pid);
   const ns = await lab.addHost('idle', { address: '10.87.0.52/24' });
-  const r = await attack(ns, 'idle', '100', '4000');
+  const { value: r, peakMiB } = await peakRss(pid, attack(ns, 'idle', '100', '4000'));
   assert.is(r['stillOpen'], 0, JSON.stringify(r));
   assert.ok(Number(r['refusedAtOnce']) >= 60, `past 40 waiting connections the rest are refused: ${JSON.stringify(r)}`);
   assert.ok(Number(r['closedByServer']) >= 30, `the accepted ones are closed when idle: ${JSON.stringify(r)}`);
@@ -90,6 +104,29 @@ hostile('idle connections are closed, too many at once are refused, and the open
   assert.ok(companion.lines.some((l) => /limit sip-idle 10\.87\.0\.52: idle connections closed/.test(l)));
   assert.ok((await openFiles(pid)) <= before + 2, 'open files back down');
   await phoneStillBoots('0011223344c3', companion);
+  const rssAfter = await rssMiB(pid);
+  process.stdout.write(`  companion RSS ${rssBefore.toFixed(1)} MiB before, ${peakMiB.toFixed(1)} at the attack's peak, ${rssAfter.toFixed(1)} after\n`);
+  assert.ok(rssAfter <= rssBefore + RSS_SLACK_MIB, `RSS back down: ${rssBefore.toFixed(1)} MiB before, ${peakMiB.toFixed(1)} at the peak, ${rssAfter.toFixed(1)} after`);
+});
+
+hostile('two thousand connections at once: RSS and open files rise with them and come back down when the attacker leaves', async () => {
+  const data = await dirs.make('cm');
+  const companion = await startCompanion(lab, data, { security: { mode: 'none' }, sip: { unregisteredIdleSecs: 3, maxUnregisteredPerAddress: 5000 }, phones: [{ mac: '0011223344c6', model: '8841', dn: '1306' }] });
+  const pid = await pidOf(companion);
+  const [filesBefore, rssBefore] = [await openFiles(pid), await rssMiB(pid)];
+  const ns = await lab.addHost('crowd', { address: '10.87.0.57/24' });
+  let filesPeak = filesBefore;
+  const sampler = setInterval(() => void openFiles(pid).then((n) => (filesPeak = Math.max(filesPeak, n)), () => {}), 100);
+  const { value: r, peakMiB } = await peakRss(pid, attack(ns, 'idle', '2000', '6000')).finally(() => clearInterval(sampler));
+  assert.is(r['stillOpen'], 0, JSON.stringify(r));
+  assert.ok(filesPeak >= filesBefore + 1000, `the connections were held: ${filesBefore} open files before, ${filesPeak} at the peak`);
+  await phoneStillBoots('0011223344c6', companion);
+  const [filesAfter, rssAfter] = [await openFiles(pid), await rssMiB(pid)];
+  process.stdout.write(`  2000 connections: open files ${filesBefore} → ${filesPeak} → ${filesAfter}; RSS ${rssBefore.toFixed(1)} → ${peakMiB.toFixed(1)} → ${rssAfter.toFixed(1)} MiB\n`);
+  assert.ok(filesAfter <= filesBefore + 2, 'open files back down');
+  assert.ok(rssAfter <= rssBefore + RSS_SLACK_MIB, `RSS back down: ${rssBefore.toFixed(1)} MiB before, ${peakMiB.toFixed(1)} at the peak, ${rssAfter.toFixed(1)} after`);
+  // RSS does not shrink to where it was (V8 and the allocator keep what they grew into); that the
+  // heap keeps nothing per past connection is test/unit/cm-connection-memory.test.ts.
 });
 
 hostile('random MACs cannot take the autoregistration range: a rate limit bites, and phones that never came back are let go', async () => {
@@ -115,12 +152,18 @@ hostile('random MACs cannot take the autoregistration range: a rate limit bites,
 hostile('HTTP 6970: one address holds at most 64 connections, and a phone still fetches its files', async () => {
   const data = await dirs.make('cm');
   const companion = await startCompanion(lab, data, { security: { mode: 'none' }, phones: [{ mac: '0011223344c5', model: '8841', dn: '1305' }] });
+  const pid = await pidOf(companion);
+  const [filesBefore, rssBefore] = [await openFiles(pid), await rssMiB(pid)];
   const ns = await lab.addHost('httphog', { address: '10.87.0.56/24' });
-  const r = await attackPort(ns, '6970', 'idle', '100', '1500');
+  const { value: r, peakMiB } = await peakRss(pid, attackPort(ns, '6970', 'idle', '100', '1500'));
   assert.ok(Number(r['refusedAtOnce']) >= 36 && Number(r['stillOpen']) <= 64, JSON.stringify(r));
   assert.ok(companion.lines.some((l) => /limit http-per-address 10\.87\.0\.56: 64 HTTP connections from one address: refused/.test(l)), companion.tail());
   const reg = await phoneStillBoots('0011223344c5', companion);
   assert.is(reg['line'], '1305');
+  assert.ok((await openFiles(pid)) <= filesBefore + 2, 'open files back down once the hog left');
+  const rssAfter = await rssMiB(pid);
+  process.stdout.write(`  companion RSS ${rssBefore.toFixed(1)} MiB before, ${peakMiB.toFixed(1)} at the attack's peak, ${rssAfter.toFixed(1)} after\n`);
+  assert.ok(rssAfter <= rssBefore + RSS_SLACK_MIB, `RSS back down: ${rssBefore.toFixed(1)} MiB before, ${peakMiB.toFixed(1)} at the peak, ${rssAfter.toFixed(1)} after`);
 });
 
 hostile('a request path with a newline cannot forge a log line', async () => {
