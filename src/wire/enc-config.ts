@@ -118,7 +118,13 @@ export function parseEncryptedConfig(buf: Uint8Array): Result<EncryptedConfig> {
  */
 export function openEncryptedConfig(e: EncryptedConfig, unwrapKey: (wrapped: Uint8Array) => Uint8Array | undefined): Result<Buffer> {
   return catchWire(() => {
-    const key = unwrapKey(e.wrappedKey);
+    let key: Uint8Array | undefined;
+    try {
+      key = unwrapKey(e.wrappedKey);
+    } catch {
+      // RSA refuses a block larger than its modulus outright: wrapped for another, bigger key.
+      key = undefined;
+    }
     const algorithm = key ? AES_FOR_KEY_BYTES[key.length] : undefined;
     if (!key || !algorithm) throw new WireError(FORMAT, 'wrong-key', 'the file key does not open with this phone\'s certificate key (encrypted for another certificate?)');
     const decipher = createDecipheriv(algorithm, key, e.iv).setAutoPadding(false);

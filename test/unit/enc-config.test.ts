@@ -41,6 +41,11 @@ test('another phone\'s key, or an altered body, opens nothing and says why', () 
   if (!e.ok) return assert.unreachable(e.error.message);
   const wrong = openEncryptedConfig(e.value, unwrapWith(other));
   assert.ok(!wrong.ok && wrong.error.code === 'wrong-key', 'another certificate');
+  // RSA throws outright for a block larger than the key's modulus: that too is "another key".
+  const thrown = openEncryptedConfig(e.value, () => {
+    throw new Error('data too large for modulus');
+  });
+  assert.ok(!thrown.ok && thrown.error.code === 'wrong-key');
   const tampered = Buffer.from(file);
   tampered[tampered.length - 20]! ^= 0x55;
   const t = parseEncryptedConfig(tampered);
