@@ -4,8 +4,8 @@
  * HTTP, SIP alike — and phones still get an address, their files and a registration, by
  * retransmission and backoff alone. The loss is nftables' `numgen random` on the receiving end
  * of each direction (a drop there is a packet lost on the wire; a drop on the way out would be
- * an EPERM to the sender instead). This kernel has no `sch_netem`, so netem's delay is not
- * tested here.
+ * an EPERM to the sender instead). Delay (this kernel has no `sch_netem`) is
+ * test/e2e/delay-lan.test.ts, through a user-space delay line.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

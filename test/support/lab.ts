@@ -5,6 +5,7 @@
  * (or CAP_NET_ADMIN) and iproute2. Names carry the test process id, so labs never collide.
  */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Proc } from './proc.ts';
 
@@ -81,6 +82,39 @@ export class Lab {
     await this.ns(ns, 'ip', 'link', 'set', 'eth0', 'up');
     if (opts.address) await this.ns(ns, 'ip', 'addr', 'add', opts.address, 'dev', 'eth0');
     return ns;
+  }
+
+  /**
+   * A host whose eth0 reaches the LAN through a delay line: frames each way are held `delayMs`
+   * plus up to `jitterMs` (test/e2e/helpers/delay-line.py, between two TAP devices in a namespace
+   * of its own, bridged to the host's veth on one side and the LAN on the other). This is netem's
+   * delay for a kernel without sch_netem.
+   */
+  async addDelayedHost(name: string, opts: { mac?: string; delayMs: number; jitterMs: number }): Promise<{ ns: string; line: Proc }> {
+    const ns = `${this.prefix}-${name}`;
+    const dl = `${this.prefix}-${name}-dl`;
+    const n = this.vethSeq++;
+    const outer = `v${process.pid % 100000}${labSeq}${n}`.slice(0, 15);
+    for (const x of [ns, dl]) {
+      await this.ip('netns', 'add', x);
+      this.hosts.push(x);
+      await this.ns(x, 'ip', 'link', 'set', 'lo', 'up');
+    }
+    await this.ip('link', 'add', 'a0', 'netns', dl, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    await this.ip('link', 'add', outer, 'netns', this.server, 'type', 'veth', 'peer', 'name', 'b0', 'netns', dl);
+    await this.ns(this.server, 'ip', 'link', 'set', outer, 'master', 'br0');
+    await this.ns(this.server, 'ip', 'link', 'set', outer, 'up');
+    const line = this.spawn('delay-line', dl, '/usr/bin/python3', ['-I', '-u', join(import.meta.dirname, '..', 'e2e', 'helpers', 'delay-line.py'), 'tapa', 'tapb', String(opts.delayMs), String(opts.jitterMs)]);
+    await line.waitForLine(/^ready$/, 10_000);
+    for (const [br, port, tap] of [['bra', 'a0', 'tapa'], ['brb', 'b0', 'tapb']] as const) {
+      await this.ns(dl, 'ip', 'link', 'add', br, 'type', 'bridge');
+      await this.ns(dl, 'ip', 'link', 'set', port, 'master', br);
+      await this.ns(dl, 'ip', 'link', 'set', tap, 'master', br);
+      for (const dev of [br, port, tap]) await this.ns(dl, 'ip', 'link', 'set', dev, 'up');
+    }
+    if (opts.mac) await this.ns(ns, 'ip', 'link', 'set', 'eth0', 'address', opts.mac);
+    await this.ns(ns, 'ip', 'link', 'set', 'eth0', 'up');
+    return { ns, line };
   }
 
   /** Starts a program inside a namespace; it is stopped when the lab is destroyed. */
