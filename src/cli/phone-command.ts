@@ -20,6 +20,7 @@ import { eventLine, screenLine } from '../phone/json-lines.ts';
 import { LineKeypad } from '../phone/keypads.ts';
 import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
 import { FileNvram } from '../phone/nvram.ts';
+import { wipeKeepingMic } from '../phone/mic.ts';
 import type { Display, Keypad } from '../phone/ports.ts';
 import { NullDisplay, TextDisplay } from '../phone/render.ts';
 import { LCD_160x128, LCD_320x240, type ScreenGeometry } from '../phone/screen.ts';
@@ -103,7 +104,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const clock = new SystemClock();
   const network = new NodeNetwork();
   const nvram = new FileNvram(nvramDir);
-  if (v['factory-reset']) await nvram.wipe();
+  if (v['factory-reset']) await wipeKeepingMic(nvram);
   const displays: Display[] = [];
   const keypads: Keypad[] = [];
   let wall: TtyLcdWall | undefined;

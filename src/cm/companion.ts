@@ -18,7 +18,7 @@ import { CompanionDb } from './db.ts';
 import { DhcpService } from './dhcp-service.ts';
 import { type Endpoints, withBoundPorts } from './endpoints.ts';
 import { HttpFileService } from './file-services.ts';
-import { capfLine, dhcpLine, fileLine, sipLine, tvsLine } from './log-lines.ts';
+import { activationLine, capfLine, dhcpLine, fileLine, sipLine, tvsLine } from './log-lines.ts';
 import { CompanionPki } from './pki.ts';
 import { ProvisioningFiles } from './provisioning-files.ts';
 import { Registrar } from './registrar.ts';
@@ -26,6 +26,8 @@ import { TftpService } from './tftp-service.ts';
 import { TrustFiles } from './trust-files.ts';
 import { TvsServer } from './tvs-server.ts';
 import { CapfServer } from './capf/capf-server.ts';
+import { ActivationService } from './activation/activation-service.ts';
+import { openOnboarding } from './activation/onboarding-parts.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -83,7 +85,8 @@ export class Companion {
       this.undo.push(() => db.close());
       const endpoints: Endpoints = {};
       const registrar = config.sip.enabled ? new Registrar(db, config, (e) => log(sipLine(e)), clock) : undefined;
-      const phones = new PhoneOperations({ db, config, clock, log, serviceControl: registrar });
+      const { store, activation, manufacturing, operations: onboarding } = await openOnboarding({ db, config, clock, log, dataDir });
+      const phones = new PhoneOperations({ db, config, clock, log, serviceControl: registrar, onboarding: { store, activation } });
       phones.seed(config.phones);
       let pki: CompanionPki | undefined;
       if (config.security.mode !== 'none') {
@@ -92,10 +95,14 @@ export class Companion {
         endpoints.tvs = await this.started(tvs, tvs.start(config.address, config.security.tvsPort));
         const capf = new CapfServer({ db, pki, log: (e) => log(capfLine(e)), limitLog: log, clock });
         endpoints.capf = await this.started(capf, capf.start(config.address, config.security.capfPort));
+        const tftpServers = () => [config.address];
+        const act = new ActivationService({ pki, trust: manufacturing, activation, clock, tftp: tftpServers, log: (e) => log(activationLine(e)) });
+        endpoints.activation = await this.started(act, act.start(config.address, config.activation.port));
       }
       if (registrar) endpoints.sip = await this.started(registrar, registrar.start(config.sip.listen, config.sip.port));
       // The files name the call manager and TVS ports, so those are bound first.
-      const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock), log);
+      const onboardingFiles = endpoints.activation ? { store, serviceUrl: `https://${config.address}:${endpoints.activation}/emu-act/v1/` } : undefined;
+      const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock), log, onboardingFiles);
       if (config.http.enabled) {
         const http = new HttpFileService(files, (e) => log(fileLine(e)), clock);
         endpoints.http = await this.started(http, http.start(config.address, config.http.port));
@@ -111,6 +118,7 @@ export class Companion {
       }
       const ops: AdminOperations = {
         phones,
+        onboarding,
         trust: new TrustOperations({ db, config, pki, log }),
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined }),
       };

@@ -16,6 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { intToIpv4, ipv4ToInt, isIpv4, maskToPrefix, prefixToMask } from '../wire/ipv4.ts';
+import { join } from 'node:path';
+import { CA_CERT_FILE, defaultFactoryDir } from '../factory/factory-files.ts';
 import { MacAddress } from '../wire/mac.ts';
 import { modelByName } from '../wire/models.ts';
 import type { Digest } from '../wire/tlv.ts';
@@ -61,6 +63,13 @@ export interface CompanionConfig {
    * Default) serves an ITL and every file also as .sgn; `mixed` adds a CTL.
    */
   security: { mode: 'none' | 'itl' | 'mixed'; digest: Digest; tvsPort: number; tvsTtlSecs: number; capfPort: number };
+  /**
+   * Activation-code onboarding (docs/activation.md): the Device Activation Service's HTTPS port,
+   * how long a code lives (Unified CM's Activation Time to Live), and the manufacturing CA
+   * certificates it trusts for phones' MICs besides the imported ones (a missing file is skipped:
+   * by default the lab factory's on this machine, if there is one).
+   */
+  activation: { port: number; ttlHours: number; manufacturingCaFiles: string[] };
   /** Device-type code -> load name, for loadInformationNNN in the default file. */
   loadInformation: Record<string, string>;
   phones: SeedPhone[];
@@ -151,6 +160,11 @@ const ConfigFile = z.strictObject({
     tvsPort: listenPort.optional(),
     tvsTtlSecs: z.number().optional(),
     capfPort: listenPort.optional(),
+  }).optional(),
+  activation: z.strictObject({
+    port: listenPort.optional(),
+    ttlHours: z.number().positive().max(24 * 365).optional(),
+    manufacturingCaFiles: z.array(z.string().min(1)).optional(),
   }).optional(),
   loadInformation: z.record(z.string(), z.unknown()).superRefine((loads, ctx) => {
     for (const [code, load] of Object.entries(loads)) {
@@ -243,6 +257,11 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
     },
     serveDefaultConfig: r.serveDefaultConfig ?? true,
     security: { mode: sec.mode ?? 'itl', digest: sec.digest ?? 'sha1', tvsPort: sec.tvsPort ?? 2445, tvsTtlSecs: sec.tvsTtlSecs ?? 86400, capfPort: sec.capfPort ?? 3804 },
+    activation: {
+      port: r.activation?.port ?? 6971,
+      ttlHours: r.activation?.ttlHours ?? 168,
+      manufacturingCaFiles: r.activation?.manufacturingCaFiles ?? [join(defaultFactoryDir(), CA_CERT_FILE)],
+    },
     loadInformation: (r.loadInformation ?? {}) as Record<string, string>,
     phones: (r.phones ?? []).map((p) => ({ mac: MacAddress.parse(p.mac)!.hex, model: p.model ?? '8841', dn: p.dn, description: p.description ?? '', password: p.password ?? '' })),
   };
@@ -264,6 +283,7 @@ export function loopbackConfig(raw: Record<string, unknown> = {}): CompanionConf
       http: section('http', { port: 0 }),
       sip: section('sip', { port: 0 }),
       security: section('security', { tvsPort: 0, capfPort: 0 }),
+      activation: section('activation', { port: 0 }),
     },
     { address: '127.0.0.1', prefix: 8 },
   );

@@ -129,6 +129,39 @@ const MIGRATIONS = [
    ALTER TABLE phones ADD COLUMN capf_key_size INTEGER NOT NULL DEFAULT 2048;
    ALTER TABLE phones ADD COLUMN lsc TEXT NOT NULL DEFAULT '';
    ALTER TABLE phones ADD COLUMN encrypted_config INTEGER NOT NULL DEFAULT 0;`,
+  // 6: activation-code onboarding (src/cm/activation/): Device Defaults per model, end users
+  // owning phones, outstanding codes (a salt and a keyed hash, never the code), the audit log.
+  `CREATE TABLE device_defaults (
+     model TEXT PRIMARY KEY,
+     onboarding TEXT NOT NULL CHECK (onboarding IN ('auto-registration', 'activation-code'))
+   );
+   CREATE TABLE users (
+     id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+     name TEXT NOT NULL DEFAULT '',
+     password_hash TEXT NOT NULL,
+     pin_hash TEXT NOT NULL DEFAULT '',
+     primary_dn TEXT NOT NULL DEFAULT '',
+     admin INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   );
+   ALTER TABLE phones ADD COLUMN owner TEXT REFERENCES users(id) ON DELETE SET NULL;
+   ALTER TABLE phones ADD COLUMN requires_code INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE activation_codes (
+     device_name TEXT PRIMARY KEY REFERENCES phones(device_name) ON DELETE CASCADE ON UPDATE CASCADE,
+     salt TEXT NOT NULL,
+     code_hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     device TEXT NOT NULL DEFAULT '',
+     source TEXT NOT NULL DEFAULT '',
+     result TEXT NOT NULL DEFAULT ''
+   );`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */
@@ -215,6 +248,16 @@ export class CompanionDb {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The open database, for the stores of other subjects (activation/store.ts) that share it. */
+  get handle(): DatabaseSync {
+    return this.db;
+  }
+
+  /** The data folder's secrets (a store seals with it or derives its own key from it). */
+  get secrets(): SecretBox {
+    return this.box;
   }
 
   // ---- phones -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ export interface Endpoints {
   sip?: number;
   tvs?: number;
   capf?: number;
+  activation?: number;
 }
 
 /**
@@ -27,5 +28,6 @@ export function withBoundPorts(c: CompanionConfig, e: Endpoints): CompanionConfi
     sip: { ...c.sip, port: sipPort },
     callManagers: c.callManagers.map((m) => (m.sipPort === 0 ? { ...m, sipPort } : m)),
     security: { ...c.security, tvsPort: c.security.tvsPort || e.tvs || 0, capfPort: c.security.capfPort || e.capf || 0 },
+    activation: { ...c.activation, port: c.activation.port || e.activation || 0 },
   };
 }

@@ -10,6 +10,10 @@
  * secret), and its full file as `SEP<MAC>.cnf.xml.enc.sgn`, encrypted for its LSC. A phone with
  * a CAPF operation pending is told so (`capfAuthMode`, `capfList`). A line password served in
  * the clear is said in the log, once per phone and process.
+ *
+ * Activation codes: the default file tells each model how it onboards (`<emuOnboarding>`,
+ * from Device Defaults), and a phone that waits for its code has no file of its own yet — it
+ * finds only the default file, and with it the Device Activation Service.
  */
 import { X509Certificate, constants, publicEncrypt } from 'node:crypto';
 import { type CallManagerMember, type DeviceSecurity, type TvsMember, DEFAULT_SIP_STACK, USECALLMANAGER, writeDeviceConfig, writeShortConfig, writeXmlDefault } from '../wire/cnf-xml.ts';
@@ -18,6 +22,13 @@ import { PHONE_MODELS } from '../wire/models.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CapfAuth, CompanionDb, PhoneCertificate, PhoneRecord } from './db.ts';
 import type { TrustFiles } from './trust-files.ts';
+import type { ActivationStore } from './activation/store.ts';
+
+/** Activation onboarding as the files show it: Device Defaults, and where the service listens. */
+export interface OnboardingFiles {
+  store: ActivationStore;
+  serviceUrl: string;
+}
 
 export type FileAnswer = { kind: 'file'; data: Buffer; contentType: string } | { kind: 'absent' };
 
@@ -34,12 +45,14 @@ export class ProvisioningFiles {
   private readonly trust: TrustFiles | undefined;
   private readonly log: (line: string) => void;
   private readonly warnedInClear = new Set<string>();
+  private readonly onboarding: OnboardingFiles | undefined;
 
-  constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles, log: (line: string) => void = () => {}) {
+  constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles, log: (line: string) => void = () => {}, onboarding?: OnboardingFiles) {
     this.db = db;
     this.config = config;
     this.trust = config.security.mode === 'none' ? undefined : trust;
     this.log = log;
+    this.onboarding = onboarding;
   }
 
   private get rollback(): boolean {
@@ -73,7 +86,7 @@ export class ProvisioningFiles {
     const m = /^sep([0-9a-f]{12})\.cnf\.xml$/.exec(lower);
     if (m) {
       const phone = this.db.phone(`SEP${m[1]!.toUpperCase()}`);
-      if (!phone) return { kind: 'absent' };
+      if (!phone || this.onboarding?.store.phoneOnboarding(phone.deviceName)?.requiresCode) return { kind: 'absent' };
       const security = this.security(phone.deviceName);
       if (security.encrConfig) return { kind: 'file', data: Buffer.from(writeShortConfig({ loadInformation: '', security })), contentType: 'text/xml' };
       if (phone.password && !this.warnedInClear.has(phone.deviceName)) {
@@ -105,7 +118,7 @@ export class ProvisioningFiles {
   private encryptedFile(deviceName: string, requested: string): FileAnswer {
     const phone = this.db.phone(deviceName);
     const c = this.db.certificate(deviceName);
-    if (!phone || !this.encrypted(c) || !this.trust) return { kind: 'absent' };
+    if (!phone || !this.encrypted(c) || !this.trust || this.onboarding?.store.phoneOnboarding(deviceName)?.requiresCode) return { kind: 'absent' };
     const lsc = new X509Certificate(c!.lsc);
     const data = this.trust.encrypted(requested, Buffer.from(this.deviceFile(phone, this.security(deviceName))), (key) => publicEncrypt({ key: lsc.publicKey, padding: constants.RSA_PKCS1_PADDING }, key));
     return { kind: 'file', data, contentType: 'application/octet-stream' };
@@ -137,6 +150,10 @@ export class ProvisioningFiles {
       const model = [...PHONE_MODELS.values()].find((m) => m.code === Number(code));
       return { code: Number(code), model: model ? `Cisco ${model.name}` : '', load };
     });
-    return writeXmlDefault({ callManagers: this.members(), tvs: this.tvs(), loads });
+    const o = this.onboarding;
+    const onboarding = o
+      ? o.store.deviceDefaults().filter((d) => d.onboarding === 'activation-code').map((d) => ({ model: `Cisco ${d.model}`, method: 'activationCode' as const, service: o.serviceUrl }))
+      : [];
+    return writeXmlDefault({ callManagers: this.members(), tvs: this.tvs(), loads, ...(onboarding.length ? { onboarding } : {}) });
   }
 }

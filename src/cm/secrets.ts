@@ -8,7 +8,7 @@
  *
  *   enc1:<base64( iv[12] | ciphertext | tag[16] )>
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -44,6 +44,14 @@ export class SecretBox {
       closeSync(fd);
     }
     return new SecretBox(key, true);
+  }
+
+  /**
+   * A key for one purpose derived from the folder's key (HMAC-SHA256 over the label), so a key
+   * used to derive activation codes is never the one that seals passwords.
+   */
+  subkey(label: string): Buffer {
+    return createHmac('sha256', this.key).update(label).digest();
   }
 
   static isSealed(stored: string): boolean {

@@ -34,6 +34,7 @@ import { applyEvent, initialStatus } from './status.ts';
 import type { TftpRequestOptions } from './tftp-client.ts';
 import { TrustStore } from './trust-store.ts';
 import { TvsClient } from './tvs-client.ts';
+import { wipeKeepingMic } from './mic.ts';
 
 export interface FirmwareOptions {
   mac: MacAddress;
@@ -150,14 +151,14 @@ export class Firmware {
     this.startCycle('trust-list-erased', 'flow');
   }
 
-  /** Factory reset: NVRAM wiped (lease, settings, trust lists, last good file), then a reboot. */
+  /** Factory reset: NVRAM wiped (lease, settings, trust lists, last good file, LSC; not the MIC), then a reboot. */
   async factoryReset(): Promise<void> {
     if (!this.poweredOn) return;
     this.cycle?.abort(new Aborted('factory reset'));
     await this.running;
     const lease = this.net?.lease;
     if (lease && this.o.iface.ownsAddress) await this.o.iface.deconfigure({ address: lease.address, prefix: lease.prefix, router: undefined });
-    await this.o.nvram.wipe();
+    await wipeKeepingMic(this.o.nvram);
     this.net = undefined;
     this.report({ step: 'reboot', state: 'start', ms: 0, message: 'Factory reset', kind: 'reset', reason: 'factory-reset' });
     this.startCycle('factory-reset', 'dhcp');

@@ -99,11 +99,25 @@ export interface DefaultLoad {
   load: string;
 }
 
+/**
+ * How phones of a model onboard when they have no file of their own: `<emuOnboarding
+ * model="Cisco 8841" method="activationCode" service="https://…/emu-act/v1/"/>`. The element is
+ * ours (EMU-ACT/1, docs/protocols/activation.md): Cisco's phones "detect" activation-code
+ * onboarding in XMLDefault.cnf.xml by means that are not public; a real phone ignores it.
+ */
+export interface DefaultOnboarding {
+  model: string;
+  method: 'activationCode' | 'autoRegistration';
+  /** The Device Activation Service's base URL (HTTPS), for `activationCode`. */
+  service: string;
+}
+
 export interface XmlDefaultConfig {
   kind: 'default';
   callManagers: CallManagerMember[];
   tvs: TvsMember[];
   loads: DefaultLoad[];
+  onboarding?: DefaultOnboarding[];
 }
 
 export type PhoneConfig = DeviceConfig | XmlDefaultConfig;
@@ -298,7 +312,17 @@ function readDefault(root: XmlElement): XmlDefaultConfig {
   }
   // CUCM's XMLDefault puts callManagerGroup at the root; some generators wrap it in devicePool.
   const group = child(root, 'callManagerGroup') ?? at(root, 'devicePool', 'callManagerGroup');
-  return { kind: 'default', callManagers: readCallManagerGroup(group, root), tvs: readTvs(root), loads };
+  const onboarding = children(root, 'emuOnboarding').map((o): DefaultOnboarding => {
+    const method = o.attrs['method'];
+    if (method !== 'activationCode' && method !== 'autoRegistration') return bad(o, `method "${(method ?? '').slice(0, 32)}" is not activationCode or autoRegistration`);
+    const service = o.attrs['service'] ?? '';
+    if (method === 'activationCode' && !/^https:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?\/[\x21-\x7e]{0,200}$/.test(service)) bad(o, 'service must be an https URL');
+    const model = o.attrs['model'] ?? '';
+    if (!/^[\x20-\x7e]{1,64}$/.test(model)) bad(o, 'model is missing');
+    return { model, method, service };
+  });
+  if (onboarding.length > 256) bad(root, `${onboarding.length} emuOnboarding elements, at most 256`);
+  return { kind: 'default', callManagers: readCallManagerGroup(group, root), tvs: readTvs(root), loads, ...(onboarding.length ? { onboarding } : {}) };
 }
 
 /** Parses either configuration file; the root element says which it is. */
@@ -408,6 +432,7 @@ export function writeXmlDefault(c: Omit<XmlDefaultConfig, 'kind'>): string {
       memberNodes(c.callManagers),
       ...tvsNode(c.tvs),
       ...c.loads.map((l) => el(`loadInformation${l.code}`, l.load, l.model ? { model: l.model } : undefined)),
+      ...(c.onboarding ?? []).map((o) => el('emuOnboarding', '', { model: o.model, method: o.method, ...(o.service ? { service: o.service } : {}) })),
     ]),
   );
 }

@@ -14,6 +14,7 @@ import { VirtualClock } from '../../src/common/clock.ts';
 import type { ErrorBody, PhoneView, ResetAnswer, StatusView, TrustView } from '../../src/cm/admin/contract.ts';
 import { FAILURE_STATUS } from '../../src/cm/admin/errors.ts';
 import { PhoneOperations, type ServiceControl } from '../../src/cm/admin/phones.ts';
+import { openOnboarding } from '../../src/cm/activation/onboarding-parts.ts';
 import { type AdminOperations, ROUTES, buildAdminApp } from '../../src/cm/admin/routes.ts';
 import { StatusOperations } from '../../src/cm/admin/status.ts';
 import { TrustOperations } from '../../src/cm/admin/trust.ts';
@@ -50,8 +51,10 @@ async function world(raw: Record<string, unknown>): Promise<World> {
   const pki = config.security.mode === 'none' ? undefined : await CompanionPki.open(dir, config.address, clock);
   const phones = new AnsweringPhones();
   const log = () => {};
+  const onboarding = await openOnboarding({ db, config, clock, log, dataDir: dir });
   const ops: AdminOperations = {
-    phones: new PhoneOperations({ db, config, clock, log, serviceControl: phones }),
+    phones: new PhoneOperations({ db, config, clock, log, serviceControl: phones, onboarding }),
+    onboarding: onboarding.operations,
     trust: new TrustOperations({ db, config, pki, log }),
     status: new StatusOperations({ db, config, clock, startedAt: clock.now(), dhcpCounters: undefined, tvsRunning: pki !== undefined }),
   };
@@ -84,7 +87,9 @@ api('each outcome kind has one status, as version 1 documents them', () => {
   assert.equal({ ...FAILURE_STATUS }, { invalid: 400, 'not-found': 404, conflict: 409, unavailable: 409 });
   assert.equal(ROUTES.map((r) => `${r.method} ${r.url} ${r.ok}`), [
     'GET /v1/status 200', 'GET /v1/phones 200', 'POST /v1/phones 201', 'GET /v1/phones/:device 200', 'DELETE /v1/phones/:device 204',
-    'POST /v1/phones/:device/reset 200', 'POST /v1/phones/:device/certificate 200', 'GET /v1/trust 200', 'GET /v1/trust/certificates/:role 200', 'POST /v1/trust/import 201',
+    'POST /v1/phones/:device/reset 200', 'POST /v1/phones/:device/certificate 200',
+    'GET /v1/phones/:device/code 200', 'POST /v1/phones/:device/code 200', 'GET /v1/codes 200', 'GET /v1/device-defaults 200', 'POST /v1/device-defaults 200',
+    'GET /v1/users 200', 'POST /v1/users 201', 'POST /v1/trust/manufacturing 201', 'GET /v1/trust 200', 'GET /v1/trust/certificates/:role 200', 'POST /v1/trust/import 201',
     'POST /v1/trust/rotate-tftp 200', 'POST /v1/trust/rollback 200',
   ]);
 });
@@ -108,7 +113,7 @@ api('POST /v1/phones: 201 with the phone; a MAC in any form; DN from the range w
   assert.is(p.hasPassword, true);
   assert.is(p.registered, false);
   assert.not.ok('password' in p, 'the password is never returned');
-  assert.equal(Object.keys(p), ['mac', 'model', 'dn', 'description', 'autoregistered', 'createdAt', 'versionStamp', 'deviceName', 'hasPassword', 'registered', 'certificate'], 'the order `phone show` prints');
+  assert.equal(Object.keys(p), ['mac', 'model', 'dn', 'description', 'autoregistered', 'createdAt', 'versionStamp', 'deviceName', 'hasPassword', 'registered', 'certificate', 'requiresActivationCode'], 'the order `phone show` prints');
   assert.is(p.createdAt, new Date(Date.UTC(2026, 0, 1)).toISOString(), 'stamped by the clock');
   const auto = await call(w, 'POST', '/v1/phones', { mac: 'SEP0011223344aa', model: '7975' });
   assert.is(auto.status, 201);

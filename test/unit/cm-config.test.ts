@@ -5,6 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, buildConfig, loopbackConfig } from '../../src/cm/config.ts';
+import { join } from 'node:path';
+import { CA_CERT_FILE, defaultFactoryDir } from '../../src/factory/factory-files.ts';
 
 const IFACE = { address: '10.99.0.1', prefix: 24 };
 
@@ -32,6 +34,7 @@ test('no file: everything from the interface address, as docs/companion.md shows
     autoRegistration: { enabled: true, dnFirst: '2000', dnLast: '2999', perAddressBurst: 200, perAddressPerMinute: 60, abandonAfterSecs: 300 },
     serveDefaultConfig: true,
     security: { mode: 'itl', digest: 'sha1', tvsPort: 2445, tvsTtlSecs: 86400, capfPort: 3804 },
+    activation: { port: 6971, ttlHours: 168, manufacturingCaFiles: [join(defaultFactoryDir(), CA_CERT_FILE)] },
     loadInformation: {},
     phones: [],
   });

@@ -48,8 +48,36 @@ export const AddPhoneRequest = z.object({
   description: z.string().optional(),
   /** Non-empty: the registrar challenges this line with digest. */
   password: z.string().optional(),
+  /**
+   * The phone onboards with an activation code ("Requires Activation Code for Onboarding"):
+   * without a MAC it is made as `BAT…` and the code is tied to its model; with one, to that MAC.
+   * The answer carries the code, this once.
+   */
+  requireActivationCode: z.boolean().optional(),
+  /** The end user who owns it (sees its code in Self-Care). */
+  owner: z.string().optional(),
 });
 export type AddPhoneRequest = z.infer<typeof AddPhoneRequest>;
+
+/** Device Defaults: how phones of a model onboard without a file of their own. */
+export const DeviceDefaultRequest = z.object({ model: z.string(), onboarding: z.enum(['auto-registration', 'activation-code']) });
+export type DeviceDefaultRequest = z.infer<typeof DeviceDefaultRequest>;
+
+export const AddUserRequest = z.object({
+  id: z.string(),
+  password: z.string(),
+  pin: z.string().optional(),
+  name: z.string().optional(),
+  primaryDn: z.string().optional(),
+});
+export type AddUserRequest = z.infer<typeof AddUserRequest>;
+
+/** `new`: a fresh code (the old one stops working; a registered phone must onboard again); `release`: no code. */
+export const CodeRequest = z.object({ action: z.enum(['new', 'release']) });
+export type CodeRequest = z.infer<typeof CodeRequest>;
+
+export const ManufacturingCaRequest = z.object({ pem: z.string() });
+export type ManufacturingCaRequest = z.infer<typeof ManufacturingCaRequest>;
 
 export const ResetRequest = z.object({ action: z.enum(['reset', 'restart']).optional() });
 export type ResetRequest = z.infer<typeof ResetRequest>;
@@ -111,6 +139,33 @@ export interface PhoneView {
   /** The address of its bound DHCP lease. */
   lease?: string;
   certificate: PhoneCertificateView;
+  /** The end user who owns it. */
+  owner?: string;
+  /** It waits for an activation code: it gets no file of its own until a phone presents the code. */
+  requiresActivationCode: boolean;
+  /** Only in the answer that made the code: shown once (and again to the owner in Self-Care). */
+  activationCode?: CodeView;
+}
+
+export interface CodeView {
+  deviceName: string;
+  /** 16 digits, shown 4-4-4-4. */
+  code: string;
+  expiresAt: string;
+}
+
+export interface DeviceDefaultView {
+  model: string;
+  onboarding: 'auto-registration' | 'activation-code';
+}
+
+export interface UserView {
+  id: string;
+  name: string;
+  primaryDn: string;
+  hasPin: boolean;
+  admin: boolean;
+  phones: string[];
 }
 
 /** A phone's certificate settings and LSC, without secrets. */

@@ -10,6 +10,8 @@ import type { CompanionConfig, SeedPhone } from '../config.ts';
 import type { CompanionDb, PhoneRecord } from '../db.ts';
 import { type DeviceId, parseDeviceId } from '../device-name.ts';
 import { hashSecret } from '../password-hash.ts';
+import { ACTIVATION_MODELS, activationModelsText, type DeviceActivation } from '../activation/device-activation.ts';
+import type { ActivationStore } from '../activation/store.ts';
 import type { AddPhoneRequest, CertificateRequest, Failure, Outcome, PhoneCertificateView, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
 import { conflict, invalid, notFound, ok, unavailable } from './outcome.ts';
 
@@ -24,6 +26,8 @@ export interface PhoneOperationsDeps {
   clock: Clock;
   log: (line: string) => void;
   serviceControl: ServiceControl | undefined;
+  /** Activation-code onboarding, when the companion runs the Device Activation Service. */
+  onboarding?: { store: ActivationStore; activation: DeviceActivation };
 }
 
 const DN = /^[0-9*#+]{1,24}$/;
@@ -46,7 +50,13 @@ export class PhoneOperations {
 
   add(req: AddPhoneRequest): Outcome<PhoneView> {
     const { db, config, clock } = this.d;
-    const id = this.identity(req);
+    const onboarding = this.d.onboarding;
+    if (req.requireActivationCode) {
+      if (!onboarding) return unavailable('activation codes need the Device Activation Service (security mode itl or mixed)');
+      if (!ACTIVATION_MODELS.has(req.model)) return invalid('model', `the ${req.model} does not onboard by activation code; models that do: ${activationModelsText}`);
+    }
+    if (req.owner !== undefined && !onboarding?.store.user(req.owner)) return invalid('owner', `no user ${req.owner}`);
+    const id = req.requireActivationCode && req.mac === undefined && req.deviceName === undefined ? this.newBatName() : this.identity(req);
     if ('kind' in id) return id;
     if (!modelByName(req.model)) return invalid('model', `model must be one of the known models, not "${req.model}"`);
     if (db.phone(id.name) || (id.mac && db.phoneByMac(id.mac))) return conflict(`${id.name} already exists`);
@@ -66,8 +76,18 @@ export class PhoneOperations {
       createdAt: new Date(now).toISOString(), versionStamp: `${now}-${randomBytes(8).toString('hex')}`,
     };
     db.addPhone(record);
-    this.d.log(`admin added ${id.name} (${req.model}) with DN ${dn}`);
-    return ok(this.view(record));
+    this.d.log(`admin added ${id.name} (${req.model}) with DN ${dn}${req.requireActivationCode ? ', activation code required' : ''}`);
+    if (onboarding && req.owner !== undefined) onboarding.store.setPhoneOnboarding(id.name, { owner: req.owner });
+    const issued = req.requireActivationCode ? onboarding!.activation.issue(id.name, 'admin') : undefined;
+    return ok({ ...this.view(record), ...(issued ? { activationCode: { deviceName: issued.deviceName, code: issued.code, expiresAt: new Date(issued.expiresAt).toISOString() } } : {}) });
+  }
+
+  /** A dummy device name no phone has: what CUCM makes when the MAC field is left blank. */
+  private newBatName(): DeviceId {
+    for (;;) {
+      const name = `BAT${randomBytes(6).toString('hex').toUpperCase()}`;
+      if (!this.d.db.phone(name)) return { name, mac: undefined };
+    }
   }
 
   /** The configuration's `phones`, added when their MAC is not known yet; a refusal stops the start. */
@@ -149,7 +169,13 @@ export class PhoneOperations {
       ...(reg?.activeLoad ? { activeLoad: reg.activeLoad } : {}),
       ...(lease?.state === 'bound' ? { lease: lease.address } : {}),
       certificate: this.certificateView(p.deviceName),
+      ...this.onboardingView(p.deviceName),
     };
+  }
+
+  private onboardingView(deviceName: string): { owner?: string; requiresActivationCode: boolean } {
+    const o = this.d.onboarding?.store.phoneOnboarding(deviceName);
+    return { ...(o?.owner ? { owner: o.owner } : {}), requiresActivationCode: o?.requiresCode ?? false };
   }
 
   private certificateView(deviceName: string): PhoneCertificateView {

@@ -8,6 +8,10 @@
  *   GET    /v1/phones/:device          DELETE /v1/phones/:device
  *   POST   /v1/phones/:device/reset {action?: "reset" | "restart"}
  *   POST   /v1/phones/:device/certificate {operation?, auth?, authString?, keySize?, encryptedConfig?}
+ *   GET    /v1/phones/:device/code     POST   /v1/phones/:device/code {action: "new" | "release"}
+ *   GET    /v1/codes (CSV export)      GET    /v1/device-defaults   POST /v1/device-defaults {model, onboarding}
+ *   GET    /v1/users                   POST   /v1/users {id, password, pin?, name?, primaryDn?}
+ *   POST   /v1/trust/manufacturing {pem}
  *   GET    /v1/trust                   GET    /v1/trust/certificates/:role
  *   POST   /v1/trust/import {pem, roles, note?}    POST /v1/trust/rotate-tftp
  *   POST   /v1/trust/rollback {enabled}
@@ -15,8 +19,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AddPhoneRequest, CertificateRequest, DeviceParams, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
+import { AddPhoneRequest, AddUserRequest, CertificateRequest, CodeRequest, DeviceDefaultRequest, DeviceParams, ManufacturingCaRequest, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
 import { sendHttpError, sendNoRoute, sendOutcome, sendUnauthorized } from './errors.ts';
+import type { OnboardingOperations } from './onboarding.ts';
 import type { PhoneOperations } from './phones.ts';
 import type { StatusOperations } from './status.ts';
 import type { TrustOperations } from './trust.ts';
@@ -24,6 +29,7 @@ import type { TrustOperations } from './trust.ts';
 /** Everything the admin API (or any other front end) can ask of the companion. */
 export interface AdminOperations {
   phones: PhoneOperations;
+  onboarding: OnboardingOperations;
   trust: TrustOperations;
   status: StatusOperations;
 }
@@ -48,6 +54,14 @@ export const ROUTES = [
   route({ method: 'DELETE', url: '/v1/phones/:device', ok: 204, params: DeviceParams, run: (o, { params }) => o.phones.remove(params.device) }),
   route({ method: 'POST', url: '/v1/phones/:device/reset', ok: 200, params: DeviceParams, body: ResetRequest, run: (o, { params, body }) => o.phones.reset(params.device, body) }),
   route({ method: 'POST', url: '/v1/phones/:device/certificate', ok: 200, params: DeviceParams, body: CertificateRequest, run: (o, { params, body }) => o.phones.certificate(params.device, body) }),
+  route({ method: 'GET', url: '/v1/phones/:device/code', ok: 200, params: DeviceParams, run: (o, { params }) => o.onboarding.showCode(params.device) }),
+  route({ method: 'POST', url: '/v1/phones/:device/code', ok: 200, params: DeviceParams, body: CodeRequest, run: (o, { params, body }) => o.onboarding.code(params.device, body) }),
+  route({ method: 'GET', url: '/v1/codes', ok: 200, run: (o) => o.onboarding.exportCodes() }),
+  route({ method: 'GET', url: '/v1/device-defaults', ok: 200, run: (o) => o.onboarding.deviceDefaults() }),
+  route({ method: 'POST', url: '/v1/device-defaults', ok: 200, body: DeviceDefaultRequest, run: (o, { body }) => o.onboarding.setDeviceDefault(body) }),
+  route({ method: 'GET', url: '/v1/users', ok: 200, run: (o) => o.onboarding.users() }),
+  route({ method: 'POST', url: '/v1/users', ok: 201, body: AddUserRequest, run: (o, { body }) => o.onboarding.addUser(body) }),
+  route({ method: 'POST', url: '/v1/trust/manufacturing', ok: 201, body: ManufacturingCaRequest, run: (o, { body }) => o.onboarding.importManufacturingCa(body) }),
   route({ method: 'GET', url: '/v1/trust', ok: 200, run: (o) => o.trust.status() }),
   route({ method: 'GET', url: '/v1/trust/certificates/:role', ok: 200, params: RoleParams, run: (o, { params }) => o.trust.exportCertificate(params.role) }),
   route({ method: 'POST', url: '/v1/trust/import', ok: 201, body: ImportCertificateRequest, run: (o, { body }) => o.trust.importCertificate(body) }),
