@@ -28,6 +28,7 @@ import { TvsServer } from './tvs-server.ts';
 import { CapfServer } from './capf/capf-server.ts';
 import { ActivationService } from './activation/activation-service.ts';
 import { openOnboarding } from './activation/onboarding-parts.ts';
+import type { OnboardingOperations } from './admin/onboarding.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -61,6 +62,10 @@ export class Companion {
 
   get phones(): PhoneOperations {
     return this.need().ops.phones;
+  }
+
+  get onboarding(): OnboardingOperations {
+    return this.need().ops.onboarding;
   }
 
   get trust(): TrustOperations {

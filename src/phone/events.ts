@@ -107,6 +107,14 @@ export const certificateDone = ev('certificate', 'done', {
 }, 'The CAPF session ended well: an LSC installed (its serial, issuer and hash), deleted, fetched, or nothing to do');
 export const certificateFail = ev('certificate', 'fail', { certificate: z.enum(['refused', 'failed', 'cancelled']), server: z.string(), reason: z.string() }, 'CAPF refused the phone, the session failed, or the user cancelled the authentication string');
 
+// ---- onboarding (activation codes) --------------------------------------------------------------
+export const onboardingStart = ev('onboarding', 'start', { method: z.literal('activation-code'), service: z.string() }, 'The default file says this model onboards with an activation code: the phone asks for one');
+export const onboardingSent = ev('onboarding', 'progress', { onboarding: z.literal('code-sent'), service: z.string() }, 'A code (never in the event) sent to the Device Activation Service with the MIC');
+export const onboardingDone = ev('onboarding', 'done', { onboarding: z.literal('activated'), deviceName: z.string() }, 'Activated: the phone is now its own device and reads its own file');
+export const onboardingFail = ev('onboarding', 'fail', {
+  onboarding: z.enum(['typo', 'refused', 'locked-out', 'no-mic', 'no-trust', 'unreachable']), reason: z.string(), retryAfterSecs: int.optional(),
+}, 'A code not accepted (a typo caught by the check digit, or the service\'s reason), a lockout with its time left, or what stops onboarding altogether');
+
 // ---- registration ------------------------------------------------------------------------------
 
 export const registerStart = ev('register', 'start', { user: z.string(), callId: z.string() }, 'Registering a line (or the device name on the default file)');
@@ -142,6 +150,7 @@ export const STEP_EVENTS = [
   trustStart, trustFetched, trustInstalled, trustTvs, trustRefused, trustServerDown, trustTvsDown, trustDone,
   configStart, configFetched, configLoad, configRefused, configDone, configShort, configLastGood, configRetry,
   certificateStart, certificateDone, certificateFail,
+  onboardingStart, onboardingSent, onboardingDone, onboardingFail,
   registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
   registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
 ] as const;

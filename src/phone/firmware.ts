@@ -35,6 +35,7 @@ import type { TftpRequestOptions } from './tftp-client.ts';
 import { TrustStore } from './trust-store.ts';
 import { TvsClient } from './tvs-client.ts';
 import { wipeKeepingMic } from './mic.ts';
+import type { MicIssuer } from '../factory/manufacturing-ca.ts';
 
 export interface FirmwareOptions {
   mac: MacAddress;
@@ -54,6 +55,8 @@ export interface FirmwareOptions {
   settingsOverride?: Partial<PhoneSettings>;
   /** Every retry wait lasts this many times its nominal length (a lab option). */
   waitScale?: number;
+  /** The lab's factory, which makes this phone's MIC the first time it needs one (activation codes). */
+  micIssuer?: MicIssuer;
 }
 
 export type RebootKind = 'reset' | 'restart';
@@ -223,6 +226,7 @@ export class Firmware {
       {
         mac: o.mac, model: o.model, network: o.network, clock: o.clock, nvram: o.nvram, trust: this.trust, tvs: this.tvs, fetcher: this.fetcher,
         prompt: o.prompt ?? new UnattendedPrompt(), net: this.net, reason, localAddress: o.iface.sourceAddress(), waitScale: o.waitScale ?? 1,
+        ...(o.micIssuer ? { micIssuer: o.micIssuer } : {}),
         report: (e) => this.report(e),
         onTransition: (from, to) => this.publish({ type: 'flow', flow: this.persona, from, to, t: this.sinceBoot() }),
         reboot: (kind, why) => this.reboot(kind, why),

@@ -13,7 +13,7 @@ import { Bus } from '../common/bus.ts';
 import type { PhoneEvent, PhoneStatus } from './events.ts';
 import { Firmware, type FirmwareOptions } from './firmware.ts';
 import type { Display, Keypad, UserPrompt } from './ports.ts';
-import { PresetAuthStringPrompt } from './prompts.ts';
+import { PresetPrompt } from './prompts.ts';
 import type { ScreenFrame, ScreenGeometry } from './screen.ts';
 import { LCD_160x128 } from './screen.ts';
 import { PhoneUi } from './ui.ts';
@@ -24,6 +24,8 @@ export interface HandsetOptions extends Omit<FirmwareOptions, 'prompt'> {
   keypads?: Keypad[];
   /** Answers CAPF's authentication-string question for phones nobody types on (`--capf-auth-string`). */
   capfAuthString?: string;
+  /** Types this activation code when the phone first asks for one (`--activation-code`). */
+  activationCode?: string;
 }
 
 export class Handset {
@@ -45,7 +47,8 @@ export class Handset {
     // The UI answers the flow's questions, and needs the firmware's controls: built in that order.
     let ui: PhoneUi | undefined;
     const uiPrompt: UserPrompt = { ask: (request, signal) => ui!.ask(request, signal) };
-    this.firmware = new Firmware({ ...o, prompt: o.capfAuthString ? new PresetAuthStringPrompt(uiPrompt, o.capfAuthString) : uiPrompt });
+    const presets = { ...(o.capfAuthString ? { authString: o.capfAuthString } : {}), ...(o.activationCode ? { activationCode: o.activationCode } : {}) };
+    this.firmware = new Firmware({ ...o, prompt: Object.keys(presets).length ? new PresetPrompt(uiPrompt, presets) : uiPrompt });
     ui = new PhoneUi(this.firmware, () => this.draw());
     this.ui = ui;
     // Listeners hear an event before the frame it changes: a JSON stream reads event, then screen.

@@ -4,13 +4,11 @@
  * factory (src/factory/manufacturing-ca.ts) when the phone can reach one; a board can be given
  * one at flashing time instead. A factory reset keeps it: a real phone's MIC is in its hardware.
  */
-import { X509Certificate, generateKeyPair } from 'node:crypto';
-import { promisify } from 'node:util';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import type { MicIssuer } from '../factory/manufacturing-ca.ts';
 import { serialForMac } from '../factory/factory-files.ts';
 import type { Nvram } from './nvram.ts';
 
-const makeKeyPair = promisify(generateKeyPair);
 const DOC = 'mic';
 
 export interface HeldMic {
@@ -40,7 +38,9 @@ export async function readMic(nvram: Nvram): Promise<HeldMic | undefined> {
 export async function ensureMic(nvram: Nvram, issuer: MicIssuer | undefined, o: { model: string; mac: string; now: number }): Promise<HeldMic | undefined> {
   const held = await readMic(nvram);
   if (held || !issuer) return held;
-  const { publicKey, privateKey } = await makeKeyPair('rsa', { modulusLength: 2048 });
+  // Synchronous on purpose: it happens once in a phone's life, and a key made off the event loop
+  // would be work in progress that nothing waiting on the wire (a test's virtual time) can see.
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const issued = issuer.issueMic({ model: o.model, mac: o.mac, serial: serialForMac(o.mac), spkiPem: publicKey.export({ type: 'spki', format: 'pem' }) as string, now: o.now });
   const mic: HeldMic = { certPem: issued.certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, caPem: issued.caPem };
   await nvram.write(DOC, mic);

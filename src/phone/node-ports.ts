@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { isIpv4 } from '../wire/ipv4.ts';
-import type { HttpResult, InterfaceAddress, InterfacePort, NetworkPort, Peer, TcpConnection, UdpEndpoint } from './ports.ts';
+import type { HttpResult, HttpsPostOptions, InterfaceAddress, InterfacePort, NetworkPort, Peer, TcpConnection, UdpEndpoint } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -178,6 +178,41 @@ export class NodeNetwork implements NetworkPort {
       const code = err.cause?.code ?? err.code ?? 'error';
       const message = code === 'ECONNREFUSED' ? 'connection refused' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect timeout' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no answer' : (err.cause?.message ?? err.message);
       return { kind: 'error', code, message };
+    }
+  }
+
+  async httpsPost(url: string, o: HttpsPostOptions): Promise<HttpResult> {
+    // The pinned certificates are the only anchors, and the name is not checked: the trust
+    // list, not a public CA and DNS, says which server is the cluster's (as TVS's pinning does).
+    const agent = new Agent({
+      connect: {
+        ca: o.pinned, cert: o.clientCert, key: o.clientKey, rejectUnauthorized: true, minVersion: 'TLSv1.2', checkServerIdentity: () => undefined,
+        timeout: o.timeoutMs, ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+      },
+    });
+    try {
+      const res = await request(url, {
+        dispatcher: agent, method: 'POST', body: o.body, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs,
+        headers: { 'content-type': 'application/json', 'user-agent': 'sepi-phone' }, ...(o.signal ? { signal: o.signal } : {}),
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of res.body) {
+        size += (c as Buffer).length;
+        if (size > o.maxBytes) {
+          res.body.destroy();
+          return { kind: 'error', code: 'too-large', message: `answer exceeds ${o.maxBytes} bytes` };
+        }
+        chunks.push(c as Buffer);
+      }
+      return { kind: 'response', status: res.statusCode, body: Buffer.concat(chunks) };
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      const code = err.cause?.code ?? err.code ?? 'error';
+      const pinned = /SELF_SIGNED|UNABLE_TO_VERIFY|CERT_/.test(code);
+      return { kind: 'error', code, message: pinned ? 'the server\'s certificate is not the one the trust list names' : code === 'ECONNREFUSED' ? 'connection refused' : (err.cause?.message ?? err.message) };
+    } finally {
+      void agent.close();
     }
   }
 

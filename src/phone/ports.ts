@@ -32,6 +32,17 @@ export interface TcpConnection {
   close(): void;
 }
 
+export interface HttpsPostOptions {
+  body: string;
+  pinned: string[];
+  clientCert: string;
+  clientKey: string;
+  timeoutMs: number;
+  maxBytes: number;
+  signal?: AbortSignal;
+  localAddress?: string;
+}
+
 export type HttpResult =
   | { kind: 'response'; status: number; body: Buffer }
   | { kind: 'error'; code: string; message: string };
@@ -43,6 +54,12 @@ export interface NetworkPort {
   /** TLS without certificate-chain checks: the caller compares the peer's certificate itself (TVS against its ITL). */
   tls(host: string, port: number, opts: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<{ conn: TcpConnection; peerCertificate: Uint8Array }>;
   httpGet(url: string, opts: { timeoutMs: number; maxBytes: number; signal?: AbortSignal; localAddress?: string }): Promise<HttpResult>;
+  /**
+   * A JSON POST over mutual TLS: the phone shows `clientCert`/`clientKey`, and the server's
+   * certificate must be one of `pinned` (PEM, from the trust list) — checked in the handshake,
+   * before a byte of the body leaves.
+   */
+  httpsPost(url: string, opts: HttpsPostOptions): Promise<HttpResult>;
   /** IPv4 addresses of a name, asking the given DNS servers (from DHCP) or the system resolver when none. */
   resolve4(name: string, dnsServers: readonly string[]): Promise<string[]>;
   close(): Promise<void>;

@@ -12,20 +12,24 @@ export class UnattendedPrompt implements UserPrompt {
 }
 
 /**
- * Answers the CAPF authentication-string question with a preset (`--capf-auth-string`, for
- * phones nobody types on) and passes every other question to the phone's own prompt.
+ * Answers the digit questions with presets — `--capf-auth-string`, `--activation-code`, for
+ * phones nobody types on — as a person would type them, once: asked again (the answer was
+ * refused), the question goes to the phone's own prompt. Every other question goes there too.
  */
-export class PresetAuthStringPrompt implements UserPrompt {
+export class PresetPrompt implements UserPrompt {
   private readonly inner: UserPrompt;
-  private readonly digits: string;
+  private readonly presets: Map<string, string>;
 
-  constructor(inner: UserPrompt, digits: string) {
+  constructor(inner: UserPrompt, presets: { authString?: string; activationCode?: string }) {
     this.inner = inner;
-    this.digits = digits;
+    this.presets = new Map();
+    if (presets.authString) this.presets.set('authentication-string', presets.authString);
+    if (presets.activationCode) this.presets.set('activation-code', presets.activationCode);
   }
 
   ask<R extends PromptRequest>(request: R, signal: AbortSignal): Promise<PromptAnswer<R>> {
-    if (request.kind === 'authentication-string' && !request.problem) return Promise.resolve({ digits: this.digits } as PromptAnswer<R>);
+    const preset = request.kind === 'confirm' || request.problem ? undefined : this.presets.get(request.kind);
+    if (preset !== undefined) return Promise.resolve({ digits: preset } as PromptAnswer<R>);
     return this.inner.ask(request, signal);
   }
 }

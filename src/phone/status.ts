@@ -17,6 +17,7 @@ const PHASES: Record<StepEvent['step'], string> = {
   trust: 'Trust list',
   config: 'Configuring CM',
   certificate: 'Updating certificate',
+  onboarding: 'Activation',
   register: 'Registering',
   reboot: 'Restarting',
 };

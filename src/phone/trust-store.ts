@@ -94,6 +94,11 @@ export class TrustStore {
     return (this.itlValue?.list.records ?? []).filter((r) => r.role === Role.TVS && r.certificate);
   }
 
+  /** The CallManager certificates (CCM, CCM+TFTP, TFTP roles): what the cluster's HTTPS services show. */
+  callManagerCertificates(): Uint8Array[] {
+    return this.records().filter((r) => (r.role === Role.CCM || r.role === Role.CCM_TFTP || r.role === Role.TFTP) && r.certificate).map((r) => r.certificate!);
+  }
+
   /** The CAPF certificates of the ITL: a CAPF server must show one of them. */
   capfRecords(): TrustRecord[] {
     return this.records().filter((r) => r.role === Role.CAPF && r.certificate);

@@ -22,6 +22,8 @@ import { UnmanagedInterface } from '../../src/phone/node-ports.ts';
 import { MemoryNvram } from '../../src/phone/nvram.ts';
 import type { PhoneSettings } from '../../src/phone/settings.ts';
 import { MacAddress } from '../../src/wire/mac.ts';
+import { ManufacturingCa, type MicIssuer } from '../../src/factory/manufacturing-ca.ts';
+import { CA_CERT_FILE } from '../../src/factory/factory-files.ts';
 import { modelByName } from '../../src/wire/models.ts';
 import { DhcpResponder } from './dhcp-responder.ts';
 import { LoopbackNetwork } from './loopback-network.ts';
@@ -44,6 +46,8 @@ export class Harness {
   readonly network = new LoopbackNetwork(() => this.dhcp.port);
   readonly companionLog: string[] = [];
   companion: Companion | undefined;
+  /** The lab factory the phones' MICs come from, and whose CA the companion trusts. */
+  factory: ManufacturingCa | undefined;
   private dataDir = '';
   private readonly phones: HarnessPhone[] = [];
   private readonly publishedAt = new WeakMap<PhoneEvent, number>();
@@ -60,11 +64,13 @@ export class Harness {
   async startCompanion(overrides: Record<string, unknown> = {}): Promise<Companion> {
     // tmpfs when there is one: the companion fsyncs its database, and virtual time waits for it.
     this.dataDir ||= await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'sepi-harness-'));
+    this.factory ??= (await ManufacturingCa.open(join(this.dataDir, 'factory'), this.clock.now())).ca;
     const raw = {
       address: '127.0.0.1', prefix: 8,
       dhcp: { enabled: false }, tftp: { port: 0 }, http: { port: 0 }, sip: { port: 0 },
       ...overrides,
       security: { tvsPort: 0, capfPort: 0, ...((overrides['security'] as object | undefined) ?? {}) },
+      activation: { port: 0, manufacturingCaFiles: [join(this.dataDir, 'factory', CA_CERT_FILE)], ...((overrides['activation'] as object | undefined) ?? {}) },
     };
     const config = buildConfig(raw, { address: '127.0.0.1', prefix: 8 });
     const companion = new Companion({ dataDir: this.dataDir, config, clock: this.clock, log: (l) => this.companionLog.push(l) });
@@ -79,7 +85,7 @@ export class Harness {
   }
 
   /** A phone on the loopback LAN, powered on. */
-  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string } = {}): HarnessPhone {
+  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string; activationCode?: string; noMic?: boolean; micIssuer?: MicIssuer } = {}): HarnessPhone {
     const c = this.companion;
     const keypad = new ScriptedKeypad('test');
     const nvram = new MemoryNvram();
@@ -87,6 +93,7 @@ export class Harness {
       mac: MacAddress.parse(mac)!, model: modelByName(o.model ?? '8841')!, network: this.network, iface: new UnmanagedInterface('lo'), clock: this.clock, nvram,
       httpPort: c?.endpoints.http ?? 6970, tftpPort: c?.endpoints.tftp ?? 69, keypads: [keypad],
       ...(o.settings ? { settingsOverride: o.settings } : {}), ...(o.waitScale ? { waitScale: o.waitScale } : {}), ...(o.capfAuthString ? { capfAuthString: o.capfAuthString } : {}),
+      ...(o.activationCode ? { activationCode: o.activationCode } : {}), ...(o.micIssuer ? { micIssuer: o.micIssuer } : this.factory && !o.noMic ? { micIssuer: this.factory } : {}),
       // No tftp windowsize: the npm tftp server does not speak it, and the fallback costs a round.
       tftpRequest: { blksize: 1428, tsize: true, timeoutSecs: 2 },
     });

@@ -9,7 +9,7 @@
  * wire is quiet (no request in flight, nothing sent or received for a moment).
  */
 import { NodeNetwork } from '../../src/phone/node-ports.ts';
-import type { HttpResult, NetworkPort, Peer, TcpConnection, UdpEndpoint } from '../../src/phone/ports.ts';
+import type { HttpResult, HttpsPostOptions, NetworkPort, Peer, TcpConnection, UdpEndpoint } from '../../src/phone/ports.ts';
 
 export class LoopbackNetwork implements NetworkPort {
   private readonly inner = new NodeNetwork();
@@ -109,6 +109,10 @@ export class LoopbackNetwork implements NetworkPort {
 
   httpGet(url: string, o: { timeoutMs: number; maxBytes: number; signal?: AbortSignal }): Promise<HttpResult> {
     return this.track(this.inner.httpGet(url, o));
+  }
+
+  httpsPost(url: string, o: HttpsPostOptions): Promise<HttpResult> {
+    return this.track(this.inner.httpsPost(url, o));
   }
 
   resolve4(name: string, dnsServers: readonly string[]): Promise<string[]> {

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { CODE_SALT_BYTES, MAX_CODE_INPUT, codeHash, deriveCode, formatCode, generateCode, luhnDigit, luhnValid, normalizeCode } from '../../src/cm/activation/code.ts';
+import { CODE_SALT_BYTES, MAX_CODE_INPUT, codeHash, deriveCode, formatCode, generateCode, luhnDigit, luhnValid, normalizeCode } from '../../src/wire/activation-code.ts';
 import { WireError } from '../../src/wire/result.ts';
 
 /** A deterministic byte source (SHA-256 in counter mode), so statistics below cannot flake. */

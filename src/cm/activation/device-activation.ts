@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import type { CompanionDb, PhoneRecord } from '../db.ts';
-import { codeHash, deriveCode, normalizeCode } from './code.ts';
+import { codeHash, deriveCode, normalizeCode } from '../../wire/activation-code.ts';
 import { Lockout } from './lockout.ts';
 import type { ActivationStore } from './store.ts';
 

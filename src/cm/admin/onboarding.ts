@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import { writeFileAtomic } from '../../common/atomic-file.ts';
 import { modelByName } from '../../wire/models.ts';
-import { formatCode } from '../activation/code.ts';
+import { formatCode } from '../../wire/activation-code.ts';
 import { ACTIVATION_MODELS, activationModelsText, type DeviceActivation } from '../activation/device-activation.ts';
 import type { ManufacturingTrust } from '../activation/manufacturing-trust.ts';
 import type { ActivationStore } from '../activation/store.ts';

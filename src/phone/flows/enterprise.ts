@@ -11,12 +11,15 @@
  *           │   │     TVS down)          └── (a refused file: the last good one)   │
  *           └───┘◄── (only the short file, no LSC to open the full one) ◄┘         │
  *           └──────────────► trust-lists ◄──────────────────────────────────────────┘
+ *   onboarding ──► trust-lists (activated by code: the phone's own file is there now)
+ *   onboarding ──► configuration-retry (no MIC, no trust list, the activation service down)
  *
  * Trust lists and the configuration come from the first TFTP server that answers (Alternate >
  * option 150 > option 66 > siaddr); a server that does not answer sends the flow to the next.
  * The certificate state runs CAPF when the file asks (certificate-step.ts), at most twice a
- * cycle. Onboarding (activation codes) and the firmware load have their states; onboarding does
- * nothing yet, the load step reports a load it cannot install. Waiting is one Backoff per
+ * cycle. Onboarding runs activation-code entry when the phone has only the default file and it
+ * says this model onboards by code (onboarding-step.ts): activated, the files are read again.
+ * The load step reports a load it cannot install. Waiting is one Backoff per
  * ladder: CONFIG_RETRY between provisioning rounds, REGISTER_RETRY after a refusal.
  */
 import { Backoff } from '../../common/backoff.ts';
@@ -24,6 +27,7 @@ import type { PhoneConfig } from '../../wire/cnf-xml.ts';
 import type { Provisioned } from '../provisioning.ts';
 import { Provisioning, stepTimer } from '../provisioning.ts';
 import { type CertificateNext, certificateStep } from '../certificate-step.ts';
+import { activationService, onboardingStep } from '../onboarding-step.ts';
 import { register } from '../registration-step.ts';
 import { CONFIG_RETRY, REGISTER_RETRY } from '../retries.ts';
 import type { BootFlow, FlowContext } from './flow.ts';
@@ -47,7 +51,7 @@ export const ENTERPRISE_EDGES: Edges<EnterpriseState> = {
   'configuration': ['onboarding', 'certificate', 'trust-lists', 'configuration-retry'],
   'certificate': ['onboarding', 'trust-lists', 'configuration-retry'],
   'configuration-retry': ['trust-lists', 'configuration-retry'],
-  'onboarding': ['firmware-load'],
+  'onboarding': ['firmware-load', 'trust-lists', 'configuration-retry'],
   'firmware-load': ['registering'],
   'registering': ['registered', 'registration-retry'],
   'registered': ['registering'],
@@ -84,8 +88,21 @@ export class EnterpriseFlow implements BootFlow {
           continue;
         }
       }
-      configRetry.reset();
       machine.transition('onboarding');
+      // No file of its own, and the default file says this model onboards by code.
+      const service = config.kind === 'default' ? activationService(ctx, config) : undefined;
+      if (service) {
+        const next = await onboardingStep(ctx, service, signal);
+        if (next === 'again') continue;
+        if (next === 'wait') {
+          machine.transition('configuration-retry');
+          const inSecs = configRetry.delaySecs;
+          ctx.report({ step: 'config', state: 'retry', ms: 0, message: `Activation not possible now; retry in ${inSecs} s`, reason: 'absent', round: 1, inSecs });
+          await configRetry.wait(signal);
+          continue;
+        }
+      }
+      configRetry.reset();
       machine.transition('firmware-load');
       this.reportLoad(ctx, provisioned.config, provisioned.file);
       machine.transition('registering');

@@ -15,6 +15,7 @@ import type { ProvisioningFetcher } from '../provisioning-fetcher.ts';
 import type { NetContext, Report } from '../provisioning.ts';
 import type { TrustStore } from '../trust-store.ts';
 import type { TvsClient } from '../tvs-client.ts';
+import type { MicIssuer } from '../../factory/manufacturing-ca.ts';
 
 export type Persona = 'enterprise' | 'mpp';
 
@@ -36,6 +37,8 @@ export interface FlowContext {
   localAddress: string | undefined;
   /** Every retry wait lasts this many times its nominal length (a lab option; events say nominal). */
   waitScale: number;
+  /** Makes the phone's MIC when it has none (the lab factory); absent when the phone cannot reach one. */
+  micIssuer?: MicIssuer;
   report: Report;
   /** Publishes a state change of the flow. */
   onTransition: (from: string, to: string) => void;

@@ -10,7 +10,7 @@
  * bytes behind it; plain `% 10` over 256 values would favour 0–5.
  */
 import { createHmac } from 'node:crypto';
-import { type Result, WireError, catchWire } from '../../wire/result.ts';
+import { type Result, WireError, catchWire } from './result.ts';
 
 export const CODE_DIGITS = 16;
 /** Both the derivation key and the hash key: the data folder's 32-byte secret. */
