@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { AddPhoneRequest, CertificatePem, CertificateRequest, ImportAnswer, ImportCertificateRequest, PhoneView, ResetAnswer, ResetRequest, RollbackRequest, RollbackView, RotateAnswer, StatusView, TrustView } from '../cm/admin/contract.ts';
 import { AdminClient, AdminClientError } from '../cm/admin-client.ts';
 import { UsageError, parse, required } from './args.ts';
+import { onboardingCommand } from './cm-onboarding-command.ts';
 
 export async function cmCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return (await import('./cm-serve.ts')).serve(argv.slice(1));
@@ -17,12 +18,16 @@ export async function cmCommand(argv: string[]): Promise<number> {
     roles: { type: 'string' }, note: { type: 'string' },
     install: { type: 'boolean' }, delete: { type: 'boolean' }, cancel: { type: 'boolean' }, auth: { type: 'string' }, 'auth-string': { type: 'string' },
     'key-size': { type: 'string' }, 'encrypted-config': { type: 'boolean' }, 'no-encrypted-config': { type: 'boolean' },
+    'require-activation-code': { type: 'boolean' }, owner: { type: 'string' }, onboarding: { type: 'string' }, id: { type: 'string' },
+    pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'boolean' },
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);
   const out = (x: unknown, text: () => string) => process.stdout.write((v.json ? JSON.stringify(x, null, 2) : text()) + '\n');
   try {
     const [what, verb, arg] = p;
+    const onboarding = what ? await onboardingCommand(what, verb, arg, { ...v, _name: p[3] }, client, out) : undefined;
+    if (onboarding !== undefined) return onboarding;
     if (what === 'status') {
       const s = await client.call<StatusView>('GET', '/v1/status');
       out(s, () => Object.entries(s).map(([k, val]) => `${k.padEnd(16)} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}`).join('\n'));
@@ -31,8 +36,14 @@ export async function cmCommand(argv: string[]): Promise<number> {
     if (what === 'phone') {
       switch (verb) {
         case 'add': {
-          const r = await client.call<PhoneView>('POST', '/v1/phones', { mac: required(v.mac, '--mac'), model: v.model ?? '8841', dn: v.dn, description: v.description, password: v.password } satisfies AddPhoneRequest);
-          out(r, () => `added ${r.deviceName} (${r.model}) DN ${r.dn}`);
+          const needsCode = v['require-activation-code'] ?? false;
+          const body: AddPhoneRequest = {
+            ...(needsCode && v.mac === undefined ? {} : { mac: required(v.mac, '--mac (or --require-activation-code for a BAT device)') }),
+            model: v.model ?? '8841', dn: v.dn, description: v.description, password: v.password,
+            ...(needsCode ? { requireActivationCode: true } : {}), ...(v.owner !== undefined ? { owner: v.owner } : {}),
+          };
+          const r = await client.call<PhoneView>('POST', '/v1/phones', body);
+          out(r, () => `added ${r.deviceName} (${r.model}) DN ${r.dn}${r.activationCode ? `\nactivation code ${r.activationCode.code} (until ${r.activationCode.expiresAt}); shown once here, and to its owner in Self-Care` : ''}`);
           return 0;
         }
         case 'list': {

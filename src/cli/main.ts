@@ -10,7 +10,7 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi phone --iface IF [--mac MAC] [--board NAME] [--model 8841] [--nvram DIR] [--display tty|text|none]
              [--until dhcp|config|registered|registered-any] [--timeout SECONDS] [--json-events]
              [--net kernel|none] [--tftp-server IP[,IP]] [--static IP/PREFIX] [--lcd 20x8|40x15]
-             [--capf-auth-string DIGITS]
+             [--capf-auth-string DIGITS] [--activation-code CODE] [--factory DIR]
   sepi fleet --iface IF --count N [--mac-base MAC] [--model 8841] [--nvram-root DIR]
              [--until registered] [--timeout SECONDS] [--json]
   sepi cm serve --data DIR --iface IF [--config FILE]
@@ -19,7 +19,12 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi cm --data DIR phone list | show MAC | rm MAC | reset MAC [--restart]
   sepi cm --data DIR phone certificate MAC [--install | --delete | --cancel] [--auth string|null-string|lsc]
              [--auth-string DIGITS] [--key-size 2048] [--encrypted-config | --no-encrypted-config]
-  sepi cm --data DIR trust list | export sast|tftp|tvs|capf | import CERT --roles SAST,TFTP
+  sepi cm --data DIR phone add --model 8841 --require-activation-code [--mac MAC] [--owner ID] [--json]
+  sepi cm --data DIR phone code new|release|show NAME     sepi cm --data DIR codes export --csv
+  sepi cm --data DIR device-defaults set --model 8841 --onboarding activation-code|auto-registration
+  sepi cm --data DIR user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] | list
+  sepi cm --data DIR trust list | export sast|tftp|tvs|capf | import CERT --roles SAST,TFTP | import-manufacturing CERT
+  sepi factory init|export [--dir DIR]
   sepi cm --data DIR trust rotate-tftp | rollback on|off
   sepi tlv show FILE [--json]
   sepi tlv verify FILE (--cert PEM | --self)
@@ -36,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./fleet-command.ts')).fleetCommand(rest);
     case 'cm':
       return (await import('./cm-command.ts')).cmCommand(rest);
+    case 'factory':
+      return (await import('./factory-command.ts')).factoryCommand(rest);
     case 'tlv':
       return (await import('./tlv-command.ts')).tlvCommand(rest);
     case 'demo':

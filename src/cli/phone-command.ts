@@ -4,6 +4,7 @@
  * --timeout or a signal. Exit status: 0 when --until was reached, 1 with the reason on stderr
  * otherwise, 2 for usage errors (docs/cli.md).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { LineKeypad } from '../phone/keypads.ts';
 import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
 import { FileNvram } from '../phone/nvram.ts';
 import { wipeKeepingMic } from '../phone/mic.ts';
+import { CA_KEY_FILE, defaultFactoryDir } from '../factory/factory-files.ts';
 import type { Display, Keypad } from '../phone/ports.ts';
 import { NullDisplay, TextDisplay } from '../phone/render.ts';
 import { LCD_160x128, LCD_320x240, type ScreenGeometry } from '../phone/screen.ts';
@@ -73,7 +75,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     until: { type: 'string' }, timeout: { type: 'string' }, 'json-events': { type: 'boolean' }, net: { type: 'string' },
     'tftp-server': { type: 'string' }, static: { type: 'string' }, lcd: { type: 'string' }, 'http-port': { type: 'string' },
     'tftp-port': { type: 'string' }, 'json-screens': { type: 'boolean' }, board: { type: 'string' }, keys: { type: 'string' },
-    'factory-reset': { type: 'boolean' }, 'capf-auth-string': { type: 'string' },
+    'factory-reset': { type: 'boolean' }, 'capf-auth-string': { type: 'string' }, 'activation-code': { type: 'string' }, factory: { type: 'string' },
   });
   if (v.keys !== undefined && v.keys !== 'stdin') throw new UsageError('--keys takes "stdin" (key names, one or more a line)');
   const board = v.board ? await loadBoard(v.board) : undefined;
@@ -99,6 +101,12 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const settingsOverride = settingsFromFlags(v);
   const capfAuthString = v['capf-auth-string'];
   if (capfAuthString !== undefined && !/^\d{4,10}$/.test(capfAuthString)) throw new UsageError('--capf-auth-string must be 4 to 10 digits');
+  const activationCode = v['activation-code']?.replace(/[\s-]/g, '');
+  if (activationCode !== undefined && !/^\d{16}$/.test(activationCode)) throw new UsageError('--activation-code must be 16 digits (dashes allowed)');
+  // The lab factory makes this phone's MIC the first time it onboards by code; forge loads only if there is one.
+  const factoryDir = v.factory ?? defaultFactoryDir();
+  const micIssuer = existsSync(join(factoryDir, CA_KEY_FILE)) ? await (await import('../factory/manufacturing-ca.ts')).ManufacturingCa.load(factoryDir) : undefined;
+  if (v.factory !== undefined && !micIssuer) throw new UsageError(`--factory ${v.factory}: no manufacturing CA there (sepi factory init --dir ${v.factory})`);
 
   // ---- ports ----------------------------------------------------------------------------------
   const clock = new SystemClock();
@@ -127,7 +135,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
 
   // ---- the handset and who listens ------------------------------------------------------------
   const handset = new Handset({
-    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}),
+    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), ...(micIssuer ? { micIssuer } : {}),
     iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
   if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));

@@ -10,6 +10,7 @@ import type { CompanionConfig, SeedPhone } from '../config.ts';
 import type { CompanionDb, PhoneRecord } from '../db.ts';
 import { type DeviceId, parseDeviceId } from '../device-name.ts';
 import { hashSecret } from '../password-hash.ts';
+import { formatCode } from '../../wire/activation-code.ts';
 import { ACTIVATION_MODELS, activationModelsText, type DeviceActivation } from '../activation/device-activation.ts';
 import type { ActivationStore } from '../activation/store.ts';
 import type { AddPhoneRequest, CertificateRequest, Failure, Outcome, PhoneCertificateView, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
@@ -79,7 +80,7 @@ export class PhoneOperations {
     this.d.log(`admin added ${id.name} (${req.model}) with DN ${dn}${req.requireActivationCode ? ', activation code required' : ''}`);
     if (onboarding && req.owner !== undefined) onboarding.store.setPhoneOnboarding(id.name, { owner: req.owner });
     const issued = req.requireActivationCode ? onboarding!.activation.issue(id.name, 'admin') : undefined;
-    return ok({ ...this.view(record), ...(issued ? { activationCode: { deviceName: issued.deviceName, code: issued.code, expiresAt: new Date(issued.expiresAt).toISOString() } } : {}) });
+    return ok({ ...this.view(record), ...(issued ? { activationCode: { deviceName: issued.deviceName, code: formatCode(issued.code), expiresAt: new Date(issued.expiresAt).toISOString() } } : {}) });
   }
 
   /** A dummy device name no phone has: what CUCM makes when the MAC field is left blank. */
