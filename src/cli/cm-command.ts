@@ -12,14 +12,17 @@ import { onboardingCommand } from './cm-onboarding-command.ts';
 
 export async function cmCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return (await import('./cm-serve.ts')).serve(argv.slice(1));
-  const { values: v, positionals: p } = parse(argv, {
+  // `codes export --csv` is a switch where `bat insert --csv FILE` takes a file: one name, two kinds.
+  const args = argv.includes('codes') ? argv.map((a) => (a === '--csv' ? '--csv-out' : a)) : argv;
+  const { values: v, positionals: p } = parse(args, {
     data: { type: 'string' }, mac: { type: 'string' }, model: { type: 'string' }, dn: { type: 'string' },
     description: { type: 'string' }, password: { type: 'string' }, restart: { type: 'boolean' }, json: { type: 'boolean' },
     roles: { type: 'string' }, note: { type: 'string' },
     install: { type: 'boolean' }, delete: { type: 'boolean' }, cancel: { type: 'boolean' }, auth: { type: 'string' }, 'auth-string': { type: 'string' },
     'key-size': { type: 'string' }, 'encrypted-config': { type: 'boolean' }, 'no-encrypted-config': { type: 'boolean' },
     'require-activation-code': { type: 'boolean' }, owner: { type: 'string' }, onboarding: { type: 'string' }, id: { type: 'string' },
-    pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'boolean' },
+    pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'string' }, 'csv-out': { type: 'boolean' },
+    template: { type: 'string' }, 'dummy-mac': { type: 'boolean' }, 'device-pool': { type: 'string' }, blank: { type: 'boolean' },
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);

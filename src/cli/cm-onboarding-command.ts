@@ -7,9 +7,12 @@
  *   phone code new|release|show NAME
  *   codes export --csv
  *   trust import-manufacturing CERT.pem
+ *   template add NAME --model 8841 [--device-pool P] [--require-activation-code] [--owner ID] | list
+ *   bat insert --csv FILE --template NAME [--dummy-mac]
+ *   phone set-mac NAME MAC|--blank
  */
 import { readFile } from 'node:fs/promises';
-import type { AddUserRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, UserView } from '../cm/admin/contract.ts';
+import type { AddUserRequest, BatInsertAnswer, BatInsertRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, PhoneView, TemplateRequest, TemplateView, UserView } from '../cm/admin/contract.ts';
 import type { AdminClient } from '../cm/admin-client.ts';
 import { UsageError, required } from './args.ts';
 
@@ -55,7 +58,7 @@ export async function onboardingCommand(what: string, verb: string | undefined, 
   if (what === 'codes') {
     if (verb !== 'export') throw new UsageError('sepi cm codes export --csv');
     const r = await client.call<{ csv: string; count: number }>('GET', '/v1/codes');
-    if (v['csv']) process.stdout.write(r.csv);
+    if (v['csv-out']) process.stdout.write(r.csv);
     else out(r, () => `${r.count} outstanding code(s); --csv prints them`);
     return 0;
   }
@@ -73,6 +76,38 @@ export async function onboardingCommand(what: string, verb: string | undefined, 
       return 0;
     }
     throw new UsageError('sepi cm phone code new|release|show NAME');
+  }
+  if (what === 'template') {
+    if (verb === 'add') {
+      const body: TemplateRequest = {
+        name: required(arg, 'NAME'), model: required(str(v, 'model'), '--model'), ...(str(v, 'device-pool') ? { devicePool: str(v, 'device-pool')! } : {}),
+        ...(v['require-activation-code'] ? { requireActivationCode: true } : {}), ...(str(v, 'owner') ? { owner: str(v, 'owner')! } : {}),
+      };
+      const r = await client.call<TemplateView>('POST', '/v1/templates', body);
+      out(r, () => `template ${r.name}: ${r.model}, pool ${r.devicePool}${r.requireActivationCode ? ', activation code required' : ''}`);
+      return 0;
+    }
+    if (verb === 'list' || verb === undefined) {
+      const list = await client.call<TemplateView[]>('GET', '/v1/templates');
+      out(list, () => list.map((t) => `${t.name.padEnd(20)} ${t.model.padEnd(8)} ${t.devicePool.padEnd(12)} ${t.requireActivationCode ? 'activation code' : ''}`).join('\n'));
+      return 0;
+    }
+    throw new UsageError('sepi cm template add NAME --model M [--device-pool P] [--require-activation-code] [--owner ID] | list');
+  }
+  if (what === 'bat') {
+    if (verb !== 'insert') throw new UsageError('sepi cm bat insert --csv FILE --template NAME [--dummy-mac]');
+    const csvFile = required(str(v, 'csv'), '--csv FILE');
+    const body: BatInsertRequest = { csv: await readFile(csvFile, 'utf8'), template: required(str(v, 'template'), '--template'), ...(v['dummy-mac'] ? { dummyMac: true } : {}) };
+    const r = await client.call<BatInsertAnswer>('POST', '/v1/bat/insert', body);
+    out(r, () => [`inserted ${r.count} phone(s)`, ...r.phones.map((p) => `${p.deviceName}  DN ${p.dn}${p.activationCode ? `  code ${p.activationCode}` : ''}`)].join('\n'));
+    return 0;
+  }
+  if (what === 'phone' && verb === 'set-mac') {
+    const name = required(arg, 'NAME');
+    const mac = v['blank'] ? null : required(str(v, '_name'), 'MAC (or --blank)');
+    const r = await client.call<PhoneView>('POST', `/v1/phones/${encodeURIComponent(name)}/mac`, { mac });
+    out(r, () => `${name} is now ${r.deviceName}${r.mac ? '' : ' (no MAC: its code, if any, is good for any phone of its model)'}`);
+    return 0;
   }
   if (what === 'trust' && verb === 'import-manufacturing') {
     if (!arg) throw new UsageError('sepi cm trust import-manufacturing CERT.pem');

@@ -29,6 +29,8 @@ import { CapfServer } from './capf/capf-server.ts';
 import { ActivationService } from './activation/activation-service.ts';
 import { openOnboarding } from './activation/onboarding-parts.ts';
 import type { OnboardingOperations } from './admin/onboarding.ts';
+import { BulkOperations } from './admin/bulk.ts';
+import { TemplateStore } from './bulk/templates.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -62,6 +64,10 @@ export class Companion {
 
   get phones(): PhoneOperations {
     return this.need().ops.phones;
+  }
+
+  get bulk(): BulkOperations {
+    return this.need().ops.bulk;
   }
 
   get onboarding(): OnboardingOperations {
@@ -124,6 +130,7 @@ export class Companion {
       const ops: AdminOperations = {
         phones,
         onboarding,
+        bulk: new BulkOperations({ db, templates: new TemplateStore(db), store, phones, log }),
         trust: new TrustOperations({ db, config, pki, log }),
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined }),
       };

@@ -162,6 +162,14 @@ const MIGRATIONS = [
      source TEXT NOT NULL DEFAULT '',
      result TEXT NOT NULL DEFAULT ''
    );`,
+  // 7: BAT phone templates (Bulk Administration > Phones > Phone Template).
+  `CREATE TABLE phone_templates (
+     name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+     model TEXT NOT NULL,
+     device_pool TEXT NOT NULL DEFAULT 'Default',
+     requires_code INTEGER NOT NULL DEFAULT 0,
+     owner TEXT REFERENCES users(id) ON DELETE SET NULL
+   );`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */
@@ -248,6 +256,34 @@ export class CompanionDb {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Runs `fn` in one transaction: all of it is written, or none of it (a thrown error rolls back). */
+  transaction<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const v = fn();
+      this.db.exec('COMMIT');
+      return v;
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  /**
+   * Gives a device another name — `BAT…` → `SEP<MAC>` when an admin types its MAC, `SEP…` →
+   * `BAT…` when the MAC is blanked (a damaged phone replaced) — re-sealing its password under the
+   * new name. Its outstanding code follows (ON UPDATE CASCADE); a registration under the old
+   * name is dropped.
+   */
+  renamePhone(from: string, to: string, mac: string | null, versionStamp: string): void {
+    const p = this.phone(from);
+    if (!p) throw new Error(`no phone ${from}`);
+    this.transaction(() => {
+      this.db.prepare('UPDATE phones SET device_name = ?, mac = ?, password = ?, version_stamp = ? WHERE device_name = ?').run(to, mac, this.box.seal(p.password, to), versionStamp, from);
+      this.db.prepare('DELETE FROM registrations WHERE device = ?').run(from);
+    });
   }
 
   /** The open database, for the stores of other subjects (activation/store.ts) that share it. */

@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Lab } from '../support/lab.ts';
 import { SEPI, TempDirs, cm, cmJson, isRegistered, startCompanion, startPhone } from '../support/sepi.ts';
@@ -54,6 +55,19 @@ test('BAT phone onboards by code, secure shipping refuses another MAC, and the c
     assert.equal([shown.deviceName, shown.owner, shown.requiresActivationCode, shown.mac], ['SEP0011223344E6', 'alice', false, '0011223344E6']);
     const after = await cm(data, 'codes', 'export', '--csv');
     assert.not.ok(after.includes(bat.activationCode.code), 'a used code is no longer outstanding');
+
+    // Bulk: a template, a CSV with a bad row (refused by line, nothing made), then the good file.
+    await cm(data, 'template', 'add', 'lab-8841', '--model', '8841', '--require-activation-code', '--owner', 'alice');
+    const csvFile = join(data, 'phones.csv');
+    await writeFile(csvFile, 'MAC ADDRESS,DESCRIPTION,DIRECTORY NUMBER 1\r\n,desk 1,1711\r\n00:11:22:33:44:e8,desk 2,17x2\r\n');
+    const refused = await run(SEPI, ['cm', '--data', data, 'bat', 'insert', '--csv', csvFile, '--template', 'lab-8841', '--dummy-mac']).catch((e: { code: number; stderr: string }) => e);
+    assert.ok('stderr' in refused && /line 3: "17x2" is not a directory number/.test(refused.stderr), JSON.stringify(refused));
+    await writeFile(csvFile, 'MAC ADDRESS,DESCRIPTION,DIRECTORY NUMBER 1\r\n,desk 1,1711\r\n00:11:22:33:44:e8,desk 2,1712\r\n');
+    const inserted = await cmJson<{ count: number; phones: Array<{ deviceName: string; activationCode?: string }> }>(data, 'bat', 'insert', '--csv', csvFile, '--template', 'lab-8841', '--dummy-mac');
+    assert.is(inserted.count, 2);
+    assert.ok(inserted.phones.every((x) => x.activationCode));
+    const blanked = await cmJson<{ deviceName: string }>(data, 'phone', 'set-mac', 'SEP0011223344E8', '--blank');
+    assert.match(blanked.deviceName, /^BAT/);
   } finally {
     await lab.destroy();
     await dirs.removeAll();

@@ -15,6 +15,8 @@ import type { ErrorBody, PhoneView, ResetAnswer, StatusView, TrustView } from '.
 import { FAILURE_STATUS } from '../../src/cm/admin/errors.ts';
 import { PhoneOperations, type ServiceControl } from '../../src/cm/admin/phones.ts';
 import { openOnboarding } from '../../src/cm/activation/onboarding-parts.ts';
+import { BulkOperations } from '../../src/cm/admin/bulk.ts';
+import { TemplateStore } from '../../src/cm/bulk/templates.ts';
 import { type AdminOperations, ROUTES, buildAdminApp } from '../../src/cm/admin/routes.ts';
 import { StatusOperations } from '../../src/cm/admin/status.ts';
 import { TrustOperations } from '../../src/cm/admin/trust.ts';
@@ -52,9 +54,11 @@ async function world(raw: Record<string, unknown>): Promise<World> {
   const phones = new AnsweringPhones();
   const log = () => {};
   const onboarding = await openOnboarding({ db, config, clock, log, dataDir: dir });
+  const phoneOps = new PhoneOperations({ db, config, clock, log, serviceControl: phones, onboarding });
   const ops: AdminOperations = {
-    phones: new PhoneOperations({ db, config, clock, log, serviceControl: phones, onboarding }),
+    phones: phoneOps,
     onboarding: onboarding.operations,
+    bulk: new BulkOperations({ db, templates: new TemplateStore(db), store: onboarding.store, phones: phoneOps, log }),
     trust: new TrustOperations({ db, config, pki, log }),
     status: new StatusOperations({ db, config, clock, startedAt: clock.now(), dhcpCounters: undefined, tvsRunning: pki !== undefined }),
   };
@@ -88,7 +92,8 @@ api('each outcome kind has one status, as version 1 documents them', () => {
   assert.equal(ROUTES.map((r) => `${r.method} ${r.url} ${r.ok}`), [
     'GET /v1/status 200', 'GET /v1/phones 200', 'POST /v1/phones 201', 'GET /v1/phones/:device 200', 'DELETE /v1/phones/:device 204',
     'POST /v1/phones/:device/reset 200', 'POST /v1/phones/:device/certificate 200',
-    'GET /v1/phones/:device/code 200', 'POST /v1/phones/:device/code 200', 'GET /v1/codes 200', 'GET /v1/device-defaults 200', 'POST /v1/device-defaults 200',
+    'GET /v1/phones/:device/code 200', 'POST /v1/phones/:device/code 200', 'GET /v1/codes 200',
+    'POST /v1/phones/:device/mac 200', 'GET /v1/templates 200', 'POST /v1/templates 200', 'POST /v1/bat/insert 201', 'GET /v1/device-defaults 200', 'POST /v1/device-defaults 200',
     'GET /v1/users 200', 'POST /v1/users 201', 'POST /v1/trust/manufacturing 201', 'GET /v1/trust 200', 'GET /v1/trust/certificates/:role 200', 'POST /v1/trust/import 201',
     'POST /v1/trust/rotate-tftp 200', 'POST /v1/trust/rollback 200',
   ]);
@@ -212,7 +217,7 @@ api('HTTP edges: bad JSON, not an object, too large, no such route', async () =>
   assert.equal([r.status, r.json], [400, { error: 'body must be a JSON object' }]);
   r = await call(w, 'POST', '/v1/phones', '["001122334455"]');
   assert.equal([r.status, r.json], [400, { error: 'body must be a JSON object' }]);
-  r = await call(w, 'POST', '/v1/phones', { mac: '001122334488', model: '8841', description: 'x'.repeat(70 * 1024) });
+  r = await call(w, 'POST', '/v1/phones', { mac: '001122334488', model: '8841', description: 'x'.repeat(2100 * 1024) });
   assert.equal([r.status, r.json], [413, { error: 'request body too large' }]);
   r = await call(w, 'GET', '/v2/phones');
   assert.equal([r.status, r.json], [404, { error: 'no route for GET /v2/phones' }]);

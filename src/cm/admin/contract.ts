@@ -13,7 +13,8 @@ import { z } from 'zod';
 /** In the data folder: the socket the server listens on and the token a client presents. */
 export const ADMIN_SOCKET = 'admin.sock';
 export const ADMIN_TOKEN = 'admin.token';
-export const MAX_BODY_BYTES = 64 * 1024;
+/** A BAT CSV of 10,000 phones fits; the socket is the local admin's only. */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 // ---- outcomes --------------------------------------------------------------------------------
 
@@ -75,6 +76,24 @@ export type AddUserRequest = z.infer<typeof AddUserRequest>;
 /** `new`: a fresh code (the old one stops working; a registered phone must onboard again); `release`: no code. */
 export const CodeRequest = z.object({ action: z.enum(['new', 'release']) });
 export type CodeRequest = z.infer<typeof CodeRequest>;
+
+/** A BAT phone template: what a CSV insert gives every phone it makes. */
+export const TemplateRequest = z.object({
+  name: z.string(),
+  model: z.string(),
+  devicePool: z.string().optional(),
+  requireActivationCode: z.boolean().optional(),
+  owner: z.string().optional(),
+});
+export type TemplateRequest = z.infer<typeof TemplateRequest>;
+
+/** Insert Phones: the CSV text (MAC ADDRESS, DESCRIPTION, OWNER USER ID, DIRECTORY NUMBER 1), a template, Create Dummy MAC Address. */
+export const BatInsertRequest = z.object({ csv: z.string().max(1024 * 1024), template: z.string(), dummyMac: z.boolean().optional() });
+export type BatInsertRequest = z.infer<typeof BatInsertRequest>;
+
+/** A device's MAC typed (`BAT…` becomes `SEP<MAC>`) or blanked with null (`SEP…` becomes a new `BAT…`). */
+export const MacRequest = z.object({ mac: z.string().nullable() });
+export type MacRequest = z.infer<typeof MacRequest>;
 
 export const ManufacturingCaRequest = z.object({ pem: z.string() });
 export type ManufacturingCaRequest = z.infer<typeof ManufacturingCaRequest>;
@@ -152,6 +171,20 @@ export interface CodeView {
   /** 16 digits, shown 4-4-4-4. */
   code: string;
   expiresAt: string;
+}
+
+export interface TemplateView {
+  name: string;
+  model: string;
+  devicePool: string;
+  requireActivationCode: boolean;
+  owner?: string;
+}
+
+export interface BatInsertAnswer {
+  count: number;
+  /** Each phone made, with its code (shown this once) when the template requires one. */
+  phones: Array<{ deviceName: string; dn: string; activationCode?: string }>;
 }
 
 export interface DeviceDefaultView {

@@ -13,7 +13,7 @@ import { hashSecret } from '../password-hash.ts';
 import { formatCode } from '../../wire/activation-code.ts';
 import { ACTIVATION_MODELS, activationModelsText, type DeviceActivation } from '../activation/device-activation.ts';
 import type { ActivationStore } from '../activation/store.ts';
-import type { AddPhoneRequest, CertificateRequest, Failure, Outcome, PhoneCertificateView, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
+import type { AddPhoneRequest, CertificateRequest, Failure, MacRequest, Outcome, PhoneCertificateView, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
 import { conflict, invalid, notFound, ok, unavailable } from './outcome.ts';
 
 /** What sends the NOTIFY: the registrar, when SIP runs. */
@@ -81,6 +81,32 @@ export class PhoneOperations {
     if (onboarding && req.owner !== undefined) onboarding.store.setPhoneOnboarding(id.name, { owner: req.owner });
     const issued = req.requireActivationCode ? onboarding!.activation.issue(id.name, 'admin') : undefined;
     return ok({ ...this.view(record), ...(issued ? { activationCode: { deviceName: issued.deviceName, code: formatCode(issued.code), expiresAt: new Date(issued.expiresAt).toISOString() } } : {}) });
+  }
+
+  /**
+   * The MAC field edited, as on CUCM's phone page: typing a MAC turns `BAT…` into `SEP<MAC>`
+   * (its code now tied to that MAC); blanking it turns `SEP…` into a new `BAT…` (its code, if it
+   * waits for one, now good for any phone of the model — a damaged phone replaced).
+   */
+  setMac(id: string, req: MacRequest): Outcome<PhoneView> {
+    const { db, clock } = this.d;
+    const p = this.find(id);
+    if (!p) return notFound(`no phone ${id}`);
+    let to: DeviceId;
+    if (req.mac === null || req.mac === '') {
+      if (!p.mac) return ok(this.view(p));
+      to = this.newBatName();
+    } else {
+      const parsed = parseDeviceId(req.mac);
+      if (!parsed?.mac) return invalid('mac', 'mac must be a MAC address (001122334455, 00:11:22:33:44:55 or SEP001122334455), or null to blank it');
+      if (parsed.mac === p.mac) return ok(this.view(p));
+      const holder = db.phoneByMac(parsed.mac) ?? db.phone(parsed.name);
+      if (holder) return conflict(`${parsed.mac} belongs to ${holder.deviceName}`);
+      to = parsed;
+    }
+    db.renamePhone(p.deviceName, to.name, to.mac ?? null, `${clock.now()}-${randomBytes(8).toString('hex')}`);
+    this.d.log(`admin renamed ${p.deviceName} to ${to.name}`);
+    return ok(this.view(db.phone(to.name)!));
   }
 
   /** A dummy device name no phone has: what CUCM makes when the MAC field is left blank. */

@@ -12,6 +12,9 @@
  *   GET    /v1/codes (CSV export)      GET    /v1/device-defaults   POST /v1/device-defaults {model, onboarding}
  *   GET    /v1/users                   POST   /v1/users {id, password, pin?, name?, primaryDn?}
  *   POST   /v1/trust/manufacturing {pem}
+ *   POST   /v1/phones/:device/mac {mac | null}
+ *   GET    /v1/templates               POST   /v1/templates {name, model, devicePool?, requireActivationCode?, owner?}
+ *   POST   /v1/bat/insert {csv, template, dummyMac?}
  *   GET    /v1/trust                   GET    /v1/trust/certificates/:role
  *   POST   /v1/trust/import {pem, roles, note?}    POST /v1/trust/rotate-tftp
  *   POST   /v1/trust/rollback {enabled}
@@ -19,8 +22,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AddPhoneRequest, AddUserRequest, CertificateRequest, CodeRequest, DeviceDefaultRequest, DeviceParams, ManufacturingCaRequest, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
+import { AddPhoneRequest, AddUserRequest, BatInsertRequest, CertificateRequest, MacRequest, TemplateRequest, CodeRequest, DeviceDefaultRequest, DeviceParams, ManufacturingCaRequest, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
 import { sendHttpError, sendNoRoute, sendOutcome, sendUnauthorized } from './errors.ts';
+import type { BulkOperations } from './bulk.ts';
 import type { OnboardingOperations } from './onboarding.ts';
 import type { PhoneOperations } from './phones.ts';
 import type { StatusOperations } from './status.ts';
@@ -30,6 +34,7 @@ import type { TrustOperations } from './trust.ts';
 export interface AdminOperations {
   phones: PhoneOperations;
   onboarding: OnboardingOperations;
+  bulk: BulkOperations;
   trust: TrustOperations;
   status: StatusOperations;
 }
@@ -57,6 +62,10 @@ export const ROUTES = [
   route({ method: 'GET', url: '/v1/phones/:device/code', ok: 200, params: DeviceParams, run: (o, { params }) => o.onboarding.showCode(params.device) }),
   route({ method: 'POST', url: '/v1/phones/:device/code', ok: 200, params: DeviceParams, body: CodeRequest, run: (o, { params, body }) => o.onboarding.code(params.device, body) }),
   route({ method: 'GET', url: '/v1/codes', ok: 200, run: (o) => o.onboarding.exportCodes() }),
+  route({ method: 'POST', url: '/v1/phones/:device/mac', ok: 200, params: DeviceParams, body: MacRequest, run: (o, { params, body }) => o.phones.setMac(params.device, body) }),
+  route({ method: 'GET', url: '/v1/templates', ok: 200, run: (o) => o.bulk.templates() }),
+  route({ method: 'POST', url: '/v1/templates', ok: 200, body: TemplateRequest, run: (o, { body }) => o.bulk.addTemplate(body) }),
+  route({ method: 'POST', url: '/v1/bat/insert', ok: 201, body: BatInsertRequest, run: (o, { body }) => o.bulk.insert(body) }),
   route({ method: 'GET', url: '/v1/device-defaults', ok: 200, run: (o) => o.onboarding.deviceDefaults() }),
   route({ method: 'POST', url: '/v1/device-defaults', ok: 200, body: DeviceDefaultRequest, run: (o, { body }) => o.onboarding.setDeviceDefault(body) }),
   route({ method: 'GET', url: '/v1/users', ok: 200, run: (o) => o.onboarding.users() }),
