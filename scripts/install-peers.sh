@@ -5,7 +5,8 @@
 # jq (the JSON stream's recipes in docs/cli.md), openssl and python3 (an independent ITL
 # builder and a second opinion on signatures), and Debian's python3-cryptography and python3-lxml
 # for the usecallmanager.nz peers in test/peers/usecallmanager (capfd, capfc, enccnf), which run
-# on /usr/bin/python3, never a python3 found first on PATH.
+# on /usr/bin/python3, never a python3 found first on PATH; chromium (the web pages driven by
+# playwright-core) and zbar-tools (zbarimg reads the Self-Care QR codes back).
 # Needs root and apt; elsewhere it says what is missing and leaves it to the operator.
 set -eu
 need=""
@@ -26,6 +27,8 @@ have python3   || need="$need python3"
 /usr/bin/python3 -c 'import cryptography, lxml' >/dev/null 2>&1 || need="$need python3-cryptography python3-lxml"
 have jq        || need="$need jq"
 have nft       || need="$need nftables"
+have chromium  || need="$need chromium"
+have zbarimg   || need="$need zbar-tools"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
   echo "peers: missing$need — install them (as root: apt-get install$need); tests that need them will fail and say so" >&2
