@@ -6,13 +6,14 @@
  *   user add --id alice --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] | list
  *   phone code new|release|show NAME
  *   codes export --csv
+ *   audit
  *   trust import-manufacturing CERT.pem
  *   template add NAME --model 8841 [--device-pool P] [--require-activation-code] [--owner ID] | list
  *   bat insert --csv FILE --template NAME [--dummy-mac]
  *   phone set-mac NAME MAC|--blank
  */
 import { readFile } from 'node:fs/promises';
-import type { AddUserRequest, BatInsertAnswer, BatInsertRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, PhoneView, TemplateRequest, TemplateView, UserView } from '../cm/admin/contract.ts';
+import type { AddUserRequest, AuditView, BatInsertAnswer, BatInsertRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, PhoneView, TemplateRequest, TemplateView, UserView } from '../cm/admin/contract.ts';
 import type { AdminClient } from '../cm/admin-client.ts';
 import { UsageError, required } from './args.ts';
 
@@ -54,6 +55,11 @@ export async function onboardingCommand(what: string, verb: string | undefined, 
       return 0;
     }
     throw new UsageError('sepi cm user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] | list');
+  }
+  if (what === 'audit') {
+    const list = await client.call<AuditView[]>('GET', '/v1/audit');
+    out(list, () => list.map((e) => `${e.at}  ${e.actor.padEnd(22)} ${e.action.padEnd(18)} ${e.device.padEnd(15)} ${e.source.padEnd(15)} ${e.result}`).join('\n'));
+    return 0;
   }
   if (what === 'codes') {
     if (verb !== 'export') throw new UsageError('sepi cm codes export --csv');

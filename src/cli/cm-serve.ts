@@ -8,7 +8,7 @@ import { ConfigError, buildConfig, interfaceAddress } from '../cm/config.ts';
 import { UsageError, parse, required } from './args.ts';
 
 export async function serve(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { data: { type: 'string' }, iface: { type: 'string' }, config: { type: 'string' } });
+  const { values: v } = parse(argv, { data: { type: 'string' }, iface: { type: 'string' }, config: { type: 'string' }, 'web-port': { type: 'string' } });
   const data = resolve(required(v.data, '--data'));
   let raw: unknown = {};
   if (v.config) {
@@ -17,6 +17,12 @@ export async function serve(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`--config ${v.config}: ${(e as Error).message}`);
     }
+  }
+  if (v['web-port'] !== undefined) {
+    const port = Number(v['web-port']);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--web-port must be a port number');
+    const r = raw as Record<string, unknown>;
+    raw = { ...r, web: { ...(r['web'] as object | undefined), port } };
   }
   let config;
   try {

@@ -13,7 +13,7 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
              [--capf-auth-string DIGITS] [--activation-code CODE] [--factory DIR]
   sepi fleet --iface IF --count N [--mac-base MAC] [--model 8841] [--nvram-root DIR]
              [--until registered] [--timeout SECONDS] [--json]
-  sepi cm serve --data DIR --iface IF [--config FILE]
+  sepi cm serve --data DIR --iface IF [--config FILE] [--web-port 8443]
   sepi cm --data DIR status
   sepi cm --data DIR phone add --mac MAC --model 8841 [--dn DN] [--description TEXT] [--password PW]
   sepi cm --data DIR phone list | show MAC | rm MAC | reset MAC [--restart]

@@ -31,6 +31,7 @@ import { openOnboarding } from './activation/onboarding-parts.ts';
 import type { OnboardingOperations } from './admin/onboarding.ts';
 import { BulkOperations } from './admin/bulk.ts';
 import { TemplateStore } from './bulk/templates.ts';
+import { WebServer } from './web/web-server.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -134,6 +135,11 @@ export class Companion {
         trust: new TrustOperations({ db, config, pki, log }),
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined }),
       };
+      if (pki && config.web.enabled) {
+        const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, clock, log, pki });
+        endpoints.web = await this.started(web, web.start(config.address, config.web.port));
+        log(`web pages on https://${config.address}:${endpoints.web}/ccmadmin/ (administration) and /ucmuser/ (Self-Care)`);
+      }
       const inClear = ops.status.passwordsInClear();
       if (inClear.length) log(`${inClear.length} phone(s) with a line password in a configuration file anyone can fetch: ${inClear.slice(0, 5).join(', ')}${inClear.length > 5 ? ', …' : ''} (give them an LSC and encrypted configuration: sepi cm phone certificate NAME --install --encrypted-config)`);
       const admin = new AdminServer(ops, dataDir);

@@ -70,6 +70,8 @@ export interface CompanionConfig {
    * by default the lab factory's on this machine, if there is one).
    */
   activation: { port: number; ttlHours: number; manufacturingCaFiles: string[] };
+  /** The web pages (administration, Self-Care) over HTTPS; off with security `none` (no certificate). */
+  web: { enabled: boolean; port: number };
   /** Device-type code -> load name, for loadInformationNNN in the default file. */
   loadInformation: Record<string, string>;
   phones: SeedPhone[];
@@ -161,6 +163,7 @@ const ConfigFile = z.strictObject({
     tvsTtlSecs: z.number().optional(),
     capfPort: listenPort.optional(),
   }).optional(),
+  web: z.strictObject({ enabled: z.boolean().optional(), port: listenPort.optional() }).optional(),
   activation: z.strictObject({
     port: listenPort.optional(),
     ttlHours: z.number().positive().max(24 * 365).optional(),
@@ -257,6 +260,7 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
     },
     serveDefaultConfig: r.serveDefaultConfig ?? true,
     security: { mode: sec.mode ?? 'itl', digest: sec.digest ?? 'sha1', tvsPort: sec.tvsPort ?? 2445, tvsTtlSecs: sec.tvsTtlSecs ?? 86400, capfPort: sec.capfPort ?? 3804 },
+    web: { enabled: r.web?.enabled ?? true, port: r.web?.port ?? 8443 },
     activation: {
       port: r.activation?.port ?? 6971,
       ttlHours: r.activation?.ttlHours ?? 168,
@@ -284,6 +288,7 @@ export function loopbackConfig(raw: Record<string, unknown> = {}): CompanionConf
       sip: section('sip', { port: 0 }),
       security: section('security', { tvsPort: 0, capfPort: 0 }),
       activation: section('activation', { port: 0 }),
+      web: section('web', { port: 0 }),
     },
     { address: '127.0.0.1', prefix: 8 },
   );

@@ -13,6 +13,7 @@ export interface Endpoints {
   tvs?: number;
   capf?: number;
   activation?: number;
+  web?: number;
 }
 
 /**
@@ -29,5 +30,6 @@ export function withBoundPorts(c: CompanionConfig, e: Endpoints): CompanionConfi
     callManagers: c.callManagers.map((m) => (m.sipPort === 0 ? { ...m, sipPort } : m)),
     security: { ...c.security, tvsPort: c.security.tvsPort || e.tvs || 0, capfPort: c.security.capfPort || e.capf || 0 },
     activation: { ...c.activation, port: c.activation.port || e.activation || 0 },
+    web: { ...c.web, port: c.web.port || e.web || 0 },
   };
 }

@@ -34,6 +34,7 @@ test('no file: everything from the interface address, as docs/companion.md shows
     autoRegistration: { enabled: true, dnFirst: '2000', dnLast: '2999', perAddressBurst: 200, perAddressPerMinute: 60, abandonAfterSecs: 300 },
     serveDefaultConfig: true,
     security: { mode: 'itl', digest: 'sha1', tvsPort: 2445, tvsTtlSecs: 86400, capfPort: 3804 },
+    web: { enabled: true, port: 8443 },
     activation: { port: 6971, ttlHours: 168, manufacturingCaFiles: [join(defaultFactoryDir(), CA_CERT_FILE)] },
     loadInformation: {},
     phones: [],

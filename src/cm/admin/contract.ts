@@ -187,6 +187,15 @@ export interface BatInsertAnswer {
   phones: Array<{ deviceName: string; dn: string; activationCode?: string }>;
 }
 
+export interface AuditView {
+  at: string;
+  actor: string;
+  action: string;
+  device: string;
+  source: string;
+  result: string;
+}
+
 export interface DeviceDefaultView {
   model: string;
   onboarding: 'auto-registration' | 'activation-code';

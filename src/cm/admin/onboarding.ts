@@ -16,7 +16,7 @@ import { writeCsv } from '../bulk/csv.ts';
 import type { CompanionDb } from '../db.ts';
 import { parseDeviceId } from '../device-name.ts';
 import { hashSecret } from '../password-hash.ts';
-import type { AddUserRequest, CodeRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, ManufacturingCaRequest, Outcome, UserView } from './contract.ts';
+import type { AddUserRequest, AuditView, CodeRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, ManufacturingCaRequest, Outcome, UserView } from './contract.ts';
 import { conflict, invalid, notFound, ok } from './outcome.ts';
 
 export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
@@ -92,6 +92,11 @@ export class OnboardingOperations {
     const issued = this.d.activation.issue(name, 'admin');
     this.d.log(`admin generated a new activation code for ${name}`);
     return ok(codeView(issued));
+  }
+
+  /** The audit log, newest first: every code issued, shown, released or used, every sign-in; never a code. */
+  audit(limit = 500): Outcome<AuditView[]> {
+    return ok(this.d.store.auditLog(Math.min(Math.max(1, limit), 5000)).map((e) => ({ ...e, at: new Date(e.at).toISOString() })));
   }
 
   /** Outstanding codes as the CSV Unified CM's "Export Activation Codes" gives (our columns, docs/activation.md). */

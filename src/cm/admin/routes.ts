@@ -11,6 +11,7 @@
  *   GET    /v1/phones/:device/code     POST   /v1/phones/:device/code {action: "new" | "release"}
  *   GET    /v1/codes (CSV export)      GET    /v1/device-defaults   POST /v1/device-defaults {model, onboarding}
  *   GET    /v1/users                   POST   /v1/users {id, password, pin?, name?, primaryDn?}
+ *   GET    /v1/audit
  *   POST   /v1/trust/manufacturing {pem}
  *   POST   /v1/phones/:device/mac {mac | null}
  *   GET    /v1/templates               POST   /v1/templates {name, model, devicePool?, requireActivationCode?, owner?}
@@ -62,6 +63,7 @@ export const ROUTES = [
   route({ method: 'GET', url: '/v1/phones/:device/code', ok: 200, params: DeviceParams, run: (o, { params }) => o.onboarding.showCode(params.device) }),
   route({ method: 'POST', url: '/v1/phones/:device/code', ok: 200, params: DeviceParams, body: CodeRequest, run: (o, { params, body }) => o.onboarding.code(params.device, body) }),
   route({ method: 'GET', url: '/v1/codes', ok: 200, run: (o) => o.onboarding.exportCodes() }),
+  route({ method: 'GET', url: '/v1/audit', ok: 200, run: (o) => o.onboarding.audit() }),
   route({ method: 'POST', url: '/v1/phones/:device/mac', ok: 200, params: DeviceParams, body: MacRequest, run: (o, { params, body }) => o.phones.setMac(params.device, body) }),
   route({ method: 'GET', url: '/v1/templates', ok: 200, run: (o) => o.bulk.templates() }),
   route({ method: 'POST', url: '/v1/templates', ok: 200, body: TemplateRequest, run: (o, { body }) => o.bulk.addTemplate(body) }),
