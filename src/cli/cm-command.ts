@@ -22,7 +22,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
     'key-size': { type: 'string' }, 'encrypted-config': { type: 'boolean' }, 'no-encrypted-config': { type: 'boolean' },
     'require-activation-code': { type: 'boolean' }, owner: { type: 'string' }, onboarding: { type: 'string' }, id: { type: 'string' },
     pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'string' }, 'csv-out': { type: 'boolean' },
-    template: { type: 'string' }, 'dummy-mac': { type: 'boolean' }, 'device-pool': { type: 'string' }, blank: { type: 'boolean' },
+    template: { type: 'string' }, 'dummy-mac': { type: 'boolean' }, 'device-pool': { type: 'string' }, blank: { type: 'boolean' }, 'show-phones-ready-to-activate': { type: 'string' },
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);

@@ -7,13 +7,14 @@
  *   phone code new|release|show NAME
  *   codes export --csv
  *   audit
+ *   enterprise [set --show-phones-ready-to-activate on|off]
  *   trust import-manufacturing CERT.pem
  *   template add NAME --model 8841 [--device-pool P] [--require-activation-code] [--owner ID] | list
  *   bat insert --csv FILE --template NAME [--dummy-mac]
  *   phone set-mac NAME MAC|--blank
  */
 import { readFile } from 'node:fs/promises';
-import type { AddUserRequest, AuditView, BatInsertAnswer, BatInsertRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, PhoneView, TemplateRequest, TemplateView, UserView } from '../cm/admin/contract.ts';
+import type { AddUserRequest, AuditView, EnterpriseView, BatInsertAnswer, BatInsertRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, PhoneView, TemplateRequest, TemplateView, UserView } from '../cm/admin/contract.ts';
 import type { AdminClient } from '../cm/admin-client.ts';
 import { UsageError, required } from './args.ts';
 
@@ -55,6 +56,18 @@ export async function onboardingCommand(what: string, verb: string | undefined, 
       return 0;
     }
     throw new UsageError('sepi cm user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] | list');
+  }
+  if (what === 'enterprise') {
+    if (verb === 'set') {
+      const flag = str(v, 'show-phones-ready-to-activate');
+      if (flag !== 'on' && flag !== 'off') throw new UsageError('sepi cm enterprise set --show-phones-ready-to-activate on|off');
+      const r = await client.call<EnterpriseView>('POST', '/v1/enterprise', { showPhonesReadyToActivate: flag === 'on' });
+      out(r, () => `Show Phones Ready to Activate: ${r.showPhonesReadyToActivate ? 'on' : 'off'}`);
+      return 0;
+    }
+    const r = await client.call<EnterpriseView>('GET', '/v1/enterprise');
+    out(r, () => `Show Phones Ready to Activate: ${r.showPhonesReadyToActivate ? 'on' : 'off'}`);
+    return 0;
   }
   if (what === 'audit') {
     const list = await client.call<AuditView[]>('GET', '/v1/audit');

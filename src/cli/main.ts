@@ -24,7 +24,9 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi cm --data DIR device-defaults set --model 8841 --onboarding activation-code|auto-registration
   sepi cm --data DIR user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] | list
   sepi cm --data DIR trust list | export sast|tftp|tvs|capf | import CERT --roles SAST,TFTP | import-manufacturing CERT
-  sepi factory init|export [--dir DIR]
+  sepi factory init|export [--dir DIR] | mic --mac MAC --model 8841 --nvram DIR
+  sepi cm --data DIR template add NAME --model 8841 [--require-activation-code] | bat insert --csv FILE --template NAME [--dummy-mac]
+  sepi cm --data DIR phone set-mac NAME MAC|--blank | audit | enterprise set --show-phones-ready-to-activate on|off
   sepi cm --data DIR trust rotate-tftp | rollback on|off
   sepi tlv show FILE [--json]
   sepi tlv verify FILE (--cert PEM | --self)

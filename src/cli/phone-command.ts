@@ -23,6 +23,7 @@ import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-
 import { FileNvram } from '../phone/nvram.ts';
 import { wipeKeepingMic } from '../phone/mic.ts';
 import { CA_KEY_FILE, defaultFactoryDir } from '../factory/factory-files.ts';
+import type { MicIssuer } from '../factory/manufacturing-ca.ts';
 import type { Display, Keypad } from '../phone/ports.ts';
 import { NullDisplay, TextDisplay } from '../phone/render.ts';
 import { LCD_160x128, LCD_320x240, type ScreenGeometry } from '../phone/screen.ts';
@@ -104,9 +105,18 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const activationCode = v['activation-code']?.replace(/[\s-]/g, '');
   if (activationCode !== undefined && !/^\d{16}$/.test(activationCode)) throw new UsageError('--activation-code must be 16 digits (dashes allowed)');
   // The lab factory makes this phone's MIC the first time it onboards by code; forge loads only if there is one.
+  // With no --factory, the default one is made on first need: a phone and a companion on one
+  // machine then onboard with no step at all (the companion finds it at the same default place).
   const factoryDir = v.factory ?? defaultFactoryDir();
-  const micIssuer = existsSync(join(factoryDir, CA_KEY_FILE)) ? await (await import('../factory/manufacturing-ca.ts')).ManufacturingCa.load(factoryDir) : undefined;
-  if (v.factory !== undefined && !micIssuer) throw new UsageError(`--factory ${v.factory}: no manufacturing CA there (sepi factory init --dir ${v.factory})`);
+  if (v.factory !== undefined && !existsSync(join(factoryDir, CA_KEY_FILE))) throw new UsageError(`--factory ${v.factory}: no manufacturing CA there (sepi factory init --dir ${v.factory})`);
+  // Opened (node-forge loaded, the CA made if missing) only when the phone first needs a MIC.
+  let factory: Promise<MicIssuer> | undefined;
+  const micIssuer: MicIssuer = {
+    issueMic: async (o) => {
+      factory ??= import('../factory/manufacturing-ca.ts').then(async (m) => (await m.ManufacturingCa.open(factoryDir, o.now)).ca);
+      return (await factory).issueMic(o);
+    },
+  };
 
   // ---- ports ----------------------------------------------------------------------------------
   const clock = new SystemClock();
@@ -135,7 +145,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
 
   // ---- the handset and who listens ------------------------------------------------------------
   const handset = new Handset({
-    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), ...(micIssuer ? { micIssuer } : {}),
+    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), micIssuer,
     iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
   if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));

@@ -29,9 +29,9 @@ export interface IssuedMic {
   caPem: string;
 }
 
-/** What a phone needs from the factory: a MIC for its key. */
+/** What a phone needs from the factory: a MIC for its key (asynchronous: a factory may be opened on first use). */
 export interface MicIssuer {
-  issueMic(o: { model: string; mac: string; serial: string; spkiPem: string; now: number }): IssuedMic;
+  issueMic(o: { model: string; mac: string; serial: string; spkiPem: string; now: number }): IssuedMic | Promise<IssuedMic>;
 }
 
 const pemKeyToForge = (pem: string) => forge.pki.privateKeyFromPem(pem);

@@ -41,7 +41,7 @@ export async function ensureMic(nvram: Nvram, issuer: MicIssuer | undefined, o: 
   // Synchronous on purpose: it happens once in a phone's life, and a key made off the event loop
   // would be work in progress that nothing waiting on the wire (a test's virtual time) can see.
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const issued = issuer.issueMic({ model: o.model, mac: o.mac, serial: serialForMac(o.mac), spkiPem: publicKey.export({ type: 'spki', format: 'pem' }) as string, now: o.now });
+  const issued = await issuer.issueMic({ model: o.model, mac: o.mac, serial: serialForMac(o.mac), spkiPem: publicKey.export({ type: 'spki', format: 'pem' }) as string, now: o.now });
   const mic: HeldMic = { certPem: issued.certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, caPem: issued.caPem };
   await nvram.write(DOC, mic);
   return mic;

@@ -92,7 +92,7 @@ api('each outcome kind has one status, as version 1 documents them', () => {
   assert.equal(ROUTES.map((r) => `${r.method} ${r.url} ${r.ok}`), [
     'GET /v1/status 200', 'GET /v1/phones 200', 'POST /v1/phones 201', 'GET /v1/phones/:device 200', 'DELETE /v1/phones/:device 204',
     'POST /v1/phones/:device/reset 200', 'POST /v1/phones/:device/certificate 200',
-    'GET /v1/phones/:device/code 200', 'POST /v1/phones/:device/code 200', 'GET /v1/codes 200', 'GET /v1/audit 200',
+    'GET /v1/phones/:device/code 200', 'POST /v1/phones/:device/code 200', 'GET /v1/codes 200', 'GET /v1/audit 200', 'GET /v1/enterprise 200', 'POST /v1/enterprise 200',
     'POST /v1/phones/:device/mac 200', 'GET /v1/templates 200', 'POST /v1/templates 200', 'POST /v1/bat/insert 201', 'GET /v1/device-defaults 200', 'POST /v1/device-defaults 200',
     'GET /v1/users 200', 'POST /v1/users 201', 'POST /v1/trust/manufacturing 201', 'GET /v1/trust 200', 'GET /v1/trust/certificates/:role 200', 'POST /v1/trust/import 201',
     'POST /v1/trust/rotate-tftp 200', 'POST /v1/trust/rollback 200',

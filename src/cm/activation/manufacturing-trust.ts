@@ -6,6 +6,7 @@
  * `<data>/pki/manufacturing/`).
  */
 import { X509Certificate, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.ts';
@@ -13,9 +14,15 @@ import { micIdentity } from '../../factory/manufacturing-ca.ts';
 
 export type MicCheck = { ok: true; model: string; mac: string; serial: string; issuer: string } | { ok: false; reason: string };
 
+/** A configured CA file that did not exist at start is looked for again at most this often. */
+const RECHECK_MS = 10_000;
+
 export class ManufacturingTrust {
   private cas: X509Certificate[] = [];
   private readonly dir: string;
+  private pending: string[] = [];
+  private lastLook = 0;
+  private log: (line: string) => void = () => {};
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -26,13 +33,39 @@ export class ManufacturingTrust {
     const t = new ManufacturingTrust(join(pkiDir, 'manufacturing'));
     const imported = await readdir(t.dir).catch(() => [] as string[]);
     for (const f of imported.filter((n) => n.endsWith('.pem'))) t.add(await readFile(join(t.dir, f), 'utf8'));
+    t.log = log;
     for (const f of files) {
       const pem = await readFile(f, 'utf8').catch(() => undefined);
-      if (pem === undefined) continue;
+      if (pem === undefined) {
+        // The lab factory may be made after the companion started (a phone makes it on first use).
+        t.pending.push(f);
+        continue;
+      }
       const ca = t.add(pem);
       log(`activation: trusting the manufacturing CA ${ca.subject.replace(/\n/g, ', ')} from ${f}`);
     }
     return t;
+  }
+
+  /** Configured CA files that were missing: taken now if they have appeared. */
+  private lookAgain(now: number): void {
+    if (this.pending.length === 0 || now - this.lastLook < RECHECK_MS) return;
+    this.lastLook = now;
+    this.pending = this.pending.filter((f) => {
+      let pem: string;
+      try {
+        pem = readFileSync(f, 'utf8');
+      } catch {
+        return true;
+      }
+      try {
+        const ca = this.add(pem);
+        this.log(`activation: trusting the manufacturing CA ${ca.subject.replace(/\n/g, ', ')} from ${f}`);
+      } catch (e) {
+        this.log(`activation: ${f} is not a CA certificate: ${(e as Error).message}`);
+      }
+      return false;
+    });
   }
 
   private add(pem: string): X509Certificate {
@@ -63,7 +96,12 @@ export class ManufacturingTrust {
     } catch {
       return { ok: false, reason: 'the client certificate does not parse' };
     }
-    const issuer = this.cas.find((ca) => mic.checkIssued(ca) && mic.verify(ca.publicKey));
+    const issuedBy = () => this.cas.find((ca) => mic.checkIssued(ca) && mic.verify(ca.publicKey));
+    let issuer = issuedBy();
+    if (!issuer) {
+      this.lookAgain(now);
+      issuer = issuedBy();
+    }
     if (!issuer) return { ok: false, reason: `issued by ${mic.issuer.replace(/\n/g, ', ')}, not a trusted manufacturing CA` };
     if (now < Date.parse(mic.validFrom) || now > Date.parse(mic.validTo)) return { ok: false, reason: 'outside its validity period' };
     const id = micIdentity(mic.subject);

@@ -95,6 +95,13 @@ export type BatInsertRequest = z.infer<typeof BatInsertRequest>;
 export const MacRequest = z.object({ mac: z.string().nullable() });
 export type MacRequest = z.infer<typeof MacRequest>;
 
+export const EnterpriseRequest = z.object({ showPhonesReadyToActivate: z.boolean().optional() });
+export type EnterpriseRequest = z.infer<typeof EnterpriseRequest>;
+
+export interface EnterpriseView {
+  showPhonesReadyToActivate: boolean;
+}
+
 export const ManufacturingCaRequest = z.object({ pem: z.string() });
 export type ManufacturingCaRequest = z.infer<typeof ManufacturingCaRequest>;
 

@@ -16,10 +16,11 @@ import { writeCsv } from '../bulk/csv.ts';
 import type { CompanionDb } from '../db.ts';
 import { parseDeviceId } from '../device-name.ts';
 import { hashSecret } from '../password-hash.ts';
-import type { AddUserRequest, AuditView, CodeRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, ManufacturingCaRequest, Outcome, UserView } from './contract.ts';
+import type { AddUserRequest, AuditView, CodeRequest, EnterpriseRequest, EnterpriseView, CodeView, DeviceDefaultRequest, DeviceDefaultView, ManufacturingCaRequest, Outcome, UserView } from './contract.ts';
 import { conflict, invalid, notFound, ok } from './outcome.ts';
 
 export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
+export const SHOW_READY_SETTING = 'enterprise.showPhonesReadyToActivate';
 const USER_ID = /^[A-Za-z0-9._@-]{1,64}$/;
 
 export interface OnboardingOperationsDeps {
@@ -92,6 +93,19 @@ export class OnboardingOperations {
     const issued = this.d.activation.issue(name, 'admin');
     this.d.log(`admin generated a new activation code for ${name}`);
     return ok(codeView(issued));
+  }
+
+  /** Enterprise parameters of onboarding: Show Phones Ready to Activate (Self-Care), default true. */
+  enterprise(): Outcome<EnterpriseView> {
+    return ok({ showPhonesReadyToActivate: this.d.db.setting(SHOW_READY_SETTING) !== 'off' });
+  }
+
+  setEnterprise(req: EnterpriseRequest): Outcome<EnterpriseView> {
+    if (req.showPhonesReadyToActivate !== undefined) {
+      this.d.db.setSetting(SHOW_READY_SETTING, req.showPhonesReadyToActivate ? 'on' : 'off');
+      this.d.log(`admin set Show Phones Ready to Activate ${req.showPhonesReadyToActivate ? 'on' : 'off'}`);
+    }
+    return this.enterprise();
   }
 
   /** The audit log, newest first: every code issued, shown, released or used, every sign-in; never a code. */

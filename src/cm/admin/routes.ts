@@ -11,7 +11,7 @@
  *   GET    /v1/phones/:device/code     POST   /v1/phones/:device/code {action: "new" | "release"}
  *   GET    /v1/codes (CSV export)      GET    /v1/device-defaults   POST /v1/device-defaults {model, onboarding}
  *   GET    /v1/users                   POST   /v1/users {id, password, pin?, name?, primaryDn?}
- *   GET    /v1/audit
+ *   GET    /v1/audit                   GET    /v1/enterprise        POST /v1/enterprise {showPhonesReadyToActivate?}
  *   POST   /v1/trust/manufacturing {pem}
  *   POST   /v1/phones/:device/mac {mac | null}
  *   GET    /v1/templates               POST   /v1/templates {name, model, devicePool?, requireActivationCode?, owner?}
@@ -23,7 +23,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AddPhoneRequest, AddUserRequest, BatInsertRequest, CertificateRequest, MacRequest, TemplateRequest, CodeRequest, DeviceDefaultRequest, DeviceParams, ManufacturingCaRequest, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
+import { AddPhoneRequest, AddUserRequest, EnterpriseRequest, BatInsertRequest, CertificateRequest, MacRequest, TemplateRequest, CodeRequest, DeviceDefaultRequest, DeviceParams, ManufacturingCaRequest, ImportCertificateRequest, MAX_BODY_BYTES, type Outcome, ResetRequest, RoleParams, RollbackRequest } from './contract.ts';
 import { sendHttpError, sendNoRoute, sendOutcome, sendUnauthorized } from './errors.ts';
 import type { BulkOperations } from './bulk.ts';
 import type { OnboardingOperations } from './onboarding.ts';
@@ -64,6 +64,8 @@ export const ROUTES = [
   route({ method: 'POST', url: '/v1/phones/:device/code', ok: 200, params: DeviceParams, body: CodeRequest, run: (o, { params, body }) => o.onboarding.code(params.device, body) }),
   route({ method: 'GET', url: '/v1/codes', ok: 200, run: (o) => o.onboarding.exportCodes() }),
   route({ method: 'GET', url: '/v1/audit', ok: 200, run: (o) => o.onboarding.audit() }),
+  route({ method: 'GET', url: '/v1/enterprise', ok: 200, run: (o) => o.onboarding.enterprise() }),
+  route({ method: 'POST', url: '/v1/enterprise', ok: 200, body: EnterpriseRequest, run: (o, { body }) => o.onboarding.setEnterprise(body) }),
   route({ method: 'POST', url: '/v1/phones/:device/mac', ok: 200, params: DeviceParams, body: MacRequest, run: (o, { params, body }) => o.phones.setMac(params.device, body) }),
   route({ method: 'GET', url: '/v1/templates', ok: 200, run: (o) => o.bulk.templates() }),
   route({ method: 'POST', url: '/v1/templates', ok: 200, body: TemplateRequest, run: (o, { body }) => o.bulk.addTemplate(body) }),

@@ -9,7 +9,7 @@ import { PHONE_MODELS } from '../../wire/models.ts';
 import { ACTIVATION_MODELS } from '../activation/device-activation.ts';
 import type { Outcome } from '../admin/contract.ts';
 import { type Html, form, html } from './html.ts';
-import { SESSION_COOKIE, SHOW_READY_SETTING, type WebContext, sendPage, sessionOf, signIn } from './web-server.ts';
+import { SESSION_COOKIE, type WebContext, sendPage, sessionOf, signIn } from './web-server.ts';
 
 type Body = Record<string, string | undefined>;
 
@@ -79,7 +79,8 @@ export function registerAdminPages(app: FastifyInstance, ctx: WebContext): void 
     const csrf = reply.generateCsrf();
     const d = ctx.onboarding.deviceDefaults();
     const rows = d.kind === 'ok' ? d.value.map((x) => html`<tr><td>Cisco ${x.model}</td><td>${x.onboarding === 'activation-code' ? 'Activation Code' : 'Auto Registration'}</td></tr>`) : [];
-    const show = ctx.db.setting(SHOW_READY_SETTING) !== 'off';
+    const e = ctx.onboarding.enterprise();
+    const show = e.kind === 'ok' && e.value.showPhonesReadyToActivate;
     return sendPage(reply, 200, 'Device Defaults', html`${note}
       <table><thead><tr><th>Device Type</th><th>On-Premise Onboarding Method</th></tr></thead><tbody>${rows}</tbody></table>
       ${form('/ccmadmin/device-defaults', csrf, html`${select('model', 'Device Type', [...ACTIVATION_MODELS].sort().map((m): [string, string] => [m, `Cisco ${m}`]), '8841')}
@@ -96,10 +97,8 @@ export function registerAdminPages(app: FastifyInstance, ctx: WebContext): void 
   });
   app.post('/ccmadmin/enterprise', (req, reply) => {
     if (!admin(req, reply)) return reply;
-    const on = (req.body as Body)['showReady'] === 'on';
-    ctx.db.setSetting(SHOW_READY_SETTING, on ? 'on' : 'off');
-    ctx.log(`admin set Show Phones Ready to Activate ${on ? 'on' : 'off'}`);
-    return defaultsPage(req, reply, html`<p class="note" role="status">Saved.</p>`);
+    const r = ctx.onboarding.setEnterprise({ showPhonesReadyToActivate: (req.body as Body)['showReady'] === 'on' });
+    return defaultsPage(req, reply, outcomeNote(r, 'Saved.'));
   });
 
   const usersPage = (req: FastifyRequest, reply: FastifyReply, note: Html = html``) => {

@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
 import { html } from './html.ts';
-import { SESSION_COOKIE, SHOW_READY_SETTING, type WebContext, sendPage, sessionOf, signIn } from './web-server.ts';
+import { SESSION_COOKIE, type WebContext, sendPage, sessionOf, signIn } from './web-server.ts';
 
 const signInForm = (csrf: string, action: string, error?: string) => html`
   ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
@@ -43,7 +43,8 @@ export function registerSelfCare(app: FastifyInstance, ctx: WebContext): void {
     const s = sessionOf(ctx, req);
     if (!s) return reply.redirect('/ucmuser/');
     const csrf = reply.generateCsrf();
-    const show = ctx.db.setting(SHOW_READY_SETTING) !== 'off';
+    const enterprise = ctx.onboarding.enterprise();
+    const show = enterprise.kind === 'ok' && enterprise.value.showPhonesReadyToActivate;
     const ready = show ? ctx.store.phonesOwnedBy(s.user).filter((d) => ctx.store.code(d)) : [];
     const from = req.socket.remoteAddress ?? '';
     const rows = ready.map((device) => {
@@ -67,7 +68,8 @@ export function registerSelfCare(app: FastifyInstance, ctx: WebContext): void {
   app.get<{ Params: { file: string } }>('/ucmuser/qr/:file', async (req, reply) => {
     const s = sessionOf(ctx, req);
     const device = /^((?:SEP|BAT)[0-9A-F]{12})\.png$/.exec(req.params.file)?.[1];
-    const own = s && device && ctx.store.phoneOnboarding(device)?.owner === s.user && ctx.db.setting(SHOW_READY_SETTING) !== 'off';
+    const enterprise = ctx.onboarding.enterprise();
+    const own = s && device && ctx.store.phoneOnboarding(device)?.owner === s.user && enterprise.kind === 'ok' && enterprise.value.showPhonesReadyToActivate;
     if (!own) return sendPage(reply, 404, 'Not found', html`<p><a href="/ucmuser/">Self-Care</a></p>`);
     const code = ctx.onboarding.showCode(device, `user:${s.user}`);
     if (code.kind !== 'ok') return sendPage(reply, 404, 'Not found', html`<p>No outstanding code.</p>`);

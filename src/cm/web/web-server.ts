@@ -24,7 +24,6 @@ import { registerSelfCare } from './self-care.ts';
 import { type Session, Sessions } from './sessions.ts';
 
 export const SESSION_COOKIE = 'sepi_session';
-export const SHOW_READY_SETTING = 'enterprise.showPhonesReadyToActivate';
 
 export interface WebContext {
   db: CompanionDb;
