@@ -13,8 +13,9 @@ export class UnattendedPrompt implements UserPrompt {
 
 /**
  * Answers the digit questions with presets — `--capf-auth-string`, `--activation-code`, for
- * phones nobody types on — as a person would type them, once: asked again (the answer was
- * refused), the question goes to the phone's own prompt. Every other question goes there too.
+ * phones nobody types on — as a person would type them, once each: asked again (the answer was
+ * refused, or a later onboarding wants a new code), the question goes to the phone's own
+ * prompt. Every other question goes there too.
  */
 export class PresetPrompt implements UserPrompt {
   private readonly inner: UserPrompt;
@@ -29,7 +30,10 @@ export class PresetPrompt implements UserPrompt {
 
   ask<R extends PromptRequest>(request: R, signal: AbortSignal): Promise<PromptAnswer<R>> {
     const preset = request.kind === 'confirm' || request.problem ? undefined : this.presets.get(request.kind);
-    if (preset !== undefined) return Promise.resolve({ digits: preset } as PromptAnswer<R>);
+    if (preset !== undefined) {
+      this.presets.delete(request.kind);
+      return Promise.resolve({ digits: preset } as PromptAnswer<R>);
+    }
     return this.inner.ask(request, signal);
   }
 }
