@@ -380,9 +380,22 @@ export class CompanionDb {
       .run(c.operation, c.auth, c.authStringHash, c.keySize, c.encryptedConfig ? 1 : 0, versionStamp, deviceName);
   }
 
-  /** CAPF finished: the phone holds `lsc` (empty after a delete) and nothing is pending. */
-  storeLsc(deviceName: string, lsc: string, versionStamp: string): void {
-    this.db.prepare("UPDATE phones SET lsc = ?, capf_operation = 'none', capf_auth_string = '', version_stamp = ? WHERE device_name = ?").run(lsc, versionStamp, deviceName);
+  /**
+   * CAPF finished: the phone holds `lsc` (empty after a delete) and nothing is pending — written
+   * only if the settings are still the ones the session began with (`expect`): an operation the
+   * admin cancelled or changed meanwhile, or another session that finished first, wins. False
+   * when nothing was written.
+   */
+  storeLsc(deviceName: string, lsc: string, versionStamp: string, expect: PhoneCertificate): boolean {
+    const r = this.db
+      .prepare("UPDATE phones SET lsc = ?, capf_operation = 'none', capf_auth_string = '', version_stamp = ? WHERE device_name = ? AND capf_operation = ? AND capf_auth = ? AND capf_auth_string = ? AND lsc = ?")
+      .run(lsc, versionStamp, deviceName, expect.operation, expect.auth, expect.authStringHash, expect.lsc);
+    return Number(r.changes) === 1;
+  }
+
+  /** Too many wrong authentication strings: the operation is cancelled until the admin schedules it again. */
+  cancelCapf(deviceName: string, versionStamp: string): void {
+    this.db.prepare("UPDATE phones SET capf_operation = 'none', capf_auth_string = '', version_stamp = ? WHERE device_name = ?").run(versionStamp, deviceName);
   }
 
   // ---- leases -------------------------------------------------------------------------------

@@ -63,7 +63,15 @@ export class HttpFileService {
         res.writeHead(400).end();
         return;
       }
-      const answer = this.files.lookup(name);
+      let answer: FileAnswer;
+      try {
+        answer = this.files.lookup(name);
+      } catch {
+        // A file that cannot be made (a damaged record) fails this request, never the companion.
+        this.log({ via: 'http', name, from, result: 'refused' });
+        res.writeHead(500, { 'cache-control': 'no-store' }).end();
+        return;
+      }
       if (answer.kind === 'absent') {
         this.log({ via: 'http', name, from, result: 'absent' });
         res.writeHead(404, { 'cache-control': 'no-store' }).end();

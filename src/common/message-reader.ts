@@ -34,10 +34,24 @@ export class MessageReader {
     this.maxBytes = o.maxBytes;
     this.clock = o.clock;
     source.onData((chunk) => {
+      if (this.ended) return;
+      // Never more than one largest message held, whether or not anyone is reading: a peer that
+      // streams bytes ends its connection, not the process's memory.
+      if (this.buf.length + chunk.length > this.maxBytes) {
+        this.buf = Buffer.alloc(0);
+        this.finish(new Error(`more than ${this.maxBytes} bytes unread`));
+        return;
+      }
       this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
       this.wake();
     });
     source.onClose((why) => this.finish(new Error(why)));
+  }
+
+  /** Stops taking data (the conversation is over): what still arrives is dropped. */
+  close(): void {
+    this.finish(new Error('closed'));
+    this.buf = Buffer.alloc(0);
   }
 
   private finish(e: Error): void {

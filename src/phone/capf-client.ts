@@ -80,6 +80,9 @@ export async function runCapfSession(o: CapfSessionOptions): Promise<CapfOutcome
     return { kind: 'failed', reason: `CAPF ${o.host}:${o.port}: ${(e as Error).message}` };
   }
   const reader = new MessageReader(conn, { messageLength: capfMessageLength, maxBytes: CAPF_HEADER_BYTES + CAPF_MAX_PAYLOAD, clock: o.clock });
+  // A reboot or power-off ends the session at once: the connection goes, every wait ends.
+  const onAbort = () => conn.close();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   let session = 0;
   const send = (command: number, elements: Array<[number, Uint8Array]> = []) => conn.write(encodeCapf(capfMessage(command, session, elements)));
   const receive = async (what: string): Promise<CapfMessage> => {
@@ -89,7 +92,8 @@ export async function runCapfSession(o: CapfSessionOptions): Promise<CapfOutcome
     else if (m.value.session !== session) throw new Ended({ kind: 'failed', reason: `${what}: session ${m.value.session}, not ${session}` });
     if (m.value.command === CapfCommand.END_SESSION) {
       const reason = m.value.elements.get(CapfElement.REASON)?.[0];
-      if (reason === CapfReason.NO_ACTION) throw new Ended({ kind: 'no-action' });
+      // Before any operation, 0 and 1 both mean there is nothing to do (as capfc reads them).
+      if (reason === CapfReason.NO_ACTION || reason === CapfReason.UPDATE_CERTIFICATE) throw new Ended({ kind: 'no-action' });
       throw new Ended({ kind: 'refused', reason: END_REASONS[reason ?? -1] ?? `session ended (reason ${reason ?? 'none'})` });
     }
     return m.value;
@@ -106,10 +110,11 @@ export async function runCapfSession(o: CapfSessionOptions): Promise<CapfOutcome
       case CapfCommand.KEY_GENERATE_REQUEST:
         return await install(o, order, send, receive);
       case CapfCommand.DELETE_CERTIFICATE_REQUEST: {
+        if (o.signal?.aborted) return { kind: 'failed', reason: 'aborted' };
         await removeLsc(o.nvram);
         send(CapfCommand.DELETE_CERTIFICATE_RESPONSE, [[CapfElement.REASON, byteValue(held ? CapfReason.UPDATE_CERTIFICATE : CapfReason.INVALID_ELEMENT)]]);
         await finish(receive);
-        return { kind: 'deleted' };
+        return held ? { kind: 'deleted' } : { kind: 'no-action' };
       }
       case CapfCommand.FETCH_CERTIFICATE_REQUEST: {
         send(CapfCommand.FETCH_CERTIFICATE_RESPONSE, held ? [[CapfElement.REASON, byteValue(CapfReason.UPDATE_CERTIFICATE)], [CapfElement.CERTIFICATE, certificateValue(held.der)]] : [[CapfElement.REASON, byteValue(CapfReason.INVALID_ELEMENT)]]);
@@ -123,6 +128,7 @@ export async function runCapfSession(o: CapfSessionOptions): Promise<CapfOutcome
     if (e instanceof Ended) return e.outcome;
     return { kind: 'failed', reason: (e as Error).message };
   } finally {
+    o.signal?.removeEventListener('abort', onAbort);
     conn.close();
   }
 }
@@ -173,27 +179,20 @@ async function install(o: CapfSessionOptions, order: CapfMessage, send: Send, re
     return { kind: 'failed', reason: `the LSC does not parse: ${(e as Error).message}` };
   }
   if (!Buffer.from(x509.publicKey.export({ type: 'spki', format: 'der' })).equals(spki)) return { kind: 'failed', reason: 'the LSC is not for the key this phone made' };
-  // Written before the phone says it stored it: CAPF then records the LSC, and a power cut in
-  // between leaves a phone with an LSC the companion does not know (re-run the operation), never
-  // a companion encrypting for an LSC the phone lost.
+  // Written before the phone says it stored it, so CAPF records only what the phone has. A power
+  // cut in between leaves the phone with an LSC the companion does not know: its encrypted file
+  // is for the old one, the phone says so, and the admin runs the operation again.
+  if (o.signal?.aborted) return { kind: 'failed', reason: 'aborted' };
   await writeLsc(o.nvram, { certPem: x509.toString(), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
   send(CapfCommand.STORE_CERTIFICATE_RESPONSE, [[CapfElement.REASON, byteValue(CapfReason.UPDATE_CERTIFICATE)]]);
   const lsc = await readLsc(o.nvram);
   if (!lsc) return { kind: 'failed', reason: 'the LSC could not be read back from NVRAM' };
-  try {
-    await receive('END_SESSION');
-  } catch (e) {
-    // END_SESSION with reason 1 arrives as an Ended "refused" with reason text; anything is fine now.
-    if (!(e instanceof Ended)) throw e;
-  }
+  // Stored and answered: whatever ends the session now (END_SESSION, a closed connection) is the end.
+  await receive('END_SESSION').catch(() => {});
   return { kind: 'installed', lsc, keySize: size };
 }
 
-/** After the last answer the server ends the session; an END_SESSION of any reason is the end. */
+/** After the last answer the server ends the session; END_SESSION of any reason, or the connection closing, is the end. */
 async function finish(receive: Receive): Promise<void> {
-  try {
-    await receive('END_SESSION');
-  } catch (e) {
-    if (!(e instanceof Ended)) throw e;
-  }
+  await receive('END_SESSION').catch(() => {});
 }

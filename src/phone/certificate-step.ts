@@ -17,6 +17,8 @@ import { stepTimer } from './provisioning.ts';
 
 export type CertificateNext = 'again' | 'go' | 'wait';
 
+const AUTH_STRING_WAIT_MS = 60_000;
+
 const MODE_NAMES: Record<number, string> = { 1: 'authentication string', 2: 'null string', 3: 'existing LSC', 4: 'manufacturing certificate' };
 
 export async function certificateStep(ctx: FlowContext, config: DeviceConfig, signal: AbortSignal): Promise<CertificateNext> {
@@ -32,13 +34,28 @@ export async function certificateStep(ctx: FlowContext, config: DeviceConfig, si
   };
   if (!first) return fail('failed', label, 'the configuration asks for CAPF and names no CAPF server');
   ctx.report({ step: 'certificate', state: 'start', ms: 0, message: `Certificate update with CAPF ${label} (${MODE_NAMES[mode] ?? `mode ${mode}`})`, server: label, authMode: mode });
-  if (mode === 4) return fail('failed', label, 'this phone has no manufacturing certificate (MIC) to authenticate with');
+  // CAPF by MIC is not built (docs/security.md): sepi's emulated MIC authenticates activation codes only.
+  if (mode === 4) return fail('failed', label, 'CAPF authentication by manufacturing certificate (MIC) is not supported by this phone');
   if (mode === 3 && !(await readLsc(ctx.nvram))) return fail('failed', label, 'CAPF wants the existing LSC and this phone has none');
   let authString: string | undefined;
   if (mode === 1) {
-    const answer = await ctx.prompt.ask({ kind: 'authentication-string' }, signal);
-    if (!answer.digits) return fail('cancelled', label, 'authentication string not entered');
-    authString = answer.digits;
+    // A phone with a usable file does not wait for ever on a string nobody types: a real phone
+    // keeps working and its user starts the LSC update from Settings.
+    const ask = new AbortController();
+    const cancel = config.fullConfig ? ctx.clock.timer(AUTH_STRING_WAIT_MS, () => ask.abort(new Error('timeout'))) : () => {};
+    const onCycleEnd = () => ask.abort(signal.reason);
+    signal.addEventListener('abort', onCycleEnd, { once: true });
+    try {
+      const answer = await ctx.prompt.ask({ kind: 'authentication-string' }, ask.signal);
+      if (!answer.digits) return fail('cancelled', label, 'authentication string not entered');
+      authString = answer.digits;
+    } catch (e) {
+      if (signal.aborted) throw e;
+      return fail('cancelled', label, `no authentication string entered within ${AUTH_STRING_WAIT_MS / 1000} s; registering with the file it has`);
+    } finally {
+      cancel();
+      signal.removeEventListener('abort', onCycleEnd);
+    }
   }
   const problems: string[] = [];
   for (const member of sec.capf) {

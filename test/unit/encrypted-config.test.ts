@@ -11,6 +11,8 @@ import { X509Certificate } from 'node:crypto';
 import { expectOk } from '../../src/cm/admin/outcome.ts';
 import type { StepEvent } from '../../src/phone/events.ts';
 import { readLsc } from '../../src/phone/lsc.ts';
+import { runCapfSession } from '../../src/phone/capf-client.ts';
+import { MemoryNvram } from '../../src/phone/nvram.ts';
 import { parsePhoneConfig } from '../../src/wire/cnf-xml.ts';
 import { Harness, type HarnessPhone } from '../support/harness.ts';
 
@@ -83,6 +85,25 @@ test('a wrong authentication string is refused, the phone runs on, and guessing 
     assert.is(await readLsc(p.nvram), undefined);
     assert.ok(h.companionLog.some((l) => /capf .* SEP0011223344C2: refused authentication string: wrong authentication string/.test(l)));
     assert.is(expectOk(c.phones.show('SEP0011223344C2')).certificate.operation, 'install', 'the operation stays pending');
+
+    // Guessing: 5 tries at once, then 2 a minute, and 10 wrong ones cancel the operation.
+    const capfCert = p.handset.firmware.trust.capfRecords()[0]!.certificate!;
+    const guess = (n: number) => runCapfSession({ network: h.network, clock: h.clock, nvram: new MemoryNvram(), deviceName: 'SEP0011223344C2', host: '127.0.0.1', port: c.endpoints.capf!, capfCertificates: [capfCert], authString: String(100000 + n) });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const r = await guess(i);
+      outcomes.push(r.kind === 'refused' ? 'refused' : r.kind);
+      if (i === 5) assert.ok(h.companionLog.some((l) => /limit capf-auth SEP0011223344C2: authentication string tried too often/.test(l)), 'the rate limit bit');
+      await h.clock.advance(5_000);
+    }
+    assert.ok(outcomes.every((o) => o === 'refused'), outcomes.join(','));
+    assert.is(expectOk(c.phones.show('SEP0011223344C2')).certificate.operation, 'install', 'still pending after 9 wrong strings (some not even checked)');
+    for (let i = 9; i < 20 && expectOk(c.phones.show('SEP0011223344C2')).certificate.operation === 'install'; i++) {
+      await guess(i);
+      await h.clock.advance(30_000);
+    }
+    assert.is(expectOk(c.phones.show('SEP0011223344C2')).certificate.operation, 'none', '10 wrong strings cancelled the operation');
+    assert.ok(h.companionLog.some((l) => /10 wrong authentication strings: the operation is cancelled/.test(l)));
   } finally {
     await h.stop();
   }

@@ -6,11 +6,16 @@
  * nothing — "null string" —, or the LSC it already holds), and CAPF does the operation pending
  * for it: install (the phone makes a key pair, CAPF signs its public key into an LSC, the phone
  * stores it) or delete. The LSC is written to the database only after the phone said it stored
- * it, so the companion never encrypts configuration files for a certificate the phone lacks.
+ * it. A power cut between the two leaves a phone with an LSC the companion does not know; its
+ * encrypted file is then for the old one, which the phone reports, and the admin runs the
+ * operation again (with a string or null string: the new LSC is not the one on record).
  *
  * A peer gets one session per connection, 10 s for the TLS handshake, 30 s per answer (60 s
- * for making the key, which takes seconds on a Pi Zero), and authentication strings are tried
- * at most 5 times at once then 2 a minute per device (a 6-digit string is otherwise guessed).
+ * for making the key, which takes seconds on a Pi Zero), at most one largest message unread.
+ * Authentication strings are tried at most 5 times at once then 2 a minute per device, and 10
+ * wrong ones cancel the operation until the admin schedules it again: a 4-digit string could
+ * otherwise be found in days. A session writes its result only if the phone's settings are
+ * still those it began with, so a cancelled operation or a concurrent session cannot win late.
  */
 import { constants, createHash, publicDecrypt, randomInt, timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +38,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const ANSWER_TIMEOUT_MS = 30_000;
 const KEYGEN_TIMEOUT_MS = 60_000;
 const MAX_CONNECTIONS = 256;
+const MAX_WRONG_STRINGS = 10;
 
 export interface CapfLogEntry {
   from: string;
@@ -67,7 +73,9 @@ export class CapfServer {
   private readonly o: CapfServerOptions;
   private readonly clock: Clock;
   private readonly attempts: RateLimiter;
+  private readonly wrong = new Map<string, number>();
   private readonly limits: LimitLog;
+  private readonly sockets = new Set<tls.TLSSocket>();
 
   constructor(o: CapfServerOptions) {
     this.o = o;
@@ -92,12 +100,16 @@ export class CapfServer {
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
+    // Sessions in progress end with the server: stop() never waits on a slow peer.
+    for (const socket of this.sockets) socket.destroy();
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 
   private async session(socket: tls.TLSSocket): Promise<void> {
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
     const session = randomInt(1, 0xffffffff);
     const reader = new MessageReader(socketSource(socket), { messageLength: capfMessageLength, maxBytes: CAPF_HEADER_BYTES + CAPF_MAX_PAYLOAD, clock: this.clock });
     const send = (command: number, elements: Array<[number, Uint8Array]> = []) => socket.write(encodeCapf(capfMessage(command, session, elements)));
@@ -128,7 +140,7 @@ export class CapfServer {
       if (cert.operation === 'none') throw new SessionEnd('no-action', CapfReason.NO_ACTION, 'no certificate operation pending');
       this.authenticate(name, cert, auth, password, from);
       if (cert.operation === 'install') await this.install(name, cert, send, receive, from);
-      else await this.remove(name, send, receive, from);
+      else await this.remove(name, cert, send, receive, from);
     } catch (e) {
       if (e instanceof SessionEnd) {
         send(CapfCommand.END_SESSION, [[CapfElement.REASON, byteValue(e.reason)]]);
@@ -137,9 +149,12 @@ export class CapfServer {
         this.o.log({ from, device, result: 'failed', detail: (e as Error).message });
       }
     } finally {
+      // The conversation is over: nothing more is read, and a peer that does not close is not waited for.
+      reader.close();
+      socket.pause();
       socket.end();
-      // A peer that does not close after END_SESSION is not waited for.
-      this.clock.timer(5_000, () => socket.destroy());
+      const cancel = this.clock.timer(5_000, () => socket.destroy());
+      socket.once('close', cancel);
     }
   }
 
@@ -151,7 +166,17 @@ export class CapfServer {
         this.limits.bite('capf-auth', name, `authentication string tried too often (5 at once, then 2 a minute); refused without checking (from ${from})`);
         throw refuse('too many attempts, try again in a minute');
       }
-      if (!password || !verifySecret(password, cert.authStringHash)) throw refuse('wrong authentication string');
+      if (!password || !verifySecret(password, cert.authStringHash)) {
+        const n = (this.wrong.get(name) ?? 0) + 1;
+        this.wrong.set(name, n);
+        if (n >= MAX_WRONG_STRINGS) {
+          this.wrong.delete(name);
+          this.o.db.cancelCapf(name, `${this.clock.now()}-${randomInt(1, 0xffffffff).toString(16)}`);
+          this.limits.bite('capf-auth', name, `${MAX_WRONG_STRINGS} wrong authentication strings: the operation is cancelled until the admin schedules it again`);
+        }
+        throw refuse('wrong authentication string');
+      }
+      this.wrong.delete(name);
       return;
     }
     // An existing LSC: the one this companion issued, and proof the phone holds its key.
@@ -182,18 +207,23 @@ export class CapfServer {
     const stored = await receive([CapfCommand.STORE_CERTIFICATE_RESPONSE], ANSWER_TIMEOUT_MS, 'STORE_CERTIFICATE_RESPONSE');
     const reason = stored.elements.get(CapfElement.REASON)?.[0];
     if (reason !== CapfReason.UPDATE_CERTIFICATE) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `the phone did not store the LSC (reason ${reason ?? 'none'})`);
-    this.o.db.storeLsc(name, lsc.pem, `${this.clock.now()}-lsc`);
+    if (!this.o.db.storeLsc(name, lsc.pem, this.stamp(), cert)) throw new SessionEnd('refused', CapfReason.INVALID_ELEMENT, 'the operation changed while the session ran (cancelled, rescheduled, or done by another session): this LSC is not recorded');
     send(CapfCommand.END_SESSION, [[CapfElement.REASON, byteValue(CapfReason.UPDATE_CERTIFICATE)]]);
     const serial = new X509Certificate(lsc.der).serialNumber.toLowerCase();
     this.o.log({ from, device: name, result: 'installed', detail: `LSC ${serial.slice(0, 16)}… (RSA ${cert.keySize}) issued and stored by the phone` });
   }
 
-  private async remove(name: string, send: Sender, receive: Receiver, from: string): Promise<void> {
+  private stamp(): string {
+    return `${this.clock.now()}-${randomInt(1, 0xffffffff).toString(16)}`;
+  }
+
+  private async remove(name: string, cert: PhoneCertificate, send: Sender, receive: Receiver, from: string): Promise<void> {
     send(CapfCommand.DELETE_CERTIFICATE_REQUEST);
     const answer = await receive([CapfCommand.DELETE_CERTIFICATE_RESPONSE], ANSWER_TIMEOUT_MS, 'DELETE_CERTIFICATE_RESPONSE');
     const reason = answer.elements.get(CapfElement.REASON)?.[0];
-    if (reason !== CapfReason.UPDATE_CERTIFICATE) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `the phone did not delete its LSC (reason ${reason ?? 'none'})`);
-    this.o.db.storeLsc(name, '', `${this.clock.now()}-lsc`);
+    // A phone that holds no LSC (reason 7: a factory reset since) has nothing to delete either.
+    if (reason !== CapfReason.UPDATE_CERTIFICATE && reason !== CapfReason.INVALID_ELEMENT) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `the phone did not delete its LSC (reason ${reason ?? 'none'})`);
+    if (!this.o.db.storeLsc(name, '', this.stamp(), cert)) throw new SessionEnd('refused', CapfReason.INVALID_ELEMENT, 'the operation changed while the session ran: the delete is not recorded');
     send(CapfCommand.END_SESSION, [[CapfElement.REASON, byteValue(CapfReason.UPDATE_CERTIFICATE)]]);
     this.o.log({ from, device: name, result: 'deleted', detail: 'LSC deleted on the phone' });
   }

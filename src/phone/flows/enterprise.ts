@@ -74,12 +74,15 @@ export class EnterpriseFlow implements BootFlow {
       const { config } = provisioned;
       if (config.kind === 'device' && (config.security.capfAuthMode !== 0 || !config.fullConfig)) {
         let next: CertificateNext = config.fullConfig ? 'go' : 'wait';
+        // Two LSC changes in one cycle and the file still asks: something loops; stop asking until the next boot.
         if (config.security.capfAuthMode !== 0 && capfSessions < 2) {
           machine.transition('certificate');
-          capfSessions++;
           next = await certificateStep(ctx, config, signal);
         }
-        if (next === 'again') continue;
+        if (next === 'again') {
+          capfSessions++;
+          continue;
+        }
         if (next === 'wait') {
           machine.transition('configuration-retry');
           const inSecs = configRetry.delaySecs;
