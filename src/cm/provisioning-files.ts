@@ -98,7 +98,7 @@ export class ProvisioningFiles {
     return { kind: 'absent' };
   }
 
-  /** Whether `deviceName`'s full file is served only encrypted: it has an LSC, encryption is on, files can be signed. */
+  /** Whether a phone with these certificate settings gets its full file only encrypted: it has an LSC, encryption is on, files can be signed. */
   encrypted(c: PhoneCertificate | undefined): boolean {
     return !!c && c.encryptedConfig && c.lsc !== '' && this.trust !== undefined;
   }

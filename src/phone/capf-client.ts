@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import type { Clock } from '../common/clock.ts';
 import { MessageReader } from '../common/message-reader.ts';
 import {
-  CAPF_HEADER_BYTES, CAPF_MAX_PAYLOAD, CAPF_PROTOCOL_VERSION, CapfCommand, CapfElement, CapfHash, CapfKeyType, CapfReason, type CapfMessage,
+  CAPF_HEADER_BYTES, CAPF_MAX_PAYLOAD, CAPF_PROTOCOL_VERSION, CAPF_RSA_KEY_SIZES, capfAuthData, CapfCommand, CapfElement, CapfHash, CapfKeyType, CapfReason, type CapfMessage,
   byteValue, capfMessage, capfMessageLength, certificateValue, cstringValue, decodeCapf, encodeCapf, readByte, readCertificate, readElements, readU16, sha2SignedValue,
 } from '../wire/capf.ts';
 import { sameBytes } from '../wire/tlv.ts';
@@ -29,7 +29,6 @@ import type { NetworkPort, TcpConnection } from './ports.ts';
 
 const makeKeyPair = promisify(generateKeyPair);
 const ANSWER_TIMEOUT_MS = 30_000;
-const RSA_SIZES = new Set([1024, 2048, 3072, 4096]);
 
 export type CapfOutcome =
   | { kind: 'installed'; lsc: Lsc; keySize: number }
@@ -142,7 +141,7 @@ function authElements(deviceName: string, authString: string | undefined, held: 
     [CapfElement.PASSWORD, cstringValue(authString ?? '')],
   ];
   if (held) {
-    const data = Buffer.concat([Buffer.from(deviceName, 'latin1'), Buffer.of(0), held.der]);
+    const data = capfAuthData(deviceName, held.der);
     elements.push(
       [CapfElement.CERTIFICATE, certificateValue(held.der)],
       [CapfElement.SIGNED_DATA, held.signHash(createHash('sha1').update(data).digest())],
@@ -160,7 +159,7 @@ async function install(o: CapfSessionOptions, order: CapfMessage, send: Send, re
   if (!asked.ok) return { kind: 'failed', reason: asked.error.message };
   const { type, size } = asked.value;
   // This phone makes RSA keys; an EC request is answered without a key, which ends the session.
-  if (type !== CapfKeyType.RSA || size === undefined || !RSA_SIZES.has(size)) {
+  if (type !== CapfKeyType.RSA || size === undefined || !CAPF_RSA_KEY_SIZES.has(size)) {
     send(CapfCommand.KEY_GENERATE_RESPONSE, [[CapfElement.REASON, byteValue(CapfReason.INVALID_ELEMENT)]]);
     return { kind: 'failed', reason: `CAPF asked for a ${type === CapfKeyType.EC ? 'EC' : `type ${type}`} key${size ? ` of ${size} bits` : ''}; this phone makes RSA 1024-4096` };
   }

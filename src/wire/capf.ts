@@ -198,6 +198,12 @@ export function readSha2Signed(m: CapfMessage): { hash: number; signature: Uint8
   return { hash, signature: v.subarray(3) };
 }
 
+/** The RSA key sizes a CAPF key request may name. */
+export const CAPF_RSA_KEY_SIZES: ReadonlySet<number> = new Set([1024, 2048, 3072, 4096]);
+
+/** What an LSC's holder signs to prove it (SIGNED_DATA SHA-1, SHA2_SIGNED_DATA SHA-512): device name, NUL, the certificate's DER. */
+export const capfAuthData = (deviceName: string, der: Uint8Array): Buffer => Buffer.concat([ascii(deviceName), Buffer.of(0), der]);
+
 export function capfMessage(command: number, session: number, elements: Array<[number, Uint8Array]> = []): CapfMessage {
   return { command, session, elements: new Map(elements) };
 }

@@ -24,7 +24,7 @@ import { type Clock, SystemClock } from '../../common/clock.ts';
 import { MessageReader, socketSource } from '../../common/message-reader.ts';
 import {
   CAPF_HEADER_BYTES, CAPF_MAX_PAYLOAD, CAPF_PROTOCOL_VERSION, CapfAuthType, CapfCertificateType, CapfCommand, CapfElement, CapfHash, CapfKeyType, CapfReason,
-  type CapfMessage, byteValue, capfMessage, capfMessageLength, certificateValue, decodeCapf, encodeCapf, readByte, readCertificate, readCstring, readElements,
+  type CapfMessage, byteValue, capfAuthData, capfMessage, capfMessageLength, certificateValue, decodeCapf, encodeCapf, readByte, readCertificate, readCstring, readElements,
   readSha2Signed, u16Value,
 } from '../../wire/capf.ts';
 import type { CompanionDb, PhoneCertificate } from '../db.ts';
@@ -188,7 +188,7 @@ export class CapfServer {
     if (!Buffer.from(held).equals(issued)) throw refuse('the certificate is not the LSC issued to this phone');
     const signed = auth.elements.get(CapfElement.SIGNED_DATA);
     const sha2 = offered.value.sha2;
-    const data = Buffer.concat([Buffer.from(name, 'latin1'), Buffer.of(0), issued]);
+    const data = capfAuthData(name, issued);
     if (!signed || !sha2 || sha2.hash !== CapfHash.SHA512) throw refuse('signed data (SHA-1 and SHA-512) missing');
     if (!signedBy(issued, signed, createHash('sha1').update(data).digest()) || !signedBy(issued, sha2.signature, createHash('sha512').update(data).digest())) {
       throw refuse('the signed data does not verify with the LSC');

@@ -9,7 +9,6 @@ import forge from 'node-forge';
 import type { CompanionPki } from '../pki.ts';
 
 const LSC_YEARS = 5;
-export const LSC_KEY_SIZES = [1024, 2048, 3072, 4096] as const;
 
 export type IssueResult = { ok: true; pem: string; der: Buffer } | { ok: false; reason: string };
 

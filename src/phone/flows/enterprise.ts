@@ -84,10 +84,7 @@ export class EnterpriseFlow implements BootFlow {
           continue;
         }
         if (next === 'wait') {
-          machine.transition('configuration-retry');
-          const inSecs = configRetry.delaySecs;
-          ctx.report({ step: 'config', state: 'retry', ms: 0, message: `${provisioned.file}: the full configuration is encrypted and this phone cannot open it; retry in ${inSecs} s`, reason: 'refused', round: 1, inSecs });
-          await configRetry.wait(signal);
+          await this.waitRound(ctx, machine, configRetry, signal, `${provisioned.file}: the full configuration is encrypted and this phone cannot open it`, 'refused');
           continue;
         }
       }
@@ -98,10 +95,7 @@ export class EnterpriseFlow implements BootFlow {
         const next = await onboardingStep(ctx, service, signal);
         if (next === 'again') continue;
         if (next === 'wait') {
-          machine.transition('configuration-retry');
-          const inSecs = configRetry.delaySecs;
-          ctx.report({ step: 'config', state: 'retry', ms: 0, message: `Activation not possible now; retry in ${inSecs} s`, reason: 'absent', round: 1, inSecs });
-          await configRetry.wait(signal);
+          await this.waitRound(ctx, machine, configRetry, signal, 'Activation not possible now', 'absent');
           continue;
         }
       }
@@ -128,6 +122,14 @@ export class EnterpriseFlow implements BootFlow {
       ctx.report({ step: 'register', state: 'retry', ms: 0, message: `Refused: ${rejected.reason}; retry in ${inSecs} s`, registration: 'refused', status: rejected.status, reason: rejected.reason, cm: rejected.member.address, inSecs });
       await registerRetry.wait(signal);
     }
+  }
+
+  /** The file is there but cannot be used yet (encrypted for an LSC to come, activation not possible): wait a round. */
+  private async waitRound(ctx: FlowContext, machine: StateMachine<EnterpriseState>, backoff: Backoff, signal: AbortSignal, why: string, reason: 'refused' | 'absent'): Promise<void> {
+    machine.transition('configuration-retry');
+    const inSecs = backoff.delaySecs;
+    ctx.report({ step: 'config', state: 'retry', ms: 0, message: `${why}; retry in ${inSecs} s`, reason, round: 1, inSecs });
+    await backoff.wait(signal);
   }
 
   /** Rounds over the TFTP servers until a usable configuration is found, backing off between rounds. */
