@@ -189,4 +189,24 @@ test('an expired code is refused', async () => {
   }
 });
 
+test('one machine, defaults only: the phone makes the lab factory on first need and the companion, started before it existed, trusts it', async () => {
+  const lab = await Lab.create('10.93.0');
+  const dirs = new TempDirs();
+  try {
+    // Both processes see one fresh XDG_STATE_HOME, as on a lab machine where nothing was set up.
+    const env = { XDG_STATE_HOME: await dirs.make('state') };
+    const data = await dirs.make('cm');
+    await startCompanion(lab, data, undefined, { env });
+    await cm(data, 'device-defaults', 'set', '--model', '8841', '--onboarding', 'activation-code');
+    const bat = await cmJson<{ activationCode: { code: string } }>(data, 'phone', 'add', '--model', '8841', '--require-activation-code', '--dn', '2301');
+    const ns = await lab.addHost('fresh', { mac: '00:11:22:33:44:c1' });
+    const p = startPhone(lab, ns, '0011223344c1', await dirs.make('nv'), ['--activation-code', bat.activationCode.code, '--until', 'registered', '--timeout', '90'], env);
+    assert.is(await p.exit(120_000), 0, p.tail());
+    assert.is(p.events().find(isRegistered('device'))!['line'], '2301');
+  } finally {
+    await lab.destroy();
+    await dirs.removeAll();
+  }
+});
+
 test.run();

@@ -32,7 +32,7 @@ export class TempDirs {
   }
 }
 
-export async function startCompanion(lab: Lab, data: string, config?: Record<string, unknown>, opts: { ns?: string; iface?: string } = {}): Promise<Proc> {
+export async function startCompanion(lab: Lab, data: string, config?: Record<string, unknown>, opts: { ns?: string; iface?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Proc> {
   const args = ['cm', 'serve', '--data', data];
   if (opts.iface !== '') args.push('--iface', opts.iface ?? 'br0');
   if (config) {
@@ -40,7 +40,7 @@ export async function startCompanion(lab: Lab, data: string, config?: Record<str
     await writeFile(file, JSON.stringify(config, null, 2));
     args.push('--config', file);
   }
-  const p = lab.spawn('companion', opts.ns ?? lab.server, SEPI, args);
+  const p = lab.spawn('companion', opts.ns ?? lab.server, SEPI, args, opts.env ?? {});
   await p.waitForLine(/companion serving/, 30_000);
   return p;
 }
@@ -60,9 +60,9 @@ export async function cmJson<T>(data: string, ...args: string[]): Promise<T> {
   return JSON.parse(await cm(data, ...args, '--json')) as T;
 }
 
-export function startPhone(lab: Lab, ns: string, mac: string, nvram: string, extra: string[] = []): Proc {
+export function startPhone(lab: Lab, ns: string, mac: string, nvram: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
   const args = ['phone', '--iface', 'eth0', '--mac', mac, '--model', '8841', '--nvram', nvram, '--json-events', '--json-screens', ...extra];
-  const phone = lab.spawn(`phone-${mac.slice(-5)}`, ns, SEPI, args, {}, extra.includes('--keys'));
+  const phone = lab.spawn(`phone-${mac.slice(-5)}`, ns, SEPI, args, env, extra.includes('--keys'));
   phone.lineCheck = checkPhoneLine;
   return phone;
 }
