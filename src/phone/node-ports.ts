@@ -14,6 +14,21 @@ import type { HttpResult, HttpsPostOptions, InterfaceAddress, InterfacePort, Net
 
 const run = promisify(execFile);
 
+/** A response body read whole, or undefined (and the body dropped) past `maxBytes`. */
+async function readCapped(body: AsyncIterable<unknown> & { destroy(): void }, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    size += (c as Buffer).length;
+    if (size > maxBytes) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 class NodeUdp implements UdpEndpoint {
   private handler: ((d: Buffer, p: Peer) => void) | undefined;
   private closed = false;
@@ -162,17 +177,8 @@ export class NodeNetwork implements NetworkPort {
         res.body.destroy();
         return { kind: 'error', code: 'too-large', message: `file of ${declared} bytes exceeds the ${o.maxBytes}-byte limit` };
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of res.body) {
-        size += (c as Buffer).length;
-        if (size > o.maxBytes) {
-          res.body.destroy();
-          return { kind: 'error', code: 'too-large', message: `file exceeds the ${o.maxBytes}-byte limit` };
-        }
-        chunks.push(c as Buffer);
-      }
-      return { kind: 'response', status: 200, body: Buffer.concat(chunks) };
+      const body = await readCapped(res.body, o.maxBytes);
+      return body ? { kind: 'response', status: 200, body } : { kind: 'error', code: 'too-large', message: `file exceeds the ${o.maxBytes}-byte limit` };
     } catch (e) {
       const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
       const code = err.cause?.code ?? err.code ?? 'error';
@@ -195,17 +201,8 @@ export class NodeNetwork implements NetworkPort {
         dispatcher: agent, method: 'POST', body: o.body, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs,
         headers: { 'content-type': 'application/json', 'user-agent': 'sepi-phone' }, ...(o.signal ? { signal: o.signal } : {}),
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of res.body) {
-        size += (c as Buffer).length;
-        if (size > o.maxBytes) {
-          res.body.destroy();
-          return { kind: 'error', code: 'too-large', message: `answer exceeds ${o.maxBytes} bytes` };
-        }
-        chunks.push(c as Buffer);
-      }
-      return { kind: 'response', status: res.statusCode, body: Buffer.concat(chunks) };
+      const body = await readCapped(res.body, o.maxBytes);
+      return body ? { kind: 'response', status: res.statusCode, body } : { kind: 'error', code: 'too-large', message: `answer exceeds ${o.maxBytes} bytes` };
     } catch (e) {
       const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
       const code = err.cause?.code ?? err.code ?? 'error';
