@@ -10,7 +10,7 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi phone --iface IF [--mac MAC] [--board NAME] [--model 8841] [--nvram DIR] [--display tty|text|none]
              [--until dhcp|config|registered|registered-any] [--timeout SECONDS] [--json-events]
              [--net kernel|none] [--tftp-server IP[,IP]] [--static IP/PREFIX] [--lcd 20x8|40x15]
-             [--capf-auth-string DIGITS] [--activation-code CODE] [--factory DIR]
+             [--capf-auth-string DIGITS] [--activation-code CODE] [--factory DIR] [--wait-scale F]
   sepi fleet --iface IF --count N [--mac-base MAC] [--model 8841] [--nvram-root DIR]
              [--until registered] [--timeout SECONDS] [--json]
   sepi cm serve --data DIR --iface IF [--config FILE] [--web-port 8443]

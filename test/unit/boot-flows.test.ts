@@ -114,6 +114,22 @@ flows('no call manager answers: rounds back off 5 s doubling to 120 s, and the s
   assert.match(p.handset.frame().rows.join(" "), /No call manager\s+answered/i);
 });
 
+flows('--wait-scale: the same ladder, each wait a hundredth as long, and events still say the nominal seconds', async () => {
+  const nobody = await freeTcpPort();
+  h = await Harness.start({ companion: { security: { mode: 'none' }, callManagers: [{ host: '127.0.0.1', sipPort: nobody, priority: 0 }], phones: [{ mac: '0011223344b6', model: '8841', dn: '1016' }] } });
+  const p = h.phone('00:11:22:33:44:b6', { waitScale: 0.01 });
+  const isUnanswered = (e: StepEvent) => e.step === 'register' && e.state === 'retry' && 'registration' in e && e.registration === 'unanswered';
+  await h.until('six rounds', () => p.steps().filter(isUnanswered).length >= 6 || undefined);
+  const rounds = p.steps().filter(isUnanswered);
+  assert.equal(ladder(p, isUnanswered).map((x) => x.inSecs), [5, 10, 20, 40, 80, 120]);
+  // Virtual time between rounds: the scaled wait plus a round's own attempts, far below the nominal wait.
+  for (let i = 1; i < rounds.length; i++) {
+    const nominalMs = ladder(p, isUnanswered)[i - 1]!.inSecs * 1000;
+    const gap = rounds[i]!.at - rounds[i - 1]!.at;
+    assert.ok(gap < nominalMs / 2, `round ${i}: ${gap} ms after the last, nominal wait ${nominalMs} ms`);
+  }
+});
+
 flows('service-control restart keeps the address and reads the configuration again; reset starts from DHCP', async () => {
   h = await Harness.start({ companion: { security: { mode: 'none' }, phones: [{ mac: '0011223344a7', model: '8841', dn: '1007' }] } });
   const p = h.phone('00:11:22:33:44:a7');
