@@ -16,6 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AddUserRequest, AuditView, EnterpriseView, BatInsertAnswer, BatInsertRequest, CodeView, DeviceDefaultRequest, DeviceDefaultView, PhoneView, TemplateRequest, TemplateView, UserView } from '../cm/admin/contract.ts';
 import type { AdminClient } from '../cm/admin-client.ts';
+import { printable } from '../common/printable.ts';
 import { UsageError, required } from './args.ts';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -71,7 +72,8 @@ export async function onboardingCommand(what: string, verb: string | undefined, 
   }
   if (what === 'audit') {
     const list = await client.call<AuditView[]>('GET', '/v1/audit');
-    out(list, () => list.map((e) => `${e.at}  ${e.actor.padEnd(22)} ${e.action.padEnd(18)} ${e.device.padEnd(15)} ${e.source.padEnd(15)} ${e.result}`).join('\n'));
+    // Actors and sources come from peers (a user id typed at a sign-in form): printed as text, never as terminal controls.
+    out(list, () => list.map((e) => printable(`${e.at}  ${e.actor.padEnd(22)} ${e.action.padEnd(18)} ${e.device.padEnd(15)} ${e.source.padEnd(15)} ${e.result}`)).join('\n'));
     return 0;
   }
   if (what === 'codes') {
