@@ -12,6 +12,10 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { CapfCommand, CapfElement, byteValue, capfMessage, certificateValue, cstringValue, decodeCapf, encodeCapf, readCertificate, readCstring, readElements, readSha2Signed, readU16, sha2SignedValue } from '../../src/wire/capf.ts';
 import { buildEncryptedConfig, openEncryptedConfig, parseEncryptedConfig } from '../../src/wire/enc-config.ts';
+import { decodeRtp, decodeTelephoneEvent, encodeRtp, encodeTelephoneEvent } from '../../src/wire/rtp.ts';
+import { answerAudio, parseSdp } from '../../src/wire/sdp.ts';
+import { normalizeCode } from '../../src/wire/activation-code.ts';
+import { readTable } from '../../src/cm/bulk/csv.ts';
 import { parseAlarmReason, parseCiscoContacts, parseServiceControl } from '../../src/wire/cisco-sip.ts';
 import { parsePhoneConfig, writeXmlDefault } from '../../src/wire/cnf-xml.ts';
 import { decodeDhcp, encodeDhcp, readIpList, readMessageType, readText, readU32 } from '../../src/wire/dhcp.ts';
@@ -124,6 +128,22 @@ survives('encrypted configuration (.enc.sgn)', [encSample], (b) => {
   const e = parseEncryptedConfig(b);
   if (e.ok) openEncryptedConfig(e.value, (w) => w.subarray(0, 16));
 });
+
+const rtpSample = encodeRtp({ marker: true, payloadType: 0, sequence: 7, timestamp: 160, ssrc: 0x1234, csrcs: [1, 2], payload: Buffer.alloc(160, 0xff), padding: 4 });
+survives('RTP and RFC 4733 events', [rtpSample, encodeRtp({ marker: false, payloadType: 101, sequence: 8, timestamp: 320, ssrc: 1, csrcs: [], payload: encodeTelephoneEvent({ event: 5, end: true, volume: 10, duration: 800 }), padding: 0 })], (b) => {
+  const d = decodeRtp(b);
+  if (d.ok) decodeTelephoneEvent(d.value.payload);
+});
+
+const sdpSample = Buffer.from('v=0\r\no=Cisco-SIPUA 1 0 IN IP4 10.0.0.5\r\ns=SIP Call\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n');
+survives('SDP (text)', [sdpSample], (b) => {
+  const d = parseSdp(text(b));
+  if (d.ok) answerAudio(d.value, { address: '10.0.0.9', port: 30000, sessionId: '1', codecs: ['PCMU', 'PCMA'], telephoneEvent: true });
+});
+
+survives('activation codes (typed text)', [Buffer.from('4729-1803-6551-2287')], (b) => normalizeCode(text(b)));
+
+survives('CSV (BAT insert)', [Buffer.from('MAC ADDRESS,DESCRIPTION,DIRECTORY NUMBER 1\r\n,"desk, 1",1901\r\n00:11:22:33:44:55,desk 2,1902\r\n')], (b) => readTable(text(b), [], ['MAC ADDRESS', 'DESCRIPTION', 'DIRECTORY NUMBER 1']));
 
 survives('configuration files (XML)', [Buffer.from(writeXmlDefault({ callManagers: [{ priority: 0, host: '10.0.0.1', sipPort: 5060, securedSipPort: 5061, ethernetPhonePort: 2000 }], tvs: [], loads: [] }))], (b) => parsePhoneConfig(b));
 
