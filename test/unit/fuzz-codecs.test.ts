@@ -15,6 +15,8 @@ import { buildEncryptedConfig, openEncryptedConfig, parseEncryptedConfig } from 
 import { decodeRtp, decodeTelephoneEvent, encodeRtp, encodeTelephoneEvent } from '../../src/wire/rtp.ts';
 import { answerAudio, parseSdp } from '../../src/wire/sdp.ts';
 import { normalizeCode } from '../../src/wire/activation-code.ts';
+import { parseFlatProfile, writeFlatProfile } from '../../src/wire/flat-profile.ts';
+import { chooseAlternative, parseProfileRule, resolveUrl } from '../../src/wire/profile-rule.ts';
 import { readTable } from '../../src/cm/bulk/csv.ts';
 import { parseAlarmReason, parseCiscoContacts, parseServiceControl } from '../../src/wire/cisco-sip.ts';
 import { parsePhoneConfig, writeXmlDefault } from '../../src/wire/cnf-xml.ts';
@@ -144,6 +146,17 @@ survives('SDP (text)', [sdpSample], (b) => {
 survives('activation codes (typed text)', [Buffer.from('4729-1803-6551-2287')], (b) => normalizeCode(text(b)));
 
 survives('CSV (BAT insert)', [Buffer.from('MAC ADDRESS,DESCRIPTION,DIRECTORY NUMBER 1\r\n,"desk, 1",1901\r\n00:11:22:33:44:55,desk 2,1902\r\n')], (b) => readTable(text(b), [], ['MAC ADDRESS', 'DESCRIPTION', 'DIRECTORY NUMBER 1']));
+
+const flatSample = writeFlatProfile([['Profile_Rule', { value: 'https://prov.lab/$PSN/$MA.xml', ua: 'na' }], ['Proxy_1_', { value: '10.0.0.1' }]], { gzip: true });
+survives('flat profiles (gzip, XML)', [flatSample, Buffer.from('<flat-profile><Resync_Periodic ua="rw">7200</Resync_Periodic></flat-profile>')], (b) => parseFlatProfile(b));
+
+survives('Profile_Rule', [Buffer.from('($PRVTMR ge 600)? http://p.tel.com/has-reg.cfg | [--post a] http://p.tel.com/lost-reg?'), Buffer.from('[--key MyOwnSecret] tftp://192.168.1.200/basic.cfg')], (b) => {
+  const r = parseProfileRule(text(b));
+  if (r.ok) {
+    const chosen = chooseAlternative(r.value, { PRVTMR: '700', MA: '001122334455' });
+    if (chosen?.url) resolveUrl(chosen.url, { option66: '10.0.0.1' });
+  }
+});
 
 survives('configuration files (XML)', [Buffer.from(writeXmlDefault({ callManagers: [{ priority: 0, host: '10.0.0.1', sipPort: 5060, securedSipPort: 5061, ethernetPhonePort: 2000 }], tvs: [], loads: [] }))], (b) => parsePhoneConfig(b));
 
