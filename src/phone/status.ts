@@ -5,9 +5,10 @@
 import type { PhoneEvent, PhoneStatus, StepEvent } from './events.ts';
 
 const LOG_LINES = 12;
+const BOOT_STEPS = 24;
 
 export function initialStatus(model: string, deviceName: string): PhoneStatus {
-  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined };
+  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined, load: '', boot: [] };
 }
 
 const PHASES: Record<StepEvent['step'], string> = {
@@ -26,10 +27,14 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
   // A flow's state change is for reports and tests; what it means shows in the step events.
   if (e.type !== 'event') return s;
   const next: PhoneStatus = { ...s, log: [...s.log, e.message].slice(-LOG_LINES) };
+  // Outcomes only (not every progress line), for Status > Last boot; a refresh is not a boot step.
+  if ((e.state === 'done' || e.state === 'fail') && !(e.step === 'register' && s.registered && e.state === 'done')) {
+    next.boot = [...s.boot, { step: e.step, state: e.state, t: e.t, message: e.message }].slice(-BOOT_STEPS);
+  }
   if (e.state === 'fail' || e.state === 'retry') next.problem = e.message;
   switch (e.step) {
     case 'power':
-      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power, log: next.log, address: s.address };
+      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power, log: next.log, address: s.address, load: e.load };
       break;
     case 'dhcp':
       if (e.state === 'done') next.address = e.address;

@@ -6,7 +6,9 @@
  *   home ──Settings──► menu ──1──► Trust list ──Erase (after **#)──► erased, restart
  *                           ├─2──► Status messages
  *                           ├─3──► Restart
- *                           └─4──► Factory reset ──Reset (after **#)──► NVRAM wiped, reboot
+ *                           ├─4──► Factory reset ──Reset (after **#)──► NVRAM wiped, reboot
+ *                           └─5──► Status: Product information, Network, Trust list,
+ *                                  Registration, Last boot (up/down between them)
  *
  * As on the real phone, `**#` typed anywhere in the menu unlocks the admin actions (again locks
  * them); leaving the menu locks them.
@@ -39,7 +41,7 @@ export interface PhoneControls {
   restart(): void;
 }
 
-type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' };
+type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' } | { kind: 'status'; page: number };
 
 /** The question on show, and how to answer it. */
 type Question =
@@ -48,7 +50,9 @@ type Question =
   | { kind: 'authentication-string'; problem: string | undefined; digits: string; answer: (digits: string) => void }
   | { kind: 'confirm'; title: string; text: string; answer: (yes: boolean) => void };
 
-const MENU = ['Trust list', 'Status messages', 'Restart', 'Factory reset'] as const;
+const MENU = ['Trust list', 'Status messages', 'Restart', 'Factory reset', 'Status'] as const;
+/** Short titles: a 160x128 LCD has 20 columns. */
+const STATUS_PAGES = ['Product info', 'Network', 'Trust list', 'Registration', 'Last boot'] as const;
 
 export class PhoneUi implements UserPrompt {
   private readonly phone: PhoneControls;
@@ -147,7 +151,7 @@ export class PhoneUi implements UserPrompt {
         if (key === 'up') this.open({ kind: 'menu', index: (v.index + MENU.length - 1) % MENU.length });
         else if (key === 'down') this.open({ kind: 'menu', index: (v.index + 1) % MENU.length });
         else if (key === 'select' || key === 'soft1') this.choose(v.index);
-        else if (/^[1-4]$/.test(key)) this.choose(Number(key) - 1);
+        else if (/^[1-5]$/.test(key)) this.choose(Number(key) - 1);
         else if (key === 'back' || key === 'soft2' || key === 'settings') this.open({ kind: 'home' });
         break;
       case 'trust':
@@ -160,6 +164,11 @@ export class PhoneUi implements UserPrompt {
         break;
       case 'factory':
         this.adminAction(key, () => this.phone.factoryReset(), 3);
+        break;
+      case 'status':
+        if (key === 'up') this.open({ kind: 'status', page: (v.page + STATUS_PAGES.length - 1) % STATUS_PAGES.length });
+        else if (key === 'down' || key === 'soft1') this.open({ kind: 'status', page: (v.page + 1) % STATUS_PAGES.length });
+        else if (key === 'back' || key === 'soft2') this.open({ kind: 'menu', index: 4 });
         break;
     }
     this.changed();
@@ -189,7 +198,26 @@ export class PhoneUi implements UserPrompt {
     else if (i === 2) {
       this.open({ kind: 'home' });
       this.phone.restart();
-    } else this.open({ kind: 'factory' });
+    } else if (i === 3) this.open({ kind: 'factory' });
+    else this.open({ kind: 'status', page: 0 });
+  }
+
+  /** The lines of one Status page, from the firmware's status. */
+  private statusLines(page: number): string[] {
+    const s = this.phone.status;
+    switch (STATUS_PAGES[page]) {
+      case 'Product info':
+        return [`Cisco ${s.model}`, s.deviceName, `Load ${s.load || '-'}`];
+      case 'Network':
+        return [`IP ${s.address ?? 'none'}`, `TFTP ${s.tftpServer ?? 'none'}`, `File ${s.configFile ?? 'none'}`];
+      case 'Trust list':
+        return this.phone.trustSummary();
+      case 'Registration':
+        return [s.registered ? `Registered ${s.line ?? '-'}` : 'Not registered', `CM ${s.callManager ?? '-'}`, ...(s.problem ? [s.problem] : [])];
+      default:
+        // The latest steps that fit, each with its time since power-on; a failure marked "!".
+        return s.boot.length ? s.boot.slice(-5).map((b) => `${(b.t / 1000).toFixed(1)}s ${b.state === 'fail' ? '!' : ''}${b.step}`) : ['No steps yet'];
+    }
   }
 
   /** The current screen. */
@@ -219,6 +247,8 @@ export class PhoneUi implements UserPrompt {
         const end = Math.max(g.rows - 3, lines.length - v.offset);
         return page('Status messages', lines.slice(0, end).slice(-(g.rows - 3)), ['', 'Back'], g, this.note);
       }
+      case 'status':
+        return page(`${STATUS_PAGES[v.page]} ${v.page + 1}/${STATUS_PAGES.length}`, this.statusLines(v.page), ['Next', 'Back'], g, this.note);
       case 'factory':
         return page('Factory reset', ['Erase all settings, the lease and trust lists, then reboot?', this.unlocked ? '' : 'Locked (**#)'], [this.unlocked ? 'Reset' : '', 'Cancel'], g, this.note);
     }

@@ -57,4 +57,27 @@ test('status messages scroll no further than the oldest line, and back', () => {
   assert.is(screen(ui), newest);
 });
 
+test('Status: product information, network, trust list, registration, last boot with times; up and down between them', () => {
+  const { ui } = phone();
+  const st = (ui as unknown as { phone: PhoneControls }).phone.status;
+  Object.assign(st, { load: 'sip88xx.14-2-1-0001-14', address: '10.99.0.100', tftpServer: '10.99.0.1', configFile: 'SEP001122334455.cnf.xml', line: '1001', callManager: '10.99.0.1',
+    boot: [{ step: 'dhcp', state: 'done', t: 140, message: 'IP' }, { step: 'config', state: 'fail', t: 900, message: 'x' }, { step: 'register', state: 'done', t: 2500, message: 'Registered' }] });
+  for (const k of ['settings', '5'] as const) ui.press(k);
+  assert.match(screen(ui), /Product info 1\/5[\s\S]*Cisco 8841[\s\S]*SEP001122334455[\s\S]*Load\s+sip88xx\.14-2-1-0001-\s+14/);
+  ui.press('down');
+  assert.match(screen(ui), /Network 2\/5[\s\S]*IP 10\.99\.0\.100[\s\S]*TFTP 10\.99\.0\.1/);
+  ui.press('down');
+  assert.match(screen(ui), /ITL: 3/);
+  ui.press('down');
+  assert.match(screen(ui), /Registered 1001/);
+  ui.press('down');
+  assert.match(screen(ui), /Last boot[\s\S]*0\.1s dhcp[\s\S]*0\.9s !config[\s\S]*2\.5s register/);
+  ui.press('down');
+  assert.match(screen(ui), /Product info/, 'round again');
+  ui.press('up');
+  assert.match(screen(ui), /Last boot/);
+  ui.press('back');
+  assert.match(screen(ui), /Settings[\s\S]*>5 Status/);
+});
+
 test.run();
