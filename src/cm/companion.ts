@@ -32,6 +32,7 @@ import type { OnboardingOperations } from './admin/onboarding.ts';
 import { BulkOperations } from './admin/bulk.ts';
 import { TemplateStore } from './bulk/templates.ts';
 import { WebServer } from './web/web-server.ts';
+import { TftpRoot } from './tftp-root.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -114,7 +115,7 @@ export class Companion {
       if (registrar) endpoints.sip = await this.started(registrar, registrar.start(config.sip.listen, config.sip.port));
       // The files name the call manager and TVS ports, so those are bound first.
       const onboardingFiles = endpoints.activation ? { store, serviceUrl: `https://${config.address}:${endpoints.activation}/emu-act/v1/` } : undefined;
-      const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock), log, onboardingFiles);
+      const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock), log, onboardingFiles, new TftpRoot(dataDir));
       if (config.http.enabled) {
         const http = new HttpFileService(files, (e) => log(fileLine(e)), clock);
         endpoints.http = await this.started(http, http.start(config.address, config.http.port));

@@ -14,6 +14,9 @@
  * Activation codes: the default file tells each model how it onboards (`<emuOnboarding>`,
  * from Device Defaults), and a phone that waits for its code has no file of its own yet — it
  * finds only the default file, and with it the Device Activation Service.
+ *
+ * Every other name is looked for in the TFTP root folder (tftp-root.ts): firmware loads,
+ * locales, ringtones, dial plans, served as they are.
  */
 import { X509Certificate, constants, publicEncrypt } from 'node:crypto';
 import { type CallManagerMember, type DeviceSecurity, type TvsMember, DEFAULT_SIP_STACK, USECALLMANAGER, writeDeviceConfig, writeShortConfig, writeXmlDefault } from '../wire/cnf-xml.ts';
@@ -22,6 +25,7 @@ import { PHONE_MODELS } from '../wire/models.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CapfAuth, CompanionDb, PhoneCertificate, PhoneRecord } from './db.ts';
 import type { TrustFiles } from './trust-files.ts';
+import type { TftpRoot } from './tftp-root.ts';
 import type { ActivationStore } from './activation/store.ts';
 
 /** Activation onboarding as the files show it: Device Defaults, and where the service listens. */
@@ -47,12 +51,15 @@ export class ProvisioningFiles {
   private readonly warnedInClear = new Set<string>();
   private readonly onboarding: OnboardingFiles | undefined;
 
-  constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles, log: (line: string) => void = () => {}, onboarding?: OnboardingFiles) {
+  private readonly root: TftpRoot | undefined;
+
+  constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles, log: (line: string) => void = () => {}, onboarding?: OnboardingFiles, root?: TftpRoot) {
     this.db = db;
     this.config = config;
     this.trust = config.security.mode === 'none' ? undefined : trust;
     this.log = log;
     this.onboarding = onboarding;
+    this.root = root;
   }
 
   private get rollback(): boolean {
@@ -95,7 +102,9 @@ export class ProvisioningFiles {
       }
       return { kind: 'file', data: Buffer.from(this.deviceFile(phone, security)), contentType: 'text/xml' };
     }
-    return { kind: 'absent' };
+    // Anything else may be a file of the TFTP root (loads, locales, ringtones, dial plans).
+    const data = this.root?.read(name);
+    return data ? { kind: 'file', data, contentType: 'application/octet-stream' } : { kind: 'absent' };
   }
 
   /** Whether a phone with these certificate settings gets its full file only encrypted: it has an LSC, encryption is on, files can be signed. */
