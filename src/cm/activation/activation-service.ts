@@ -11,6 +11,7 @@
  *   429 {"status":"error","reason":"rate_limited","retryAfterSec"} with Retry-After
  */
 import type { TLSSocket } from 'node:tls';
+import { listenApp } from '../listen.ts';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Clock } from '../../common/clock.ts';
@@ -80,10 +81,9 @@ export class ActivationService {
       this.o.log({ from, mac, result: 'activated', detail: `${r.previousName} is now ${r.deviceName} (${body.model}, MIC from ${mic.issuer})` });
       return reply.code(200).send({ status: 'activated', deviceName: r.deviceName, configFile: `${r.deviceName}.cnf.xml`, tftp: this.o.tftp(), retryAfterSec: 0 });
     });
-    await app.listen({ host, port });
+    const bound = await listenApp(app, host, port);
     this.app = app;
-    const addr = app.server.address();
-    return typeof addr === 'object' && addr ? addr.port : port;
+    return bound;
   }
 
   async stop(): Promise<void> {

@@ -9,6 +9,7 @@
 import csrf from '@fastify/csrf-protection';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
+import { listenApp } from '../listen.ts';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Clock } from '../../common/clock.ts';
 import type { ActivationStore } from '../activation/store.ts';
@@ -97,10 +98,9 @@ export class WebServer {
     app.get('/', (_req, reply) => reply.redirect('/ucmuser/'));
     registerSelfCare(app, this.ctx);
     registerAdminPages(app, this.ctx);
-    await app.listen({ host, port });
+    const bound = await listenApp(app, host, port);
     this.app = app;
-    const addr = app.server.address();
-    return typeof addr === 'object' && addr ? addr.port : port;
+    return bound;
   }
 
   async stop(): Promise<void> {
