@@ -134,7 +134,7 @@ export class Companion {
         onboarding,
         bulk: new BulkOperations({ db, templates: new TemplateStore(db), store, phones, log }),
         trust: new TrustOperations({ db, config, pki, log }),
-        status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined }),
+        status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined, endpoints }),
       };
       if (pki && config.web.enabled) {
         const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, clock, log, pki });

@@ -47,6 +47,7 @@ test('every service bound to a port of the kernel\'s choosing, reported in endpo
   assert.equal(s.services.tftp, { port: e.tftp });
   assert.equal(s.services.sip, { listen: `127.0.0.1:${e.sip}`, expires: 120 });
   assert.equal(s.services.tvs, { port: e.tvs });
+  assert.equal([s.services.capf, s.services.activation, s.services.web], [{ port: e.capf }, { port: e.activation }, { port: e.web }], 'the services that start after the status know their ports too');
   assert.is(s.services.dhcp, false);
   assert.equal(s.callManagers, [{ host: '127.0.0.1', sipPort: e.sip, priority: 0 }]);
 });

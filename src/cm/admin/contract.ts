@@ -245,6 +245,9 @@ export interface StatusView {
     http: false | { port: number };
     sip: false | { listen: string; expires: number };
     tvs: false | { port: number };
+    capf: false | { port: number };
+    activation: false | { port: number };
+    web: false | { port: number };
   };
   security: { mode: 'none' | 'itl' | 'mixed'; rollback: boolean };
   callManagers: Array<{ host: string; sipPort: number; priority: number }>;

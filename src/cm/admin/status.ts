@@ -6,6 +6,7 @@
 import type { Clock } from '../../common/clock.ts';
 import type { CompanionConfig } from '../config.ts';
 import type { CompanionDb } from '../db.ts';
+import type { Endpoints } from '../endpoints.ts';
 import { ROLLBACK_SETTING } from '../provisioning-files.ts';
 import type { Outcome, StatusView } from './contract.ts';
 import { ok } from './outcome.ts';
@@ -20,6 +21,8 @@ export interface StatusOperationsDeps {
   startedAt: number;
   dhcpCounters: Record<string, number> | undefined;
   tvsRunning: boolean;
+  /** The companion's bound ports, filled in as its services start (CAPF, activation, web come after this). */
+  endpoints?: Endpoints;
 }
 
 export class StatusOperations {
@@ -43,6 +46,9 @@ export class StatusOperations {
         http: c.http.enabled ? { port: c.http.port } : false,
         sip: c.sip.enabled ? { listen: `${c.sip.listen}:${c.sip.port}`, expires: c.sip.expires } : false,
         tvs: this.d.tvsRunning ? { port: c.security.tvsPort } : false,
+        capf: this.d.endpoints?.capf ? { port: this.d.endpoints.capf } : false,
+        activation: this.d.endpoints?.activation ? { port: this.d.endpoints.activation } : false,
+        web: this.d.endpoints?.web ? { port: this.d.endpoints.web } : false,
       },
       security: { mode: c.security.mode, rollback: db.setting(ROLLBACK_SETTING) === 'on' },
       callManagers: c.callManagers,
