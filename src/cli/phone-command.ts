@@ -76,7 +76,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     until: { type: 'string' }, timeout: { type: 'string' }, 'json-events': { type: 'boolean' }, net: { type: 'string' },
     'tftp-server': { type: 'string' }, static: { type: 'string' }, lcd: { type: 'string' }, 'http-port': { type: 'string' },
     'tftp-port': { type: 'string' }, 'json-screens': { type: 'boolean' }, board: { type: 'string' }, keys: { type: 'string' },
-    'factory-reset': { type: 'boolean' }, 'capf-auth-string': { type: 'string' }, 'activation-code': { type: 'string' }, factory: { type: 'string' }, 'wait-scale': { type: 'string' },
+    'factory-reset': { type: 'boolean' }, 'capf-auth-string': { type: 'string' }, 'activation-code': { type: 'string' }, factory: { type: 'string' }, 'wait-scale': { type: 'string' }, 'firmware-cert': { type: 'string' },
   });
   if (v.keys !== undefined && v.keys !== 'stdin') throw new UsageError('--keys takes "stdin" (key names, one or more a line)');
   const board = v.board ? await loadBoard(v.board) : undefined;
@@ -104,6 +104,9 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   if (capfAuthString !== undefined && !/^\d{4,10}$/.test(capfAuthString)) throw new UsageError('--capf-auth-string must be 4 to 10 digits');
   const waitScale = v['wait-scale'] === undefined ? undefined : Number(v['wait-scale']);
   if (waitScale !== undefined && !(waitScale > 0 && waitScale <= 10)) throw new UsageError('--wait-scale must be a number above 0 and at most 10 (0.001 walks a 24-hour ladder in about a minute and a half)');
+  const firmwareCert = v['firmware-cert'] === undefined ? undefined : await readFile(v['firmware-cert'], 'utf8').catch((e: Error) => {
+    throw new UsageError(`--firmware-cert ${v['firmware-cert']}: ${e.message}`);
+  });
   const activationCode = v['activation-code']?.replace(/[\s-]/g, '');
   if (activationCode !== undefined && !/^\d{16}$/.test(activationCode)) throw new UsageError('--activation-code must be 16 digits (dashes allowed)');
   // The lab factory makes this phone's MIC the first time it onboards by code; forge loads only if there is one.
@@ -147,7 +150,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
 
   // ---- the handset and who listens ------------------------------------------------------------
   const handset = new Handset({
-    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), micIssuer, ...(waitScale !== undefined ? { waitScale } : {}),
+    mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), micIssuer, ...(waitScale !== undefined ? { waitScale } : {}), ...(firmwareCert ? { firmwareCert } : {}),
     iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
   if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));

@@ -66,6 +66,7 @@ export class Registrar {
   private readonly open = new Set<PhoneConnection>();
   /** Connections per source address that have registered no device yet. */
   private readonly unregistered = new Tally();
+  private stopping = false;
   private readonly autoRegistration: AutoRegistration;
   private readonly limits: LimitLog;
   private cseq = 100;
@@ -99,6 +100,9 @@ export class Registrar {
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
+    // Sockets close after this returns, and the database closes soon after: their close
+    // handlers must not write to it then (a stopping companion must not die of its own stop).
+    this.stopping = true;
     for (const c of this.open) c.socket.destroy();
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
@@ -145,6 +149,7 @@ export class Registrar {
     });
     socket.on('close', () => {
       this.open.delete(conn);
+      if (this.stopping) return;
       if (conn.devices.size === 0) this.unregistered.remove(conn.address);
       for (const device of conn.devices) {
         if (this.connections.get(device) !== conn) continue;

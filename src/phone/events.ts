@@ -41,7 +41,7 @@ const fetchResult = {
 
 // ---- power and reboots -------------------------------------------------------------------------
 
-export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost'] as const;
+export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost', 'load-installed'] as const;
 const rebootReason = z.enum(REBOOT_REASONS);
 
 export const powerStart = ev('power', 'start', { reason: rebootReason, mac: z.string(), model: z.string(), persona: z.enum(['enterprise', 'mpp']), load: z.string() }, 'A boot cycle begins: why, and who this phone is');
@@ -115,6 +115,13 @@ export const onboardingFail = ev('onboarding', 'fail', {
   onboarding: z.enum(['typo', 'refused', 'locked-out', 'no-mic', 'no-trust', 'unreachable']), reason: z.string(), retryAfterSecs: int.optional(),
 }, 'A code not accepted (a typo caught by the check digit, or the service\'s reason), a lockout with its time left, or what stops onboarding altogether');
 
+// ---- firmware loads (two banks) ---------------------------------------------------------------
+export const loadStart = ev('load', 'start', { wantedLoad: z.string(), activeLoad: z.string(), server: ipv4 }, 'The configuration names another load: downloading it to the inactive bank');
+export const loadFile = ev('load', 'progress', { file: z.string(), bytes: int }, 'A component downloaded, its size and SHA-256 as the signed list says, written to the inactive bank');
+export const loadInstalled = ev('load', 'done', { load: z.string(), bank: z.enum(['A', 'B']), files: int }, 'Every component there and verified: the banks switched, the phone reboots on trial');
+export const loadRefused = ev('load', 'fail', { wantedLoad: z.string(), activeLoad: z.string(), reason: z.string() }, 'The load is not installed (no signer, not signed by it, a file that does not match, failed before): the active bank stays');
+export const loadTrial = ev('load', 'progress', { trial: z.enum(['passed', 'failed']), load: z.string(), activeLoad: z.string() }, 'A load on trial registered (it is good now), or a second boot on it without registering sent the phone back to the other bank');
+
 // ---- registration ------------------------------------------------------------------------------
 
 export const registerStart = ev('register', 'start', { user: z.string(), callId: z.string() }, 'Registering a line (or the device name on the default file)');
@@ -151,6 +158,7 @@ export const STEP_EVENTS = [
   configStart, configFetched, configLoad, configRefused, configDone, configShort, configLastGood, configRetry,
   certificateStart, certificateDone, certificateFail,
   onboardingStart, onboardingSent, onboardingDone, onboardingFail,
+  loadStart, loadFile, loadInstalled, loadRefused, loadTrial,
   registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
   registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
 ] as const;

@@ -35,6 +35,7 @@ import type { TftpRequestOptions } from './tftp-client.ts';
 import { TrustStore } from './trust-store.ts';
 import { TvsClient } from './tvs-client.ts';
 import { wipeKeepingMic } from './mic.ts';
+import { Banks } from './banks.ts';
 import type { MicIssuer } from '../factory/manufacturing-ca.ts';
 
 export interface FirmwareOptions {
@@ -57,11 +58,15 @@ export interface FirmwareOptions {
   waitScale?: number;
   /** The lab's factory, which makes this phone's MIC the first time it needs one (activation codes). */
   micIssuer?: MicIssuer;
+  /** The firmware signer (PEM) loads must be signed by; a real phone has it in its image. */
+  firmwareCert?: string;
 }
 
 export type RebootKind = 'reset' | 'restart';
 
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
+/** A load component: a bundle, a runtime (tens of MiB), never a provisioning file's 2 MiB. */
+const MAX_LOAD_FILE_BYTES = 256 * 1024 * 1024;
 
 class Aborted extends Error {
   override name = 'AbortError';
@@ -73,6 +78,7 @@ export class Firmware {
   readonly trust: TrustStore;
   private readonly flow: BootFlow;
   private readonly fetcher: ProvisioningFetcher;
+  private readonly loadFetcher: ProvisioningFetcher;
   private readonly tvs: TvsClient;
   private readonly network: NetworkStep;
   private readonly bus = new Bus<PhoneEvent>();
@@ -97,6 +103,10 @@ export class Firmware {
       tftpRequest: o.tftpRequest ?? { blksize: 1428, tsize: true, timeoutSecs: 2, windowsize: 4 },
       maxBytes: MAX_FILE_BYTES,
       localAddress: o.iface.sourceAddress(),
+    });
+    this.loadFetcher = new ProvisioningFetcher({
+      network: o.network, clock: o.clock, httpFirst: o.model.httpFirst, httpPort: o.httpPort ?? 6970, tftpPort: o.tftpPort ?? 69,
+      tftpRequest: o.tftpRequest ?? { blksize: 1428, tsize: true, timeoutSecs: 2, windowsize: 4 }, maxBytes: MAX_LOAD_FILE_BYTES, localAddress: o.iface.sourceAddress(),
     });
     this.trust = new TrustStore(o.nvram);
     this.tvs = new TvsClient({ network: o.network, clock: o.clock, deviceName: tvsDeviceName(o.model.name, o.mac.deviceName) });
@@ -205,7 +215,14 @@ export class Firmware {
   private async boot(reason: RebootReason, from: 'dhcp' | 'flow', signal: AbortSignal): Promise<void> {
     const o = this.o;
     this.bootAt = o.clock.now();
-    this.report({ step: 'power', state: 'start', ms: 0, message: `${o.model.name} ${o.model.activeLoad}`, reason, mac: o.mac.hex, model: o.model.name, persona: this.persona, load: o.model.activeLoad });
+    // The banks say which load runs: a trial that did not register falls back at this boot.
+    const banks = await Banks.load(o.nvram, { active: o.model.activeLoad, inactive: o.model.inactiveLoad });
+    const trial = await banks.atBoot();
+    const model = { ...o.model, activeLoad: banks.activeLoad, inactiveLoad: banks.inactiveLoad };
+    this.report({ step: 'power', state: 'start', ms: 0, message: `${model.name} ${model.activeLoad}`, reason, mac: o.mac.hex, model: model.name, persona: this.persona, load: model.activeLoad });
+    if (trial.fellBack) {
+      this.report({ step: 'load', state: 'progress', ms: 0, message: `Load ${trial.fellBack.from} never registered: back to ${trial.fellBack.to}`, trial: 'failed', load: trial.fellBack.from, activeLoad: trial.fellBack.to });
+    }
     await o.nvram.write('boot', { lastReason: reason, at: new Date(o.clock.now()).toISOString() });
     const settings = { ...(await loadSettings(o.nvram)), ...o.settingsOverride };
     await this.trust.load();
@@ -224,7 +241,8 @@ export class Firmware {
     }
     await this.flow.run(
       {
-        mac: o.mac, model: o.model, network: o.network, clock: o.clock, nvram: o.nvram, trust: this.trust, tvs: this.tvs, fetcher: this.fetcher,
+        mac: o.mac, model, network: o.network, clock: o.clock, nvram: o.nvram, trust: this.trust, tvs: this.tvs, fetcher: this.fetcher,
+        banks, loadFetcher: this.loadFetcher, ...(o.firmwareCert ? { firmwareCert: o.firmwareCert } : {}),
         prompt: o.prompt ?? new UnattendedPrompt(), net: this.net, reason, localAddress: o.iface.sourceAddress(), waitScale: o.waitScale ?? 1,
         ...(o.micIssuer ? { micIssuer: o.micIssuer } : {}),
         report: (e) => this.report(e),

@@ -47,9 +47,14 @@ export async function ensureMic(nvram: Nvram, issuer: MicIssuer | undefined, o: 
   return mic;
 }
 
-/** A factory reset: everything in NVRAM goes but the MIC, which a real phone keeps in hardware. */
+/**
+ * A factory reset: everything in NVRAM goes but the MIC, which a real phone keeps in hardware,
+ * and which firmware runs (the banks record): a reset erases settings, not the installed load.
+ */
 export async function wipeKeepingMic(nvram: Nvram): Promise<void> {
   const mic = await readMic(nvram);
+  const banks = await nvram.readBytes('banks.json');
   await nvram.wipe();
   if (mic) await nvram.write(DOC, mic);
+  if (banks) await nvram.writeBytes('banks.json', banks);
 }

@@ -19,6 +19,7 @@ const PHASES: Record<StepEvent['step'], string> = {
   config: 'Configuring CM',
   certificate: 'Updating certificate',
   onboarding: 'Activation',
+  load: 'Upgrading',
   register: 'Registering',
   reboot: 'Restarting',
 };

@@ -79,13 +79,18 @@ export class Harness {
     return companion;
   }
 
+  /** The companion's data folder (its TFTP root is `tftp-root/` in it). */
+  get dataFolder(): string {
+    return this.dataDir;
+  }
+
   async stopCompanion(): Promise<void> {
     await this.companion?.stop();
     this.companion = undefined;
   }
 
   /** A phone on the loopback LAN, powered on. */
-  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string; activationCode?: string; noMic?: boolean; micIssuer?: MicIssuer } = {}): HarnessPhone {
+  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string; activationCode?: string; noMic?: boolean; micIssuer?: MicIssuer; firmwareCert?: string } = {}): HarnessPhone {
     const c = this.companion;
     const keypad = new ScriptedKeypad('test');
     const nvram = new MemoryNvram();
@@ -93,7 +98,7 @@ export class Harness {
       mac: MacAddress.parse(mac)!, model: modelByName(o.model ?? '8841')!, network: this.network, iface: new UnmanagedInterface('lo'), clock: this.clock, nvram,
       httpPort: c?.endpoints.http ?? 6970, tftpPort: c?.endpoints.tftp ?? 69, keypads: [keypad],
       ...(o.settings ? { settingsOverride: o.settings } : {}), ...(o.waitScale ? { waitScale: o.waitScale } : {}), ...(o.capfAuthString ? { capfAuthString: o.capfAuthString } : {}),
-      ...(o.activationCode ? { activationCode: o.activationCode } : {}), ...(o.micIssuer ? { micIssuer: o.micIssuer } : this.factory && !o.noMic ? { micIssuer: this.factory } : {}),
+      ...(o.activationCode ? { activationCode: o.activationCode } : {}), ...(o.firmwareCert ? { firmwareCert: o.firmwareCert } : {}), ...(o.micIssuer ? { micIssuer: o.micIssuer } : this.factory && !o.noMic ? { micIssuer: this.factory } : {}),
       // No tftp windowsize: the npm tftp server does not speak it, and the fallback costs a round.
       tftpRequest: { blksize: 1428, tsize: true, timeoutSecs: 2 },
     });

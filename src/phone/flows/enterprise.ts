@@ -19,7 +19,8 @@
  * The certificate state runs CAPF when the file asks (certificate-step.ts), at most twice a
  * cycle. Onboarding runs activation-code entry when the phone has only the default file and it
  * says this model onboards by code (onboarding-step.ts): activated, the files are read again.
- * The load step reports a load it cannot install. Waiting is one Backoff per
+ * The load step installs a load the configuration names into the inactive bank and reboots on
+ * trial (load-step.ts, banks.ts); without a firmware signer it only reports the load. Waiting is one Backoff per
  * ladder: CONFIG_RETRY between provisioning rounds, REGISTER_RETRY after a refusal.
  */
 import { Backoff } from '../../common/backoff.ts';
@@ -28,6 +29,7 @@ import type { Provisioned } from '../provisioning.ts';
 import { Provisioning, stepTimer } from '../provisioning.ts';
 import { type CertificateNext, certificateStep } from '../certificate-step.ts';
 import { activationService, onboardingStep } from '../onboarding-step.ts';
+import { loadStep } from '../load-step.ts';
 import { register } from '../registration-step.ts';
 import { CONFIG_RETRY, REGISTER_RETRY } from '../retries.ts';
 import type { BootFlow, FlowContext } from './flow.ts';
@@ -101,13 +103,27 @@ export class EnterpriseFlow implements BootFlow {
       }
       configRetry.reset();
       machine.transition('firmware-load');
-      this.reportLoad(ctx, provisioned.config, provisioned.file);
+      const wanted = this.wantedLoad(ctx, provisioned.config);
+      if (wanted && wanted !== ctx.model.activeLoad) {
+        if (ctx.firmwareCert || ctx.banks.hasFailed(wanted)) {
+          if ((await loadStep(ctx, wanted, provisioned.server, signal)) === 'installed') {
+            ctx.reboot('reset', 'load-installed');
+            signal.throwIfAborted();
+          }
+        } else {
+          ctx.report({ step: 'config', state: 'progress', ms: 0, message: `${provisioned.file} asks for load ${wanted}; keeping ${ctx.model.activeLoad} (no firmware signer to check it with)`, wantedLoad: wanted, activeLoad: ctx.model.activeLoad });
+        }
+      }
       machine.transition('registering');
       const rejected = await register(
         {
           mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report: ctx.report,
           onRegistered: (yes) => {
             if (yes) registerRetry.reset();
+            // A load on trial that registers is the good one now (banks.ts).
+            if (yes && ctx.banks.onTrial) {
+              void ctx.banks.registered().then((was) => was && ctx.report({ step: 'load', state: 'progress', ms: 0, message: `Load ${ctx.model.activeLoad} registered: it stays`, trial: 'passed', load: ctx.model.activeLoad, activeLoad: ctx.model.activeLoad }));
+            }
             machine.transition(yes ? 'registered' : 'registering');
           },
           onServiceControl: (action) => {
@@ -189,10 +205,8 @@ export class EnterpriseFlow implements BootFlow {
     return { kind: 'no-server', message: `TFTP server ${failures.join('; ')}` };
   }
 
-  private reportLoad(ctx: FlowContext, config: PhoneConfig, file: string): void {
-    const wanted = config.kind === 'device' ? config.loadInformation : config.loads.find((l) => l.code === ctx.model.code)?.load ?? '';
-    if (wanted && wanted !== ctx.model.activeLoad) {
-      ctx.report({ step: 'config', state: 'progress', ms: 0, message: `${file} asks for load ${wanted}; keeping ${ctx.model.activeLoad} (firmware upgrade not available)`, wantedLoad: wanted, activeLoad: ctx.model.activeLoad });
-    }
+  /** The load the configuration names for this phone: `loadInformation`, or the model's line of the default file. */
+  private wantedLoad(ctx: FlowContext, config: PhoneConfig): string {
+    return config.kind === 'device' ? config.loadInformation : config.loads.find((l) => l.code === ctx.model.code)?.load ?? '';
   }
 }

@@ -16,6 +16,7 @@ import type { NetContext, Report } from '../provisioning.ts';
 import type { TrustStore } from '../trust-store.ts';
 import type { TvsClient } from '../tvs-client.ts';
 import type { MicIssuer } from '../../factory/manufacturing-ca.ts';
+import type { Banks } from '../banks.ts';
 
 export type Persona = 'enterprise' | 'mpp';
 
@@ -39,6 +40,12 @@ export interface FlowContext {
   waitScale: number;
   /** Makes the phone's MIC when it has none (the lab factory); absent when the phone cannot reach one. */
   micIssuer?: MicIssuer;
+  /** The two firmware banks. */
+  banks: Banks;
+  /** The firmware signer a load must be signed by (PEM); without one no load is installed. */
+  firmwareCert?: string;
+  /** Fetches load components: the provisioning fetcher with a firmware-sized cap. */
+  loadFetcher: ProvisioningFetcher;
   report: Report;
   /** Publishes a state change of the flow. */
   onTransition: (from: string, to: string) => void;
