@@ -41,6 +41,11 @@ export interface PhoneCertificate {
   lsc: string;
   /** Serve the full configuration only encrypted for the LSC (TFTP Encrypted Config). */
   encryptedConfig: boolean;
+  /**
+   * An LSC sent to the phone whose "stored" answer never came (a power cut, a dropped
+   * connection): the phone may hold it, so it is accepted as proof next time, and then recorded.
+   */
+  lscPending: string;
 }
 
 export interface LeaseRecord {
@@ -170,6 +175,8 @@ const MIGRATIONS = [
      requires_code INTEGER NOT NULL DEFAULT 0,
      owner TEXT REFERENCES users(id) ON DELETE SET NULL
    );`,
+  // 8: the LSC sent and not yet confirmed by the phone (capf-server.ts).
+  `ALTER TABLE phones ADD COLUMN lsc_pending TEXT NOT NULL DEFAULT '';`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */
@@ -365,16 +372,16 @@ export class CompanionDb {
   }
 
   certificate(deviceName: string): PhoneCertificate | undefined {
-    const r = this.db.prepare('SELECT capf_operation, capf_auth, capf_auth_string, capf_key_size, lsc, encrypted_config FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
+    const r = this.db.prepare('SELECT capf_operation, capf_auth, capf_auth_string, capf_key_size, lsc, encrypted_config, lsc_pending FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
     if (!r) return undefined;
     return {
       operation: String(r['capf_operation']) as CertificateOperation, auth: String(r['capf_auth']) as CapfAuth, authStringHash: String(r['capf_auth_string']),
-      keySize: Number(r['capf_key_size']), lsc: String(r['lsc']), encryptedConfig: Number(r['encrypted_config']) === 1,
+      keySize: Number(r['capf_key_size']), lsc: String(r['lsc']), encryptedConfig: Number(r['encrypted_config']) === 1, lscPending: String(r['lsc_pending']),
     };
   }
 
   /** Schedules (or cancels) a CAPF operation and sets encrypted configuration; the LSC is kept. */
-  setCertificate(deviceName: string, c: Omit<PhoneCertificate, 'lsc'>, versionStamp: string): void {
+  setCertificate(deviceName: string, c: Omit<PhoneCertificate, 'lsc' | 'lscPending'>, versionStamp: string): void {
     this.db
       .prepare('UPDATE phones SET capf_operation = ?, capf_auth = ?, capf_auth_string = ?, capf_key_size = ?, encrypted_config = ?, version_stamp = ? WHERE device_name = ?')
       .run(c.operation, c.auth, c.authStringHash, c.keySize, c.encryptedConfig ? 1 : 0, versionStamp, deviceName);
@@ -388,8 +395,19 @@ export class CompanionDb {
    */
   storeLsc(deviceName: string, lsc: string, versionStamp: string, expect: PhoneCertificate): boolean {
     const r = this.db
-      .prepare("UPDATE phones SET lsc = ?, capf_operation = 'none', capf_auth_string = '', version_stamp = ? WHERE device_name = ? AND capf_operation = ? AND capf_auth = ? AND capf_auth_string = ? AND lsc = ?")
+      .prepare("UPDATE phones SET lsc = ?, lsc_pending = '', capf_operation = 'none', capf_auth_string = '', version_stamp = ? WHERE device_name = ? AND capf_operation = ? AND capf_auth = ? AND capf_auth_string = ? AND lsc = ?")
       .run(lsc, versionStamp, deviceName, expect.operation, expect.auth, expect.authStringHash, expect.lsc);
+    return Number(r.changes) === 1;
+  }
+
+  /** The LSC about to be sent to the phone, recorded first (see PhoneCertificate.lscPending). */
+  setPendingLsc(deviceName: string, pem: string): void {
+    this.db.prepare('UPDATE phones SET lsc_pending = ? WHERE device_name = ?').run(pem, deviceName);
+  }
+
+  /** The phone proved it holds the pending LSC: it is the phone's LSC on record now. */
+  adoptPendingLsc(deviceName: string, pem: string, versionStamp: string): boolean {
+    const r = this.db.prepare("UPDATE phones SET lsc = lsc_pending, lsc_pending = '', version_stamp = ? WHERE device_name = ? AND lsc_pending = ? AND lsc_pending <> ''").run(versionStamp, deviceName, pem);
     return Number(r.changes) === 1;
   }
 

@@ -183,6 +183,8 @@ async function install(o: CapfSessionOptions, order: CapfMessage, send: Send, re
   // is for the old one, the phone says so, and the admin runs the operation again.
   if (o.signal?.aborted) return { kind: 'failed', reason: 'aborted' };
   await writeLsc(o.nvram, { certPem: x509.toString(), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+  // A cycle that ended meanwhile (a reboot, a power cut) sends nothing more: CAPF keeps this LSC as pending.
+  if (o.signal?.aborted) return { kind: 'failed', reason: 'aborted after storing the LSC' };
   send(CapfCommand.STORE_CERTIFICATE_RESPONSE, [[CapfElement.REASON, byteValue(CapfReason.UPDATE_CERTIFICATE)]]);
   const lsc = await readLsc(o.nvram);
   if (!lsc) return { kind: 'failed', reason: 'the LSC could not be read back from NVRAM' };

@@ -137,6 +137,45 @@ test('typed on the keypad: the LSC update screen takes the authentication string
   }
 });
 
+test('a power cut between the phone storing its LSC and saying so: the pending LSC is proof next time, then recorded', async () => {
+  const h = await Harness.start({ companion: seed('0011223344c5', '1305') });
+  try {
+    const c = h.companion!;
+    expectOk(c.phones.certificate('SEP0011223344C5', { operation: 'install', auth: 'null-string', encryptedConfig: true }));
+    // Register once so the phone holds the ITL (and its CAPF record), then drive sessions by hand.
+    const p = h.phone('00:11:22:33:44:c5');
+    await h.event(p, 'the first install', (e) => e.step === 'certificate' && e.state === 'done');
+    const capfCert = p.handset.firmware.trust.capfRecords()[0]!.certificate!;
+    await p.handset.powerOff();
+    expectOk(c.phones.certificate('SEP0011223344C5', { operation: 'install', auth: 'lsc' }));
+    // A second install: the "power" goes the moment the new LSC is in NVRAM, before the phone answers.
+    const cut = new AbortController();
+    const nvram = new (class extends MemoryNvram {
+      override async write(name: string, value: unknown): Promise<void> {
+        await super.write(name, value);
+        if (name === 'lsc' && (value as { certPem: string }).certPem !== firstPem) cut.abort(new Error('power cut'));
+      }
+    })();
+    const firstPem = (await readLsc(p.nvram))!.held.certPem;
+    await nvram.write('lsc', (await readLsc(p.nvram))!.held);
+    const session = () => runCapfSession({ network: h.network, clock: h.clock, nvram, deviceName: 'SEP0011223344C5', host: '127.0.0.1', port: c.endpoints.capf!, capfCertificates: [capfCert], signal: cut.signal });
+    const first = await session();
+    assert.not.equal(first.kind, 'installed', 'the answer never left');
+    const held = await readLsc(nvram);
+    assert.ok(held && held.held.certPem !== firstPem, 'the phone holds the new LSC');
+    assert.is(expectOk(c.phones.show('SEP0011223344C5')).certificate.lsc?.serial, (await readLsc(p.nvram))!.serial, 'the companion still records the old one');
+    // The next session proves itself with the new (pending) LSC: accepted, recorded, and the install runs.
+    const nvram2 = new MemoryNvram();
+    await nvram2.write('lsc', held!.held);
+    const second = await runCapfSession({ network: h.network, clock: h.clock, nvram: nvram2, deviceName: 'SEP0011223344C5', host: '127.0.0.1', port: c.endpoints.capf!, capfCertificates: [capfCert] });
+    assert.is(second.kind, 'installed', JSON.stringify(second));
+    assert.ok(h.companionLog.some((l) => /never confirmed storing: recorded now/.test(l)));
+    assert.is(expectOk(c.phones.show('SEP0011223344C5')).certificate.lsc?.serial, (await readLsc(nvram2))!.serial, 'the LSC the phone holds is the one on record');
+  } finally {
+    await h.stop();
+  }
+});
+
 test('the admin operation refuses what cannot work, naming the field', async () => {
   const h = await Harness.start({ companion: seed('0011223344c4', '1304') });
   try {

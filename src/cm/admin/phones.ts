@@ -158,7 +158,7 @@ export class PhoneOperations {
     if (req.authString !== undefined && !/^\d{4,10}$/.test(req.authString)) return invalid('authString', 'authString must be 4 to 10 digits (it is typed on the phone\'s keypad)');
     const authStringHash = req.authString !== undefined ? hashSecret(req.authString) : auth === now.auth ? now.authStringHash : '';
     if (operation !== 'none' && auth === 'string' && !authStringHash) return invalid('authString', 'authString is needed for auth "string"');
-    if (operation !== 'none' && auth === 'lsc' && !now.lsc) return invalid('auth', `${p.deviceName} has no LSC to authenticate with; use auth "string" or "null-string"`);
+    if (operation !== 'none' && auth === 'lsc' && !now.lsc && !now.lscPending) return invalid('auth', `${p.deviceName} has no LSC to authenticate with; use auth "string" or "null-string"`);
     const next = { operation, auth, authStringHash: auth === 'string' ? authStringHash : '', keySize: req.keySize ?? now.keySize, encryptedConfig: req.encryptedConfig ?? now.encryptedConfig };
     db.setCertificate(p.deviceName, next, `${clock.now()}-${randomBytes(8).toString('hex')}`);
     this.d.log(`admin set ${p.deviceName} certificate: operation ${next.operation}, auth ${next.auth}, RSA ${next.keySize}, encrypted configuration ${next.encryptedConfig ? 'on' : 'off'}`);

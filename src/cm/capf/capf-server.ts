@@ -6,9 +6,10 @@
  * nothing — "null string" —, or the LSC it already holds), and CAPF does the operation pending
  * for it: install (the phone makes a key pair, CAPF signs its public key into an LSC, the phone
  * stores it) or delete. The LSC is written to the database only after the phone said it stored
- * it. A power cut between the two leaves a phone with an LSC the companion does not know; its
- * encrypted file is then for the old one, which the phone reports, and the admin runs the
- * operation again (with a string or null string: the new LSC is not the one on record).
+ * it. The LSC sent is recorded as pending first: after a power cut between the phone storing it
+ * and saying so, the phone's encrypted file is still for the old LSC (the phone reports it),
+ * and the admin runs the operation again — with auth `lsc`, the pending LSC is accepted as
+ * proof and recorded.
  *
  * A peer gets one session per connection, 10 s for the TLS handshake, 30 s per answer (60 s
  * for making the key, which takes seconds on a Pi Zero), at most one largest message unread.
@@ -138,9 +139,11 @@ export class CapfServer {
       const cert = this.o.db.certificate(name);
       if (!cert) throw new SessionEnd('unknown-device', CapfReason.UNKNOWN_DEVICE, 'not a phone of this companion');
       if (cert.operation === 'none') throw new SessionEnd('no-action', CapfReason.NO_ACTION, 'no certificate operation pending');
-      this.authenticate(name, cert, auth, password, from);
-      if (cert.operation === 'install') await this.install(name, cert, send, receive, from);
-      else await this.remove(name, cert, send, receive, from);
+      const adopted = this.authenticate(name, cert, auth, password, from);
+      // Proven by the LSC that was pending: it is on record now, and the session goes on from there.
+      const current = adopted ? this.o.db.certificate(name)! : cert;
+      if (current.operation === 'install') await this.install(name, current, send, receive, from);
+      else await this.remove(name, current, send, receive, from);
     } catch (e) {
       if (e instanceof SessionEnd) {
         send(CapfCommand.END_SESSION, [[CapfElement.REASON, byteValue(e.reason)]]);
@@ -158,9 +161,10 @@ export class CapfServer {
     }
   }
 
-  private authenticate(name: string, cert: PhoneCertificate, auth: CapfMessage, password: string | undefined, from: string): void {
+  /** Refuses (throws SessionEnd) unless the phone proves itself; true when it proved it with the pending LSC, now adopted. */
+  private authenticate(name: string, cert: PhoneCertificate, auth: CapfMessage, password: string | undefined, from: string): boolean {
     const refuse = (why: string) => new SessionEnd('refused', CapfReason.INVALID_ELEMENT, `${AUTH_NAMES[cert.auth]}: ${why}`);
-    if (cert.auth === 'null-string') return;
+    if (cert.auth === 'null-string') return false;
     if (cert.auth === 'string') {
       if (!this.attempts.take(name)) {
         this.limits.bite('capf-auth', name, `authentication string tried too often (5 at once, then 2 a minute); refused without checking (from ${from})`);
@@ -177,15 +181,19 @@ export class CapfServer {
         throw refuse('wrong authentication string');
       }
       this.wrong.delete(name);
-      return;
+      return false;
     }
     // An existing LSC: the one this companion issued, and proof the phone holds its key.
     const offered = readElements(() => ({ cert: readCertificate(auth), sha2: readSha2Signed(auth) }));
     if (!offered.ok) throw refuse(offered.error.message);
     const held = offered.value.cert?.der;
-    if (!held || !cert.lsc) throw refuse(cert.lsc ? 'the phone sent no certificate' : 'this phone has no LSC to authenticate with');
-    const issued = new X509Certificate(cert.lsc).raw;
-    if (!Buffer.from(held).equals(issued)) throw refuse('the certificate is not the LSC issued to this phone');
+    if (!held || (!cert.lsc && !cert.lscPending)) throw refuse(cert.lsc || cert.lscPending ? 'the phone sent no certificate' : 'this phone has no LSC to authenticate with');
+    // The LSC on record, or the one sent whose "stored" answer never came (the phone may hold it).
+    const recorded = cert.lsc ? new X509Certificate(cert.lsc).raw : undefined;
+    const pending = cert.lscPending ? new X509Certificate(cert.lscPending).raw : undefined;
+    const matches = (x: Buffer | undefined) => !!x && Buffer.from(held).equals(x);
+    if (!matches(recorded) && !matches(pending)) throw refuse('the certificate is not the LSC issued to this phone');
+    const issued = matches(recorded) ? recorded! : pending!;
     const signed = auth.elements.get(CapfElement.SIGNED_DATA);
     const sha2 = offered.value.sha2;
     const data = capfAuthData(name, issued);
@@ -193,6 +201,10 @@ export class CapfServer {
     if (!signedBy(issued, signed, createHash('sha1').update(data).digest()) || !signedBy(issued, sha2.signature, createHash('sha512').update(data).digest())) {
       throw refuse('the signed data does not verify with the LSC');
     }
+    if (issued === recorded) return false;
+    this.o.db.adoptPendingLsc(name, cert.lscPending, this.stamp());
+    this.o.log({ from, device: name, result: 'installed', detail: 'the phone holds the LSC it never confirmed storing: recorded now' });
+    return true;
   }
 
   private async install(name: string, cert: PhoneCertificate, send: Sender, receive: Receiver, from: string): Promise<void> {
@@ -203,6 +215,8 @@ export class CapfServer {
     if (!spki) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, `the phone made no key (reason ${answer.elements.get(CapfElement.REASON)?.[0] ?? 'none given'})`);
     const lsc = issueLsc(this.o.pki, name, spki, cert.keySize, this.clock.now());
     if (!lsc.ok) throw new SessionEnd('failed', CapfReason.INVALID_ELEMENT, lsc.reason);
+    // Recorded as pending before it leaves: if the phone's answer never comes, it may still hold it.
+    this.o.db.setPendingLsc(name, lsc.pem);
     send(CapfCommand.STORE_CERTIFICATE_REQUEST, [[CapfElement.CERTIFICATE_TYPE, byteValue(CapfCertificateType.LSC)], [CapfElement.CERTIFICATE, certificateValue(lsc.der)]]);
     const stored = await receive([CapfCommand.STORE_CERTIFICATE_RESPONSE], ANSWER_TIMEOUT_MS, 'STORE_CERTIFICATE_RESPONSE');
     const reason = stored.elements.get(CapfElement.REASON)?.[0];
