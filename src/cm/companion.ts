@@ -5,7 +5,6 @@
  * in admin/ as operations, which a program running the companion in-process may also call
  * directly (`companion.phones.add(…)`).
  */
-import { join } from 'node:path';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { PhoneOperations } from './admin/phones.ts';
 import type { AdminOperations } from './admin/routes.ts';
@@ -122,7 +121,7 @@ export class Companion {
       }
       if (config.tftp.enabled) {
         const tftp = new TftpService(files, (e) => log(fileLine(e)), { clock });
-        endpoints.tftp = await this.started(tftp, tftp.start(config.address, config.tftp.port, join(dataDir, 'tftp-root')));
+        endpoints.tftp = await this.started(tftp, tftp.start(config.address, config.tftp.port));
       }
       let dhcp: DhcpService | undefined;
       if (config.dhcp.enabled) {

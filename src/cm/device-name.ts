@@ -26,5 +26,11 @@ export function parseDeviceId(input: string): DeviceId | undefined {
   return mac ? { name: mac.deviceName, mac: mac.hex } : undefined;
 }
 
+/** A directory number as the companion accepts it (digits, `*`, `#`, `+`). */
+export const DIRECTORY_NUMBER = /^[0-9*#+]{1,24}$/;
+
+/** An end user's id, as users are added and as a sign-in form may name one. */
+export const USER_ID = /^[A-Za-z0-9._@-]{1,64}$/;
+
 /** True for a name as the database keeps it. */
 export const isDeviceName = (s: string): boolean => /^(SEP|BAT)[0-9A-F]{12}$/.test(s);

@@ -94,7 +94,7 @@ export class ProvisioningFiles {
     if (m) {
       const phone = this.db.phone(`SEP${m[1]!.toUpperCase()}`);
       if (!phone || this.onboarding?.store.phoneOnboarding(phone.deviceName)?.requiresCode) return { kind: 'absent' };
-      const security = this.security(phone.deviceName);
+      const security = this.security(this.db.certificate(phone.deviceName));
       if (security.encrConfig) return { kind: 'file', data: Buffer.from(writeShortConfig({ loadInformation: '', security })), contentType: 'text/xml' };
       if (phone.password && !this.warnedInClear.has(phone.deviceName)) {
         this.warnedInClear.add(phone.deviceName);
@@ -112,8 +112,7 @@ export class ProvisioningFiles {
     return !!c && c.encryptedConfig && c.lsc !== '' && this.trust !== undefined;
   }
 
-  private security(deviceName: string): DeviceSecurity {
-    const c = this.db.certificate(deviceName);
+  private security(c: PhoneCertificate | undefined): DeviceSecurity {
     if (!c) return { capfAuthMode: 0, capf: [], certHash: '', encrConfig: false };
     const pending = c.operation !== 'none' && this.trust !== undefined;
     return {
@@ -129,7 +128,7 @@ export class ProvisioningFiles {
     const c = this.db.certificate(deviceName);
     if (!phone || !this.encrypted(c) || !this.trust || this.onboarding?.store.phoneOnboarding(deviceName)?.requiresCode) return { kind: 'absent' };
     const lsc = new X509Certificate(c!.lsc);
-    const data = this.trust.encrypted(requested, Buffer.from(this.deviceFile(phone, this.security(deviceName))), (key) => publicEncrypt({ key: lsc.publicKey, padding: constants.RSA_PKCS1_PADDING }, key));
+    const data = this.trust.encrypted(requested, Buffer.from(this.deviceFile(phone, this.security(c))), (key) => publicEncrypt({ key: lsc.publicKey, padding: constants.RSA_PKCS1_PADDING }, key));
     return { kind: 'file', data, contentType: 'application/octet-stream' };
   }
 

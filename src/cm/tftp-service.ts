@@ -112,11 +112,8 @@ export class TftpService {
     return this.slots.size;
   }
 
-  /**
-   * Listens on host:port; resolves to the bound port (the kernel's choice when port is 0).
-   * `root` is kept for the interface's sake: files come from the FileSource, never from disk.
-   */
-  async start(host: string, port: number, _root?: string): Promise<number> {
+  /** Listens on host:port; resolves to the bound port (the kernel's choice when port is 0). Files come from the FileSource. */
+  async start(host: string, port: number): Promise<number> {
     const socket = dgram.createSocket({ type: 'udp4' });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);

@@ -6,14 +6,13 @@
  * admin imported. One request per connection, as tvsd does; a request that cannot be read gets
  * an "invalid" answer if it has a header at all, and the connection closes.
  */
-import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { Role } from '../wire/tlv.ts';
 import { TVS_HEADER_BYTES, TVS_MAX_PAYLOAD, decodeTvs, encodeTvs, tvsMessageLength } from '../wire/tvs.ts';
 import { certFacts } from '../wire/x509.ts';
 import type { CompanionPki } from './pki.ts';
-import { listen } from './listen.ts';
+import { listenTls } from './listen.ts';
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_CONNECTIONS = 2048;
@@ -55,16 +54,11 @@ export class TvsServer {
 
   /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
   async start(host: string, port: number): Promise<number> {
-    const tvs = this.pki.get('tvs');
     // A phone asks one question and goes: a handshake that takes long, or more connections than
     // a boot storm makes, is somebody holding the port (docs/security.md).
-    const server = tls.createServer({ key: tvs.keyPem, cert: tvs.certPem, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => this.serve(socket));
-    server.maxConnections = MAX_CONNECTIONS;
-    server.on('tlsClientError', () => {});
-    server.on('error', () => {});
-    await listen(server, { port, host });
+    const { server, port: bound } = await listenTls({ identity: this.pki.get('tvs'), handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, maxConnections: MAX_CONNECTIONS, onSocket: (socket) => this.serve(socket) }, host, port);
     this.server = server;
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   private serve(socket: tls.TLSSocket): void {

@@ -35,7 +35,7 @@ let port = 0;
 const opts = (request: TftpRequestOptions): TftpClientOptions => ({ network, clock, port, request, retransmitMs: 500, retries: 4, maxBytes: 4 * 1024 * 1024 });
 
 test.before(async () => {
-  port = await server.start('127.0.0.1', 0, '/nonexistent');
+  port = await server.start('127.0.0.1', 0);
 });
 
 test.after(async () => {

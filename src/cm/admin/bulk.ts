@@ -13,13 +13,12 @@ import type { TemplateStore } from '../bulk/templates.ts';
 import type { ActivationStore } from '../activation/store.ts';
 import { ACTIVATION_MODELS, activationModelsText } from '../activation/device-activation.ts';
 import type { CompanionDb } from '../db.ts';
-import { parseDeviceId } from '../device-name.ts';
+import { DIRECTORY_NUMBER as DN, parseDeviceId } from '../device-name.ts';
 import type { AddPhoneRequest, BatInsertAnswer, BatInsertRequest, Outcome, TemplateRequest, TemplateView } from './contract.ts';
 import { conflict, invalid, notFound, ok } from './outcome.ts';
 import type { PhoneOperations } from './phones.ts';
 
 const COLUMNS = ['MAC ADDRESS', 'DESCRIPTION', 'OWNER USER ID', 'DIRECTORY NUMBER 1'] as const;
-const DN = /^[0-9*#+]{1,24}$/;
 
 export interface BulkOperationsDeps {
   db: CompanionDb;

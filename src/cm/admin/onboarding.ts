@@ -14,14 +14,13 @@ import type { ManufacturingTrust } from '../activation/manufacturing-trust.ts';
 import type { ActivationStore } from '../activation/store.ts';
 import { writeCsv } from '../bulk/csv.ts';
 import type { CompanionDb } from '../db.ts';
-import { parseDeviceId } from '../device-name.ts';
+import { DIRECTORY_NUMBER, USER_ID, parseDeviceId } from '../device-name.ts';
 import { hashSecret } from '../password-hash.ts';
 import type { AddUserRequest, AuditView, CodeRequest, EnterpriseRequest, EnterpriseView, CodeView, DeviceDefaultRequest, DeviceDefaultView, ManufacturingCaRequest, Outcome, UserView } from './contract.ts';
 import { conflict, invalid, notFound, ok } from './outcome.ts';
 
 export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
 export const SHOW_READY_SETTING = 'enterprise.showPhonesReadyToActivate';
-const USER_ID = /^[A-Za-z0-9._@-]{1,64}$/;
 
 export interface OnboardingOperationsDeps {
   db: CompanionDb;
@@ -63,7 +62,7 @@ export class OnboardingOperations {
     if (!USER_ID.test(req.id)) return invalid('id', 'id must be 1 to 64 letters, digits, ".", "_", "@" or "-"');
     if (req.password.length < 8 || req.password.length > 128) return invalid('password', 'password must be 8 to 128 characters');
     if (req.pin !== undefined && !/^\d{4,16}$/.test(req.pin)) return invalid('pin', 'pin must be 4 to 16 digits');
-    if (req.primaryDn !== undefined && !/^[0-9*#+]{1,24}$/.test(req.primaryDn)) return invalid('primaryDn', 'primaryDn must be a directory number');
+    if (req.primaryDn !== undefined && !DIRECTORY_NUMBER.test(req.primaryDn)) return invalid('primaryDn', 'primaryDn must be a directory number');
     if ((req.name ?? '').length > 128) return invalid('name', 'name too long (128 characters at most)');
     if (store.user(req.id)) return conflict(`user ${req.id} already exists`);
     store.addUser({ id: req.id, name: req.name ?? '', passwordHash: hashSecret(req.password), pinHash: req.pin ? hashSecret(req.pin) : '', primaryDn: req.primaryDn ?? '', admin: false, createdAt: clock.now() });

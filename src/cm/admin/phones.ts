@@ -8,7 +8,7 @@ import type { Clock } from '../../common/clock.ts';
 import { modelByName } from '../../wire/models.ts';
 import type { CompanionConfig, SeedPhone } from '../config.ts';
 import type { CompanionDb, PhoneRecord } from '../db.ts';
-import { type DeviceId, parseDeviceId } from '../device-name.ts';
+import { type DeviceId, DIRECTORY_NUMBER as DN, parseDeviceId } from '../device-name.ts';
 import { hashSecret } from '../password-hash.ts';
 import { formatCode } from '../../wire/activation-code.ts';
 import { ACTIVATION_MODELS, activationModelsText, type DeviceActivation } from '../activation/device-activation.ts';
@@ -31,7 +31,6 @@ export interface PhoneOperationsDeps {
   onboarding?: { store: ActivationStore; activation: DeviceActivation };
 }
 
-const DN = /^[0-9*#+]{1,24}$/;
 
 export class PhoneOperations {
   private readonly d: PhoneOperationsDeps;

@@ -19,7 +19,6 @@
  * still those it began with, so a cancelled operation or a concurrent session cannot win late.
  */
 import { constants, createHash, publicDecrypt, randomInt, timingSafeEqual, X509Certificate } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { type Clock, SystemClock } from '../../common/clock.ts';
 import { MessageReader, socketSource } from '../../common/message-reader.ts';
@@ -30,7 +29,7 @@ import {
 } from '../../wire/capf.ts';
 import type { CompanionDb, PhoneCertificate } from '../db.ts';
 import { LimitLog, RateLimiter } from '../limits.ts';
-import { listen } from '../listen.ts';
+import { listenTls } from '../listen.ts';
 import { verifySecret } from '../password-hash.ts';
 import type { CompanionPki } from '../pki.ts';
 import { issueLsc } from './lsc-issuer.ts';
@@ -86,16 +85,10 @@ export class CapfServer {
   }
 
   async start(host: string, port: number): Promise<number> {
-    const capf = this.o.pki.get('capf');
-    const server = tls.createServer({ key: capf.keyPem, cert: capf.certPem, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
-      void this.session(socket);
-    });
-    server.maxConnections = MAX_CONNECTIONS;
-    server.on('tlsClientError', () => {});
-    server.on('error', () => {});
-    await listen(server, { port, host });
+    const onSocket = (socket: tls.TLSSocket) => void this.session(socket);
+    const { server, port: bound } = await listenTls({ identity: this.o.pki.get('capf'), handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, maxConnections: MAX_CONNECTIONS, onSocket }, host, port);
     this.server = server;
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   async stop(): Promise<void> {

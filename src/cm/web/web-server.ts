@@ -18,6 +18,7 @@ import type { OnboardingOperations } from '../admin/onboarding.ts';
 import type { PhoneOperations } from '../admin/phones.ts';
 import type { CompanionDb } from '../db.ts';
 import type { CompanionPki } from '../pki.ts';
+import { USER_ID } from '../device-name.ts';
 import { verifySecret } from '../password-hash.ts';
 import { registerAdminPages } from './admin-pages.ts';
 import { html, page } from './html.ts';
@@ -57,7 +58,7 @@ export function signIn(ctx: WebContext, req: FastifyRequest, reply: FastifyReply
   const u = ctx.store.user(user);
   const good = !!u && verifySecret(password, u.passwordHash) && (!wantAdmin || u.admin);
   // The audit names what was typed only when it could be a user id at all.
-  ctx.store.audit({ at: ctx.clock.now(), actor: /^[A-Za-z0-9._@-]{1,64}$/.test(user) ? `user:${user}` : 'user:(not a user id)', action: wantAdmin ? 'admin-sign-in' : 'self-care-sign-in', device: '', source: from, result: good ? 'ok' : 'refused' });
+  ctx.store.audit({ at: ctx.clock.now(), actor: USER_ID.test(user) ? `user:${user}` : 'user:(not a user id)', action: wantAdmin ? 'admin-sign-in' : 'self-care-sign-in', device: '', source: from, result: good ? 'ok' : 'refused' });
   if (!good) return { ok: false, why: 'Wrong user ID or password.' };
   const id = ctx.sessions.open(u!.id, u!.admin);
   void reply.setCookie(SESSION_COOKIE, id, { path: '/', secure: true, httpOnly: true, sameSite: 'strict' });
