@@ -17,6 +17,7 @@
  * that process: after a power cut the pid may belong to some other process by now, which must
  * not keep the companion from starting.
  */
+import { TFTP_ROOT } from './tftp-root.ts';
 import { chmod, lstat, mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ export const DATABASE_FILE = 'companion.sqlite';
 
 /** Makes the folder ready, private and taken; resolves to the function that gives it back. */
 export async function openDataFolder(dataDir: string): Promise<() => Promise<void>> {
-  await mkdir(join(dataDir, 'tftp-root'), { recursive: true, mode: 0o700 });
+  await mkdir(join(dataDir, TFTP_ROOT), { recursive: true, mode: 0o700 });
   await makePrivate(dataDir);
   const db = await open(join(dataDir, DATABASE_FILE), 'a', 0o600);
   await db.close();

@@ -5,7 +5,7 @@
  * and NUL are refused, and the resolved real path (symbolic links followed) must stay inside
  * the folder. Only regular files, at most MAX_BYTES (a firmware component fits).
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 
 export const TFTP_ROOT = 'tftp-root';
@@ -15,9 +15,9 @@ export class TftpRoot {
   private readonly dir: string;
   private real: string | undefined;
 
+  /** The folder itself is made with the data folder (data-folder.ts); until it exists, nothing is found. */
   constructor(dataDir: string) {
     this.dir = join(dataDir, TFTP_ROOT);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
   /** The file's bytes, or undefined when there is no such file inside the root (or it may not be served). */
