@@ -41,7 +41,7 @@ const fetchResult = {
 
 // ---- power and reboots -------------------------------------------------------------------------
 
-export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost', 'load-installed'] as const;
+export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost', 'load-installed', 'configured-by-hand', 'resync'] as const;
 const rebootReason = z.enum(REBOOT_REASONS);
 
 export const powerStart = ev('power', 'start', { reason: rebootReason, mac: z.string(), model: z.string(), persona: z.enum(['enterprise', 'mpp']), load: z.string() }, 'A boot cycle begins: why, and who this phone is');
@@ -85,7 +85,8 @@ export const trustDone = ev('trust', 'done', { server: ipv4, signedFiles: z.bool
 
 // ---- the configuration file --------------------------------------------------------------------
 
-const configKind = z.enum(['device', 'default']);
+/** `profile`: a Multiplatform phone's flat-profile parameters (no cnf.xml). */
+const configKind = z.enum(['device', 'default', 'profile']);
 export const configStart = ev('config', 'start', { server: ipv4, file: z.string() }, 'Asking for the configuration file');
 export const configFetched = ev('config', 'progress', fetchResult, 'A configuration name asked for: found, absent or failed');
 export const configLoad = ev('config', 'progress', { wantedLoad: z.string(), activeLoad: z.string() }, 'The file asks for another firmware load');
@@ -121,6 +122,21 @@ export const loadFile = ev('load', 'progress', { file: z.string(), bytes: int },
 export const loadInstalled = ev('load', 'done', { load: z.string(), bank: z.enum(['A', 'B']), files: int }, 'Every component there and verified: the banks switched, the phone reboots on trial');
 export const loadRefused = ev('load', 'fail', { wantedLoad: z.string(), activeLoad: z.string(), reason: z.string() }, 'The load is not installed (no signer, not signed by it, a file that does not match, failed before): the active bank stays');
 export const loadTrial = ev('load', 'progress', { trial: z.enum(['passed', 'failed']), load: z.string(), activeLoad: z.string() }, 'A load on trial registered (it is good now), or a second boot on it without registering sent the phone back to the other bank');
+
+// ---- Multiplatform: customization (EDOS) and provisioning profiles -----------------------------
+
+/** Cisco's names for the Remote Customization states (src/phone/mpp/customization.ts). */
+const customizationState = z.enum(['Open', 'Pending', 'Custom-Pending', 'Acquired', 'Unavailable', 'Aborted']);
+const resyncTrigger = z.enum(['power-up', 'periodic', 'retry', 'explicit', 'dhcp', 'edos-redirect']);
+export const customizationNow = ev('customization', 'done', { customization: customizationState, from: customizationState.optional(), why: z.string() }, 'The customization state changed (from), or, at boot, what it is (no from)');
+export const customizationAsk = ev('customization', 'start', { customization: z.literal('Pending'), edos: z.string(), attempt: int }, 'Asking the EDOS server for this phone\'s provider');
+export const customizationRetry = ev('customization', 'retry', { customization: z.enum(['Pending', 'Custom-Pending']), reason: z.string(), inSecs: int, attempt: int }, 'EDOS or the redirect failed; asked again after inSecs (nominal: --wait-scale shortens the real wait, not this number)');
+export const profileStart = ev('profile', 'start', { url: z.string(), rule: z.string(), trigger: resyncTrigger }, 'A resync: the URL the profile rule chose (keys and passwords never shown)');
+export const profileDone = ev('profile', 'done', { url: z.string(), params: int, encrypted: z.boolean(), gzipped: z.boolean(), trigger: resyncTrigger }, 'A profile downloaded and applied: how many parameters it set');
+export const profileFail = ev('profile', 'fail', { url: z.string(), reason: z.string(), status: int.optional() }, 'A profile not downloaded or not readable: why (HTTP status, TFTP error, bad key, bad XML)');
+export const profileRetry = ev('profile', 'retry', { reason: z.string(), inSecs: int }, 'The resync failed; the next after inSecs (Resync_Error_Retry_Delay, nominal)');
+export const profileScheduled = ev('profile', 'progress', { resync: z.literal('scheduled'), inSecs: int }, 'The next periodic resync (Resync_Periodic, nominal)');
+export const profileManual = ev('profile', 'progress', { resync: z.literal('configured-by-hand'), params: z.array(z.string()), source: z.enum(['keypad', 'web', 'command']) }, 'Parameters set by hand (names only, never values)');
 
 // ---- registration ------------------------------------------------------------------------------
 
@@ -159,6 +175,7 @@ export const STEP_EVENTS = [
   certificateStart, certificateDone, certificateFail,
   onboardingStart, onboardingSent, onboardingDone, onboardingFail,
   loadStart, loadFile, loadInstalled, loadRefused, loadTrial,
+  customizationNow, customizationAsk, customizationRetry, profileStart, profileDone, profileFail, profileRetry, profileScheduled, profileManual,
   registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
   registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
 ] as const;
@@ -209,4 +226,8 @@ export interface PhoneStatus {
   load: string;
   /** This boot's step outcomes, oldest first, with their time since power-on: Status > Last boot. */
   boot: Array<{ step: string; state: 'done' | 'fail'; t: number; message: string }>;
+  /** A Multiplatform phone's customization state (Open … Aborted); undefined on an enterprise phone. */
+  customization: string | undefined;
+  /** The URL of the last profile applied (Multiplatform). */
+  profileUrl: string | undefined;
 }

@@ -8,7 +8,7 @@ const LOG_LINES = 12;
 const BOOT_STEPS = 24;
 
 export function initialStatus(model: string, deviceName: string): PhoneStatus {
-  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined, load: '', boot: [] };
+  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined, load: '', boot: [], customization: undefined, profileUrl: undefined };
 }
 
 const PHASES: Record<StepEvent['step'], string> = {
@@ -22,6 +22,8 @@ const PHASES: Record<StepEvent['step'], string> = {
   load: 'Upgrading',
   register: 'Registering',
   reboot: 'Restarting',
+  customization: 'Customizing',
+  profile: 'Provisioning',
 };
 
 export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
@@ -35,7 +37,8 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
   if (e.state === 'fail' || e.state === 'retry') next.problem = e.message;
   switch (e.step) {
     case 'power':
-      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power, log: next.log, address: s.address, load: e.load };
+      // The customization state lives in NVRAM: a reboot does not forget it (the flow says it again).
+      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power, log: next.log, address: s.address, load: e.load, customization: s.customization };
       break;
     case 'dhcp':
       if (e.state === 'done') next.address = e.address;
@@ -54,6 +57,12 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
         // A good file of its own clears a file refusal; the last good one in its place does not.
         if (!('lastGood' in e) && next.warning?.from === 'config') next.warning = undefined;
       }
+      break;
+    case 'customization':
+      if (e.state === 'done' || e.state === 'start' || e.state === 'retry') next.customization = e.customization;
+      break;
+    case 'profile':
+      if (e.state === 'done') next.profileUrl = e.url;
       break;
     case 'register':
       if (e.state === 'done') {
