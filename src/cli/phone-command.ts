@@ -21,6 +21,7 @@ import { eventLine, screenLine } from '../phone/json-lines.ts';
 import { LineKeypad } from '../phone/keypads.ts';
 import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
 import { FileNvram } from '../phone/nvram.ts';
+import { hasMppFirmware } from '../phone/mpp/identity.ts';
 import { wipeKeepingMic } from '../phone/mic.ts';
 import { CA_KEY_FILE, defaultFactoryDir } from '../factory/factory-files.ts';
 import type { MicIssuer } from '../factory/manufacturing-ca.ts';
@@ -77,6 +78,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     'tftp-server': { type: 'string' }, static: { type: 'string' }, lcd: { type: 'string' }, 'http-port': { type: 'string' },
     'tftp-port': { type: 'string' }, 'json-screens': { type: 'boolean' }, board: { type: 'string' }, keys: { type: 'string' },
     'factory-reset': { type: 'boolean' }, 'capf-auth-string': { type: 'string' }, 'activation-code': { type: 'string' }, factory: { type: 'string' }, 'wait-scale': { type: 'string' }, 'firmware-cert': { type: 'string' },
+    persona: { type: 'string' }, edos: { type: 'string' }, 'web-port': { type: 'string' },
   });
   if (v.keys !== undefined && v.keys !== 'stdin') throw new UsageError('--keys takes "stdin" (key names, one or more a line)');
   const board = v.board ? await loadBoard(v.board) : undefined;
@@ -86,8 +88,15 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   if (!macText) throw new UsageError(`--mac is required (no MAC address readable for ${iface})`);
   const mac = MacAddress.parse(macText);
   if (!mac) throw new UsageError('--mac must be a MAC address, e.g. 00:11:22:33:44:55');
-  const model = modelByName(v.model ?? '8841');
-  if (!model) throw new UsageError(`--model must be one of ${[...PHONE_MODELS.keys()].join(', ')}`);
+  // `--model 8841-3PCC` is the Multiplatform 8841; `--persona` says it for any model.
+  const modelText = v.model ?? '8841';
+  const model = modelByName(modelText.replace(/-3PCC$/i, ''));
+  if (!model) throw new UsageError(`--model must be one of ${[...PHONE_MODELS.keys()].join(', ')} (add -3PCC for Multiplatform firmware)`);
+  const persona = v.persona ?? (/-3PCC$/i.test(modelText) ? 'mpp' : 'enterprise');
+  if (persona !== 'enterprise' && persona !== 'mpp') throw new UsageError('--persona must be enterprise (Unified CM firmware) or mpp (Multiplatform firmware)');
+  if (persona === 'mpp' && !hasMppFirmware(model)) throw new UsageError(`--persona mpp: there is no Multiplatform firmware for the ${model.name} (78xx and 88xx only)`);
+  if (v.edos !== undefined && (persona !== 'mpp' || !/^https:\/\/[^\s/]+/.test(v.edos))) throw new UsageError('--edos takes an https:// URL, and only with --persona mpp');
+  const webPort = v['web-port'] === undefined ? undefined : positiveInt(v['web-port'], '--web-port', 80);
   const until = untilGoal(v.until);
   const timeoutSecs = v.timeout === undefined ? undefined : positiveInt(v.timeout, '--timeout', 0);
   const netMode = v.net ?? 'kernel';
@@ -151,6 +160,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   // ---- the handset and who listens ------------------------------------------------------------
   const handset = new Handset({
     mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), micIssuer, ...(waitScale !== undefined ? { waitScale } : {}), ...(firmwareCert ? { firmwareCert } : {}),
+    persona, ...(v.edos ? { edosUrl: v.edos } : {}),
     iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
   if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));

@@ -37,6 +37,12 @@ export interface DhcpLease {
   tftpServers: string[];
   /** Option 66: an address or a name. */
   tftpServerName: string | undefined;
+  /**
+   * Options 159 and 160 (Multiplatform provisioning: a profile URL or rule), when asked for and
+   * given. Absent on leases an enterprise phone takes, and on leases stored before they existed.
+   */
+  option159?: string;
+  option160?: string;
   leaseSecs: number;
   t1Secs: number;
   t2Secs: number;
@@ -70,6 +76,8 @@ export interface DhcpClientOptions {
   /** DISCOVERs before giving up one round (the firmware starts another round after a pause). */
   discoverAttempts?: number;
   requestAttempts?: number;
+  /** Options asked for beyond the Cisco phone's list (a Multiplatform phone adds 159 and 160). */
+  extraRequested?: readonly number[];
   initialTimeoutMs?: number;
 }
 
@@ -93,7 +101,7 @@ export class DhcpClient {
   private readonly o: Required<DhcpClientOptions>;
 
   constructor(options: DhcpClientOptions) {
-    this.o = { discoverAttempts: 4, requestAttempts: 3, initialTimeoutMs: 4000, ...options };
+    this.o = { discoverAttempts: 4, requestAttempts: 3, initialTimeoutMs: 4000, extraRequested: [], ...options };
   }
 
   /** Gets a lease: offers the stored one again when it has not expired, else starts from INIT. */
@@ -201,7 +209,7 @@ export class DhcpClient {
     m.options.set(DhcpOption.MAX_MESSAGE_SIZE, Uint8Array.of(0x05, 0xdc)); // 1500
     m.options.set(DhcpOption.VENDOR_CLASS, Buffer.from(this.o.vendorClass, 'latin1'));
     m.options.set(DhcpOption.HOST_NAME, Buffer.from(this.o.hostName, 'latin1'));
-    m.options.set(DhcpOption.PARAMETER_LIST, Uint8Array.from(PARAMETER_REQUEST_LIST));
+    m.options.set(DhcpOption.PARAMETER_LIST, Uint8Array.from([...PARAMETER_REQUEST_LIST, ...(this.o.extraRequested ?? [])]));
     return m;
   }
 
@@ -317,6 +325,9 @@ export class DhcpClient {
     const dns = readIpList(m, DhcpOption.DNS);
     const tftp = readIpList(m, DhcpOption.TFTP_SERVERS);
     const tftpName = readText(m, DhcpOption.TFTP_SERVER_NAME);
+    // Provisioning URLs are only looked at by a phone that asked for them; a bad one costs only itself.
+    const urls = (this.o.extraRequested ?? []).filter((c) => c === 159 || c === 160).map((c) => [c, readText(m, c)] as const);
+    for (const [, r] of urls) if (!r.ok) this.o.onEvent({ kind: 'ignored', reason: r.error.message });
     const domain = readText(m, DhcpOption.DOMAIN_NAME);
     const lease = readU32(m, DhcpOption.LEASE_TIME);
     const t1 = readU32(m, DhcpOption.RENEWAL_T1);
@@ -342,6 +353,7 @@ export class DhcpClient {
       nextServer: m.siaddr,
       tftpServers: (tftp.ok && tftp.value) || [],
       tftpServerName: (tftpName.ok && tftpName.value) || undefined,
+      ...Object.fromEntries(urls.filter(([, r]) => r.ok && r.value).map(([c, r]) => [`option${c}`, r.ok ? r.value : ''])),
       leaseSecs,
       t1Secs: Math.min(t1Secs, leaseSecs),
       t2Secs: Math.min(Math.max(t2Secs, t1Secs), leaseSecs),

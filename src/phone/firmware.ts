@@ -37,6 +37,9 @@ import { TvsClient } from './tvs-client.ts';
 import { wipeKeepingMic } from './mic.ts';
 import { Banks } from './banks.ts';
 import type { MicIssuer } from '../factory/manufacturing-ca.ts';
+import { asMppModel } from './mpp/identity.ts';
+import { Customization } from './mpp/customization.ts';
+import { MppParameters, isProvisioningParam } from './mpp/parameters.ts';
 
 export interface FirmwareOptions {
   mac: MacAddress;
@@ -60,6 +63,8 @@ export interface FirmwareOptions {
   micIssuer?: MicIssuer;
   /** The firmware signer (PEM) loads must be signed by; a real phone has it in its image. */
   firmwareCert?: string;
+  /** Multiplatform: the EDOS server to ask (`--edos URL`); the documented host unless said. */
+  edosUrl?: string;
 }
 
 export type RebootKind = 'reset' | 'restart';
@@ -89,9 +94,11 @@ export class Firmware {
   private statusValue: PhoneStatus;
   private poweredOn = false;
 
-  constructor(o: FirmwareOptions) {
+  constructor(options: FirmwareOptions) {
+    this.persona = options.persona ?? 'enterprise';
+    // The same hardware flashed with Multiplatform firmware runs MPP loads.
+    const o = this.persona === 'mpp' ? { ...options, model: asMppModel(options.model) } : options;
     this.o = o;
-    this.persona = o.persona ?? 'enterprise';
     this.flow = flowFor(this.persona);
     this.statusValue = initialStatus(o.model.name, o.mac.deviceName);
     this.fetcher = new ProvisioningFetcher({
@@ -110,7 +117,9 @@ export class Firmware {
     });
     this.trust = new TrustStore(o.nvram);
     this.tvs = new TvsClient({ network: o.network, clock: o.clock, deviceName: tvsDeviceName(o.model.name, o.mac.deviceName) });
-    this.network = new NetworkStep({ mac: o.mac, model: o.model, network: o.network, iface: o.iface, clock: o.clock, nvram: o.nvram, waitScale: o.waitScale ?? 1, report: (e) => this.report(e) });
+    // A Multiplatform phone asks DHCP for provisioning URLs too (options 159 and 160).
+    const mpp = this.persona === 'mpp' ? { vendorClass: `Cisco Systems, Inc. IP Phone CP-${o.model.name}-3PCC`, extraRequested: [159, 160] } : {};
+    this.network = new NetworkStep({ mac: o.mac, model: o.model, network: o.network, iface: o.iface, clock: o.clock, nvram: o.nvram, waitScale: o.waitScale ?? 1, report: (e) => this.report(e), ...mpp });
   }
 
   get status(): PhoneStatus {
@@ -175,6 +184,47 @@ export class Firmware {
     this.net = undefined;
     this.report({ step: 'reboot', state: 'start', ms: 0, message: 'Factory reset', kind: 'reset', reason: 'factory-reset' });
     this.startCycle('factory-reset', 'dhcp');
+  }
+
+  // ---- Multiplatform provisioning by hand ----------------------------------------------------
+
+  /** A resync now (web page, keypad); false on an enterprise phone or with no cycle running. */
+  resync(): boolean {
+    return this.poweredOn && (this.flow.requestResync?.() ?? false);
+  }
+
+  /** The Multiplatform parameters as the phone holds them, secrets masked; empty on an enterprise phone. */
+  async parameters(): Promise<Record<string, string>> {
+    return this.persona === 'mpp' ? (await MppParameters.load(this.o.nvram)).all() : {};
+  }
+
+  /**
+   * Parameters set by hand (web page, keypad, a command). The cycle stops first so nothing it
+   * does overwrites them; Profile_Rule or a line's proxy set while customization is Open,
+   * Pending or Custom-Pending makes it Aborted (the guides' rule); then the flow runs again.
+   */
+  async configure(values: Record<string, string>, source: 'keypad' | 'web' | 'command'): Promise<{ ok: true } | { ok: false; error: string }> {
+    if (this.persona !== 'mpp') return { ok: false, error: 'an enterprise phone takes its configuration from the call manager' };
+    const params = await MppParameters.load(this.o.nvram);
+    const names = Object.keys(values);
+    const wasRunning = this.poweredOn && this.cycle !== undefined;
+    if (wasRunning) {
+      this.cycle?.abort(new Aborted('configured by hand'));
+      await this.running;
+    }
+    const r = await params.set(values);
+    if (r.ok) {
+      this.report({ step: 'profile', state: 'progress', ms: 0, message: `Set by hand (${source}): ${names.join(', ')}`, resync: 'configured-by-hand', params: names, source });
+      if (names.some(isProvisioningParam)) {
+        const c = await Customization.load(this.o.nvram, (from, to, why) => this.report({ step: 'customization', state: 'done', ms: 0, message: `Customization: ${to} (${why})`, customization: to, from, why }));
+        await c.configuredByHand(`${names.filter(isProvisioningParam).join(', ')} set by hand (${source})`);
+      }
+    }
+    if (wasRunning && this.poweredOn) {
+      this.report({ step: 'reboot', state: 'start', ms: 0, message: 'Restarting (configured by hand)', kind: 'restart', reason: 'configured-by-hand' });
+      this.startCycle('configured-by-hand', 'flow');
+    }
+    return r;
   }
 
   private startCycle(reason: RebootReason, from: 'dhcp' | 'flow'): void {
@@ -245,6 +295,7 @@ export class Firmware {
         banks, loadFetcher: this.loadFetcher, ...(o.firmwareCert ? { firmwareCert: o.firmwareCert } : {}),
         prompt: o.prompt ?? new UnattendedPrompt(), net: this.net, reason, localAddress: o.iface.sourceAddress(), waitScale: o.waitScale ?? 1,
         ...(o.micIssuer ? { micIssuer: o.micIssuer } : {}),
+        ...(o.edosUrl ? { edosUrl: o.edosUrl } : {}),
         report: (e) => this.report(e),
         onTransition: (from, to) => this.publish({ type: 'flow', flow: this.persona, from, to, t: this.sinceBoot() }),
         reboot: (kind, why) => this.reboot(kind, why),

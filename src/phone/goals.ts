@@ -1,10 +1,12 @@
 /**
  * Where a lab stops a phone (`--until`): the first event that reaches the goal. `registered`
- * means registered with the phone's own file, not on the default one.
+ * means registered with the phone's own file (or a Multiplatform phone's profile), not on the
+ * default one; `customized` means a final customization state (Acquired, Unavailable, Aborted).
  */
 import type { PhoneEvent } from './events.ts';
 
-export const UNTIL_GOALS = ['dhcp', 'config', 'registered', 'registered-any'] as const;
+export const UNTIL_GOALS = ['dhcp', 'config', 'registered', 'registered-any', 'customized'] as const;
+const FINAL_CUSTOMIZATION = new Set(['Acquired', 'Unavailable', 'Aborted']);
 export type UntilGoal = (typeof UNTIL_GOALS)[number];
 export const isUntilGoal = (s: string): s is UntilGoal => (UNTIL_GOALS as readonly string[]).includes(s);
 
@@ -16,9 +18,11 @@ export function reaches(goal: UntilGoal, e: PhoneEvent): boolean {
     case 'config':
       return e.step === 'config';
     case 'registered':
-      return e.step === 'register' && e.configKind === 'device';
+      return e.step === 'register' && e.configKind !== 'default';
     case 'registered-any':
       return e.step === 'register';
+    case 'customized':
+      return e.step === 'customization' && FINAL_CUSTOMIZATION.has(e.customization);
   }
 }
 

@@ -27,6 +27,10 @@ export interface NetworkStepOptions {
   nvram: Nvram;
   waitScale: number;
   report: Report;
+  /** DHCP option 60 as sent; the model's Cisco vendor class unless said (a Multiplatform phone's differs). */
+  vendorClass?: string;
+  /** Options asked for beyond the Cisco list (159 and 160 on a Multiplatform phone). */
+  extraRequested?: readonly number[];
 }
 
 export class InterfaceUnusable extends Error {
@@ -44,7 +48,8 @@ export class NetworkStep {
     this.o = o;
     this.dhcp = new DhcpClient({
       mac: o.mac,
-      vendorClass: vendorClassFor(o.model),
+      vendorClass: o.vendorClass ?? vendorClassFor(o.model),
+      ...(o.extraRequested ? { extraRequested: o.extraRequested } : {}),
       hostName: o.mac.deviceName,
       network: o.network,
       clock: o.clock,

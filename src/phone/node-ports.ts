@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { isIpv4 } from '../wire/ipv4.ts';
-import type { HttpResult, HttpsPostOptions, InterfaceAddress, InterfacePort, NetworkPort, Peer, TcpConnection, UdpEndpoint } from './ports.ts';
+import type { HttpGetOptions, HttpResult, HttpsPostOptions, InterfaceAddress, InterfacePort, NetworkPort, Peer, TcpConnection, UdpEndpoint } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -159,19 +159,28 @@ export class NodeNetwork implements NetworkPort {
     return { conn: new NodeTcp(s), peerCertificate: Uint8Array.from(s.getPeerCertificate()?.raw ?? []) };
   }
 
-  async httpGet(url: string, o: { timeoutMs: number; maxBytes: number; signal?: AbortSignal }): Promise<HttpResult> {
+  async httpGet(url: string, o: HttpGetOptions): Promise<HttpResult> {
+    // https with the phone's own roots and client certificate needs its own connection settings.
+    const dispatcher = o.tls
+      ? new Agent({ connect: { ca: o.tls.ca, ...(o.tls.cert ? { cert: o.tls.cert, key: o.tls.key } : {}), ...(o.tls.servername ? { servername: o.tls.servername } : {}), rejectUnauthorized: true, minVersion: 'TLSv1.2', timeout: o.timeoutMs, ...(o.localAddress ? { localAddress: o.localAddress } : {}) } })
+      : this.agent;
+    const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'sepi-phone' };
+    // Connected by address (resolved through DHCP's DNS), named as the URL named it.
+    if (o.tls?.servername) headers.host = `${o.tls.servername}${new URL(url).port ? `:${new URL(url).port}` : ''}`;
+    if (o.basicAuth) headers.authorization = `Basic ${Buffer.from(`${o.basicAuth.user}:${o.basicAuth.password}`).toString('base64')}`;
     try {
       const res = await request(url, {
-        dispatcher: this.agent,
+        dispatcher,
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
         ...(o.signal ? { signal: o.signal } : {}),
-        headers: { 'user-agent': 'sepi-phone' },
+        headers,
       });
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (res.statusCode !== 200) {
         await res.body.dump();
-        return { kind: 'response', status: res.statusCode, body: Buffer.alloc(0) };
+        const location = res.headers.location;
+        return { kind: 'response', status: res.statusCode, body: Buffer.alloc(0), ...(typeof location === 'string' ? { location } : {}) };
       }
       if (declared > o.maxBytes) {
         res.body.destroy();
@@ -182,8 +191,11 @@ export class NodeNetwork implements NetworkPort {
     } catch (e) {
       const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
       const code = err.cause?.code ?? err.code ?? 'error';
-      const message = code === 'ECONNREFUSED' ? 'connection refused' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect timeout' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no answer' : (err.cause?.message ?? err.message);
+      const message = code === 'ECONNREFUSED' ? 'connection refused' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect timeout' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no answer'
+        : /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) ? `TLS: the server's certificate is not trusted (${code})` : (err.cause?.message ?? err.message);
       return { kind: 'error', code, message };
+    } finally {
+      if (dispatcher !== this.agent) void dispatcher.close();
     }
   }
 

@@ -32,6 +32,22 @@ export interface TcpConnection {
   close(): void;
 }
 
+export interface HttpGetOptions {
+  timeoutMs: number;
+  maxBytes: number;
+  signal?: AbortSignal;
+  localAddress?: string;
+  /** `Cisco-CP-8841-3PCC/12.0.1 (<mac>)` on a Multiplatform phone; `sepi-phone` unless said. */
+  userAgent?: string;
+  /** Basic credentials (a profile rule's `--uid`/`--pwd`). */
+  basicAuth?: { user: string; password: string };
+  /**
+   * For https: the only CAs the server's chain may end in (the phone's built-in roots), and the
+   * client certificate to show. The server's name is checked against the URL's host.
+   */
+  tls?: { ca: string[]; cert?: string; key?: string; servername?: string };
+}
+
 export interface HttpsPostOptions {
   body: string;
   pinned: string[];
@@ -44,7 +60,8 @@ export interface HttpsPostOptions {
 }
 
 export type HttpResult =
-  | { kind: 'response'; status: number; body: Buffer }
+  /** `location`: a 3xx's Location header, for the caller to follow (nothing is followed by itself). */
+  | { kind: 'response'; status: number; body: Buffer; location?: string }
   | { kind: 'error'; code: string; message: string };
 
 export interface NetworkPort {
@@ -53,7 +70,7 @@ export interface NetworkPort {
   tcp(host: string, port: number, opts: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<TcpConnection>;
   /** TLS without certificate-chain checks: the caller compares the peer's certificate itself (TVS against its ITL). */
   tls(host: string, port: number, opts: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<{ conn: TcpConnection; peerCertificate: Uint8Array }>;
-  httpGet(url: string, opts: { timeoutMs: number; maxBytes: number; signal?: AbortSignal; localAddress?: string }): Promise<HttpResult>;
+  httpGet(url: string, opts: HttpGetOptions): Promise<HttpResult>;
   /**
    * A JSON POST over mutual TLS: the phone shows `clientCert`/`clientKey`, and the server's
    * certificate must be one of `pinned` (PEM, from the trust list) — checked in the handshake,

@@ -39,6 +39,8 @@ export interface Provisioned {
   server: string;
   /** The full file came encrypted for this phone's LSC and was opened. */
   encrypted?: boolean;
+  /** What the registration reports as the configuration's kind: a Multiplatform phone's is `profile`. */
+  configKind?: 'profile';
 }
 
 /** The last configuration file the phone accepted, kept in NVRAM for when a newer one is refused. */

@@ -77,7 +77,7 @@ function reportRegistration(o: RegistrationStepOptions, e: RegistrationEvent, el
     case 'registered':
       r({
         step: 'register', state: 'done', ms: elapsed(), message: `Registered ${e.user} with ${cmName(e.member)}`,
-        cm: e.member.address, line: e.user, expires: e.expires, configKind: p.config.kind, file: p.file, priority: e.member.priority,
+        cm: e.member.address, line: e.user, expires: e.expires, configKind: p.configKind ?? p.config.kind, file: p.file, priority: e.member.priority,
       });
       return o.onRegistered(true);
     case 'refreshed':

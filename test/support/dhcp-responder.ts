@@ -17,7 +17,10 @@ export class DhcpResponder {
   mode: ResponderMode = 'answer';
   leaseSecs: number;
   readonly seen: Array<{ type: number; xid: number }> = [];
-  private readonly tftpServer: string;
+  /** Option 150's address; '' gives none (a Multiplatform phone then asks EDOS). */
+  tftpServer: string;
+  /** More options to give in OFFER and ACK (159/160 provisioning URLs, 66…). */
+  readonly extraOptions = new Map<number, Uint8Array>();
   private readonly addresses = new Map<string, string>();
 
   constructor(o: { tftpServer: string; leaseSecs?: number }) {
@@ -69,7 +72,8 @@ export class DhcpResponder {
     if (type !== DhcpMessageType.NAK) {
       options.set(DhcpOption.SUBNET_MASK, ipListOption(['255.0.0.0']));
       options.set(DhcpOption.LEASE_TIME, u32Option(this.leaseSecs));
-      options.set(DhcpOption.TFTP_SERVERS, ipListOption([this.tftpServer]));
+      if (this.tftpServer) options.set(DhcpOption.TFTP_SERVERS, ipListOption([this.tftpServer]));
+      for (const [code, value] of this.extraOptions) options.set(code, value);
     }
     const m: DhcpMessage = {
       op: 2, htype: 1, hlen: 6, hops: 0, xid: req.xid, secs: 0, flags: req.flags, ciaddr: '0.0.0.0', yiaddr, siaddr: '0.0.0.0', giaddr: '0.0.0.0',

@@ -90,11 +90,12 @@ export class Harness {
   }
 
   /** A phone on the loopback LAN, powered on. */
-  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string; activationCode?: string; noMic?: boolean; micIssuer?: MicIssuer; firmwareCert?: string } = {}): HarnessPhone {
+  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string; activationCode?: string; noMic?: boolean; micIssuer?: MicIssuer; firmwareCert?: string; persona?: 'enterprise' | 'mpp'; edosUrl?: string; nvram?: MemoryNvram } = {}): HarnessPhone {
     const c = this.companion;
     const keypad = new ScriptedKeypad('test');
-    const nvram = new MemoryNvram();
+    const nvram = o.nvram ?? new MemoryNvram();
     const handset = new Handset({
+      ...(o.persona ? { persona: o.persona } : {}), ...(o.edosUrl ? { edosUrl: o.edosUrl } : {}),
       mac: MacAddress.parse(mac)!, model: modelByName(o.model ?? '8841')!, network: this.network, iface: new UnmanagedInterface('lo'), clock: this.clock, nvram,
       httpPort: c?.endpoints.http ?? 6970, tftpPort: c?.endpoints.tftp ?? 69, keypads: [keypad],
       ...(o.settings ? { settingsOverride: o.settings } : {}), ...(o.waitScale ? { waitScale: o.waitScale } : {}), ...(o.capfAuthString ? { capfAuthString: o.capfAuthString } : {}),

@@ -9,7 +9,7 @@
  * wire is quiet (no request in flight, nothing sent or received for a moment).
  */
 import { NodeNetwork } from '../../src/phone/node-ports.ts';
-import type { HttpResult, HttpsPostOptions, NetworkPort, Peer, TcpConnection, UdpEndpoint } from '../../src/phone/ports.ts';
+import type { HttpGetOptions, HttpResult, HttpsPostOptions, NetworkPort, Peer, TcpConnection, UdpEndpoint } from '../../src/phone/ports.ts';
 
 export class LoopbackNetwork implements NetworkPort {
   private readonly inner = new NodeNetwork();
@@ -107,7 +107,7 @@ export class LoopbackNetwork implements NetworkPort {
     return { conn, peerCertificate: r.peerCertificate };
   }
 
-  httpGet(url: string, o: { timeoutMs: number; maxBytes: number; signal?: AbortSignal }): Promise<HttpResult> {
+  httpGet(url: string, o: HttpGetOptions): Promise<HttpResult> {
     return this.track(this.inner.httpGet(url, o));
   }
 

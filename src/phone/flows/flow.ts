@@ -47,6 +47,8 @@ export interface FlowContext {
   /** Fetches load components: the provisioning fetcher with a firmware-sized cap. */
   loadFetcher: ProvisioningFetcher;
   report: Report;
+  /** Where a Multiplatform phone asks EDOS (`--edos URL`); the documented host unless said. */
+  edosUrl?: string;
   /** Publishes a state change of the flow. */
   onTransition: (from: string, to: string) => void;
   /** A reset (from DHCP) or a restart (configuration again), asked for by the network. */
@@ -57,4 +59,6 @@ export interface BootFlow {
   readonly persona: Persona;
   /** Runs until the cycle's signal aborts (rejecting with its reason); never returns otherwise. */
   run(ctx: FlowContext, signal: AbortSignal): Promise<never>;
+  /** A resync now (Multiplatform: the web page's Resync); false when the flow has none or no cycle runs. */
+  requestResync?(): boolean;
 }

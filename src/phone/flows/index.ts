@@ -1,12 +1,13 @@
-/** The boot flow of each persona. The Multiplatform (`mpp`) flow is the next to land here. */
+/** The boot flow of each persona. */
 import { EnterpriseFlow } from './enterprise.ts';
 import type { BootFlow, Persona } from './flow.ts';
+import { MppFlow } from './mpp.ts';
 
 export function flowFor(persona: Persona): BootFlow {
   switch (persona) {
     case 'enterprise':
       return new EnterpriseFlow();
     case 'mpp':
-      throw new RangeError('the Multiplatform (mpp) persona is not built yet');
+      return new MppFlow();
   }
 }

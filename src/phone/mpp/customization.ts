@@ -54,16 +54,16 @@ const isState = (v: unknown): v is { state: CustomizationState } =>
 export class Customization {
   private readonly nvram: Nvram;
   private readonly machine: StateMachine<CustomizationState>;
-  private readonly announce: (from: CustomizationState, to: CustomizationState) => void;
+  private readonly announce: (from: CustomizationState, to: CustomizationState, why: string) => void;
 
-  private constructor(nvram: Nvram, initial: CustomizationState, announce: (from: CustomizationState, to: CustomizationState) => void) {
+  private constructor(nvram: Nvram, initial: CustomizationState, announce: (from: CustomizationState, to: CustomizationState, why: string) => void) {
     this.nvram = nvram;
     this.announce = announce;
     this.machine = new StateMachine('customization', initial, CUSTOMIZATION_EDGES);
   }
 
   /** The state NVRAM holds; `Open` for a phone that holds none (new, or factory reset). */
-  static async load(nvram: Nvram, announce: (from: CustomizationState, to: CustomizationState) => void = () => {}): Promise<Customization> {
+  static async load(nvram: Nvram, announce: (from: CustomizationState, to: CustomizationState, why: string) => void = () => {}): Promise<Customization> {
     const doc = await nvram.read(DOC, isState);
     return new Customization(nvram, doc?.state ?? 'Open', announce);
   }
@@ -76,22 +76,22 @@ export class Customization {
     return this.machine.can(to);
   }
 
-  /** Moves to `to` (an illegal edge throws: a bug in the flow), written to NVRAM first. */
-  async moveTo(to: CustomizationState): Promise<void> {
+  /** Moves to `to` (an illegal edge throws: a bug in the flow), written to NVRAM first; `why` goes with the announcement. */
+  async moveTo(to: CustomizationState, why = ''): Promise<void> {
     const from = this.machine.state;
     if (!this.machine.can(to)) this.machine.transition(to);
     if (from !== to) await this.nvram.write(DOC, { state: to });
     this.machine.transition(to);
-    this.announce(from, to);
+    this.announce(from, to, why);
   }
 
   /**
    * Provisioning set by hand (Profile_Rule or a line's proxy, from the keypad or the web page):
    * Aborted while RC was still open or in progress; nothing changes once it is final.
    */
-  async configuredByHand(): Promise<boolean> {
+  async configuredByHand(why = 'provisioning set by hand'): Promise<boolean> {
     if (!this.can('Aborted')) return false;
-    await this.moveTo('Aborted');
+    await this.moveTo('Aborted', why);
     return true;
   }
 }
