@@ -93,12 +93,14 @@ export class Firmware {
   private net: NetContext | undefined;
   private statusValue: PhoneStatus;
   private poweredOn = false;
+  private scale: number;
 
   constructor(options: FirmwareOptions) {
     this.persona = options.persona ?? 'enterprise';
     // The same hardware flashed with Multiplatform firmware runs MPP loads.
     const o = this.persona === 'mpp' ? { ...options, model: asMppModel(options.model) } : options;
     this.o = o;
+    this.scale = o.waitScale ?? 1;
     this.flow = flowFor(this.persona);
     this.statusValue = initialStatus(o.model.name, o.mac.deviceName);
     this.fetcher = new ProvisioningFetcher({
@@ -124,6 +126,16 @@ export class Firmware {
 
   get status(): PhoneStatus {
     return this.statusValue;
+  }
+
+  /** Every retry wait lasts this many times its nominal length (a lab option). */
+  get waitScale(): number {
+    return this.scale;
+  }
+
+  set waitScale(factor: number) {
+    if (!(factor > 0 && factor <= 10)) throw new RangeError('the wait scale is a number above 0 and at most 10');
+    this.scale = factor;
   }
 
   /**
@@ -289,11 +301,16 @@ export class Firmware {
       // The old cycle's renewals stopped with it; the lease (as last renewed) is kept by this one.
       if (this.net.lease) await this.network.keepStoredLease(this.net.lease, signal, () => this.reboot('reset', 'dhcp-lease-lost'));
     }
+    const self = this;
     await this.flow.run(
       {
         mac: o.mac, model, network: o.network, clock: o.clock, nvram: o.nvram, trust: this.trust, tvs: this.tvs, fetcher: this.fetcher,
         banks, loadFetcher: this.loadFetcher, ...(o.firmwareCert ? { firmwareCert: o.firmwareCert } : {}),
-        prompt: o.prompt ?? new UnattendedPrompt(), net: this.net, reason, localAddress: o.iface.sourceAddress(), waitScale: o.waitScale ?? 1,
+        prompt: o.prompt ?? new UnattendedPrompt(), net: this.net, reason, localAddress: o.iface.sourceAddress(),
+        // Read at each wait, so the web page's Advanced setting takes effect without a reboot.
+        get waitScale() {
+          return self.scale;
+        },
         ...(o.micIssuer ? { micIssuer: o.micIssuer } : {}),
         ...(o.edosUrl ? { edosUrl: o.edosUrl } : {}),
         report: (e) => this.report(e),

@@ -20,6 +20,7 @@
  * one off, Clear empties it, Submit sends it once all 16 are in. The UI keeps only which screen
  * is open and what is being typed; everything else shown comes from the firmware.
  */
+import { serialForMac } from '../factory/factory-files.ts';
 import type { PhoneStatus } from './events.ts';
 import type { Key } from './keys.ts';
 import type { PromptAnswer, PromptRequest, UserPrompt } from './ports.ts';
@@ -35,6 +36,8 @@ const AUTH_STRING_MAX = 10;
 /** What the UI needs from the firmware. */
 export interface PhoneControls {
   readonly status: PhoneStatus;
+  /** `mpp`: the menu is Applications and Product information shows Customization. */
+  readonly persona?: string;
   trustSummary(): string[];
   eraseTrustList(): Promise<void>;
   factoryReset(): Promise<void>;
@@ -207,6 +210,12 @@ export class PhoneUi implements UserPrompt {
     const s = this.phone.status;
     switch (STATUS_PAGES[page]) {
       case 'Product info':
+        if (this.phone.persona === 'mpp') {
+          // Applications > Status > Product information, as the Multiplatform guides list it.
+          const mac = s.deviceName.slice(3);
+          // Customization first: it is what support asks for, and a 20x8 LCD cuts the last lines.
+          return [`CP-${s.model}-3PCC`, `Customization: ${s.customization ?? '-'}`, `Serial ${serialForMac(mac)}`, `MAC ${mac}`, `SW ${s.load || '-'}`];
+        }
         return [`Cisco ${s.model}`, s.deviceName, `Load ${s.load || '-'}`];
       case 'Network':
         return [`IP ${s.address ?? 'none'}`, `TFTP ${s.tftpServer ?? 'none'}`, `File ${s.configFile ?? 'none'}`];
@@ -236,7 +245,7 @@ export class PhoneUi implements UserPrompt {
       case 'home':
         return renderScreen(this.phone.status, g);
       case 'menu':
-        return page('Settings', MENU.map((m, i) => `${i === v.index ? '>' : ' '}${i + 1} ${m}`), ['Select', 'Exit'], g, this.note);
+        return page(this.phone.persona === 'mpp' ? 'Applications' : 'Settings', MENU.map((m, i) => `${i === v.index ? '>' : ' '}${i + 1} ${m}`), ['Select', 'Exit'], g, this.note);
       case 'trust':
         return page('Trust list', [...this.phone.trustSummary(), this.unlocked ? 'Unlocked' : 'Locked (**#)'], [this.unlocked ? 'Erase' : '', 'Back'], g, this.note);
       case 'log': {
