@@ -9,6 +9,7 @@ import type { AddPhoneRequest, CertificatePem, CertificateRequest, ImportAnswer,
 import { AdminClient, AdminClientError } from '../cm/admin-client.ts';
 import { UsageError, parse, required } from './args.ts';
 import { onboardingCommand } from './cm-onboarding-command.ts';
+import { MPP_OPTIONS, mppCommand } from './cm-mpp-command.ts';
 
 export async function cmCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return (await import('./cm-serve.ts')).serve(argv.slice(1));
@@ -23,6 +24,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
     'require-activation-code': { type: 'boolean' }, owner: { type: 'string' }, onboarding: { type: 'string' }, id: { type: 'string' },
     pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'string' }, 'csv-out': { type: 'boolean' },
     template: { type: 'string' }, 'dummy-mac': { type: 'boolean' }, 'device-pool': { type: 'string' }, blank: { type: 'boolean' }, 'show-phones-ready-to-activate': { type: 'string' },
+    ...MPP_OPTIONS,
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);
@@ -31,6 +33,8 @@ export async function cmCommand(argv: string[]): Promise<number> {
     const [what, verb, arg] = p;
     const onboarding = what ? await onboardingCommand(what, verb, arg, { ...v, _name: p[3] }, client, out) : undefined;
     if (onboarding !== undefined) return onboarding;
+    const mpp = what ? await mppCommand(what, verb, v, data, client, out) : undefined;
+    if (mpp !== undefined) return mpp;
     if (what === 'status') {
       const s = await client.call<StatusView>('GET', '/v1/status');
       out(s, () => Object.entries(s).map(([k, val]) => `${k.padEnd(16)} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}`).join('\n'));
@@ -121,7 +125,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
       }
       throw new UsageError('sepi cm trust list|export ROLE|import FILE --roles R|rotate-tftp|rollback on|off');
     }
-    throw new UsageError('sepi cm serve | status | phone … | trust …');
+    throw new UsageError('sepi cm serve | status | phone … | trust … | edos … | profile …');
   } catch (e) {
     if (e instanceof AdminClientError) {
       process.stderr.write(`sepi cm: ${e.message}\n`);

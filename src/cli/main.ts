@@ -28,6 +28,8 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi cm --data DIR template add NAME --model 8841 [--require-activation-code] | bat insert --csv FILE --template NAME [--dummy-mac]
   sepi cm --data DIR phone set-mac NAME MAC|--blank | audit | enterprise set --show-phones-ready-to-activate on|off
   sepi cm --data DIR trust rotate-tftp | rollback on|off
+  sepi cm --data DIR edos set (--mac MAC | --model 8841) (--profile-rule URL | --none | --fault 503|500|404|timeout|tls)
+  sepi cm --data DIR edos clear (--mac MAC | --model 8841) | list     sepi cm --data DIR profile set --mac MAC [--file FILE] [--key K] | show | clear
   sepi tlv show FILE [--json]
   sepi tlv verify FILE (--cert PEM | --self)
   sepi demo [--phones 2]

@@ -1,9 +1,9 @@
 /**
  * The companion call manager: one process, one data folder (data-folder.ts), one SQLite
- * database, serving DHCP, TFTP and HTTP 6970 (files generated from the database), a SIP
- * registrar, TVS, and the admin API. This file only composes them; what an admin can do lives
- * in admin/ as operations, which a program running the companion in-process may also call
- * directly (`companion.phones.add(…)`).
+ * database, serving DHCP, TFTP and HTTP 6970 (files generated from the database, Multiplatform
+ * profiles among them), a SIP registrar, TVS, the EDOS stand-in when configured, and the admin
+ * API. This file only composes them; what an admin can do lives in admin/ as operations, which
+ * a program running the companion in-process may also call directly (`companion.phones.add(…)`).
  */
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { PhoneOperations } from './admin/phones.ts';
@@ -32,6 +32,11 @@ import { BulkOperations } from './admin/bulk.ts';
 import { TemplateStore } from './bulk/templates.ts';
 import { WebServer } from './web/web-server.ts';
 import { TftpRoot } from './tftp-root.ts';
+import { MppStore } from './edos/store.ts';
+import { MppFileSource, MppProfiles } from './edos/profiles.ts';
+import { MppOperations } from './edos/operations.ts';
+import { EDOS_PATH, EdosServer, edosLine } from './edos/edos-server.ts';
+import { openEdosIdentity } from './edos/identity.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -83,6 +88,10 @@ export class Companion {
     return this.need().ops.status;
   }
 
+  get mpp(): MppOperations {
+    return this.need().ops.mpp;
+  }
+
   private need(): { ops: AdminOperations; endpoints: Endpoints } {
     if (!this.running) throw new Error('companion not started');
     return this.running;
@@ -115,14 +124,27 @@ export class Companion {
       // The files name the call manager and TVS ports, so those are bound first.
       const onboardingFiles = endpoints.activation ? { store, serviceUrl: `https://${config.address}:${endpoints.activation}/emu-act/v1/` } : undefined;
       const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock), log, onboardingFiles, new TftpRoot(dataDir));
+      // Multiplatform phones: their profiles on HTTP 6970 under /mpp/, and the EDOS stand-in.
+      const mppStore = new MppStore(db);
+      const mppProfiles = new MppProfiles({ db, store: mppStore, config: withBoundPorts(config, endpoints), onboarding: store, log });
       if (config.http.enabled) {
-        const http = new HttpFileService(files, (e) => log(fileLine(e)), clock);
+        const http = new HttpFileService(new MppFileSource(files, mppProfiles), (e) => log(fileLine(e)), clock);
         endpoints.http = await this.started(http, http.start(config.address, config.http.port));
       }
       if (config.tftp.enabled) {
         const tftp = new TftpService(files, (e) => log(fileLine(e)), { clock });
         endpoints.tftp = await this.started(tftp, tftp.start(config.address, config.tftp.port));
       }
+      let edos: EdosServer | undefined;
+      if (config.edos.enabled) {
+        const identity = await openEdosIdentity({ dataDir, factoryDir: config.edos.factory, addresses: [config.address], now: clock.now(), log });
+        edos = new EdosServer({ store: mppStore, identity, trustedCas: () => [identity.ca, ...manufacturing.list()], clock, log: (e) => log(edosLine(e)) });
+        endpoints.edos = await this.started(edos, edos.start(config.address, config.edos.port));
+      }
+      const mppUrls = {
+        ...(endpoints.edos ? { edosUrl: `https://${config.address}:${endpoints.edos}${EDOS_PATH}` } : {}),
+        ...(endpoints.http ? { provisioningUrl: `http://${config.address}:${endpoints.http}/mpp/$PSN/$MA.xml` } : {}),
+      };
       let dhcp: DhcpService | undefined;
       if (config.dhcp.enabled) {
         dhcp = new DhcpService(db, config, (e) => log(dhcpLine(e)), clock);
@@ -133,10 +155,11 @@ export class Companion {
         onboarding,
         bulk: new BulkOperations({ db, templates: new TemplateStore(db), store, phones, log }),
         trust: new TrustOperations({ db, config, pki, log }),
-        status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined, endpoints }),
+        status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined, endpoints, mppUrls }),
+        mpp: new MppOperations({ store: mppStore, profiles: mppProfiles, edos: edos && mppUrls.edosUrl ? { url: mppUrls.edosUrl, counts: () => edos.counts() } : undefined, clock, log }),
       };
       if (pki && config.web.enabled) {
-        const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, clock, log, pki });
+        const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, mpp: ops.mpp, clock, log, pki });
         endpoints.web = await this.started(web, web.start(config.address, config.web.port));
         log(`web pages on https://${config.address}:${endpoints.web}/ccmadmin/ (administration) and /ucmuser/ (Self-Care)`);
       }

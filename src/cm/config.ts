@@ -72,6 +72,14 @@ export interface CompanionConfig {
   activation: { port: number; ttlHours: number; manufacturingCaFiles: string[] };
   /** The web pages (administration, Self-Care) over HTTPS; off with security `none` (no certificate). */
   web: { enabled: boolean; port: number };
+  /**
+   * The EDOS stand-in for Multiplatform phones (docs/protocols/edos.md): HTTPS with mutual TLS,
+   * its certificate issued by the lab factory in `factory` (made there when missing). Off unless
+   * the file has an `edos` section.
+   */
+  edos: { enabled: boolean; port: number; factory: string };
+  /** Flat profiles for Multiplatform phones on HTTP 6970 under /mpp/ (docs/protocols/edos.md §7). */
+  mpp: { resyncPeriodicSecs: number };
   /** Device-type code -> load name, for loadInformationNNN in the default file. */
   loadInformation: Record<string, string>;
   phones: SeedPhone[];
@@ -164,6 +172,8 @@ const ConfigFile = z.strictObject({
     capfPort: listenPort.optional(),
   }).optional(),
   web: z.strictObject({ enabled: z.boolean().optional(), port: listenPort.optional() }).optional(),
+  edos: z.strictObject({ enabled: z.boolean().optional(), port: listenPort.optional(), factory: z.string().min(1, { error: 'is empty' }).optional() }).optional(),
+  mpp: z.strictObject({ resyncPeriodicSecs: z.int({ error: 'must be a whole number of seconds' }).min(0, { error: 'must be 0 (off) or more seconds' }).optional() }).optional(),
   activation: z.strictObject({
     port: listenPort.optional(),
     ttlHours: z.number().positive().max(24 * 365).optional(),
@@ -261,6 +271,9 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
     serveDefaultConfig: r.serveDefaultConfig ?? true,
     security: { mode: sec.mode ?? 'itl', digest: sec.digest ?? 'sha1', tvsPort: sec.tvsPort ?? 2445, tvsTtlSecs: sec.tvsTtlSecs ?? 86400, capfPort: sec.capfPort ?? 3804 },
     web: { enabled: r.web?.enabled ?? true, port: r.web?.port ?? 8443 },
+    // On when configured: 443 needs privileges, and a companion in a test harness has none.
+    edos: { enabled: r.edos ? (r.edos.enabled ?? true) : false, port: r.edos?.port ?? 443, factory: r.edos?.factory ?? defaultFactoryDir() },
+    mpp: { resyncPeriodicSecs: r.mpp?.resyncPeriodicSecs ?? 3600 },
     activation: {
       port: r.activation?.port ?? 6971,
       ttlHours: r.activation?.ttlHours ?? 168,
@@ -289,6 +302,7 @@ export function loopbackConfig(raw: Record<string, unknown> = {}): CompanionConf
       security: section('security', { tvsPort: 0, capfPort: 0 }),
       activation: section('activation', { port: 0 }),
       web: section('web', { port: 0 }),
+      ...(raw['edos'] ? { edos: section('edos', { port: 0 }) } : {}),
     },
     { address: '127.0.0.1', prefix: 8 },
   );

@@ -177,6 +177,22 @@ const MIGRATIONS = [
    );`,
   // 8: the LSC sent and not yet confirmed by the phone (capf-server.ts).
   `ALTER TABLE phones ADD COLUMN lsc_pending TEXT NOT NULL DEFAULT '';`,
+  // 9: Multiplatform phones (src/cm/edos/): the EDOS stand-in's answer per MAC or per model, and
+  // per MAC an uploaded flat profile merged over the generated one and its --key (sealed).
+  `CREATE TABLE edos_rules (
+     scope TEXT NOT NULL CHECK (scope IN ('mac', 'model')),
+     target TEXT NOT NULL CHECK (length(target) BETWEEN 1 AND 12),
+     kind TEXT NOT NULL CHECK (kind IN ('redirect', 'none', 'fault')),
+     value TEXT NOT NULL DEFAULT '',
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (scope, target)
+   );
+   CREATE TABLE mpp_profiles (
+     mac TEXT PRIMARY KEY CHECK (length(mac) = 12),
+     profile TEXT NOT NULL DEFAULT '',
+     profile_key TEXT NOT NULL DEFAULT '',
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */

@@ -14,6 +14,7 @@ export interface Endpoints {
   capf?: number;
   activation?: number;
   web?: number;
+  edos?: number;
 }
 
 /**
@@ -31,5 +32,6 @@ export function withBoundPorts(c: CompanionConfig, e: Endpoints): CompanionConfi
     security: { ...c.security, tvsPort: c.security.tvsPort || e.tvs || 0, capfPort: c.security.capfPort || e.capf || 0 },
     activation: { ...c.activation, port: c.activation.port || e.activation || 0 },
     web: { ...c.web, port: c.web.port || e.web || 0 },
+    edos: { ...c.edos, port: c.edos.port || e.edos || 0 },
   };
 }

@@ -24,6 +24,8 @@ import { type CompanionConfig, buildConfig } from '../../src/cm/config.ts';
 import { CompanionDb } from '../../src/cm/db.ts';
 import { CompanionPki } from '../../src/cm/pki.ts';
 import { makeCert } from '../support/certs.ts';
+import { MppOperations } from '../../src/cm/edos/operations.ts';
+import { MppStore } from '../../src/cm/edos/store.ts';
 
 const TOKEN = 'ab'.repeat(32);
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -61,6 +63,7 @@ async function world(raw: Record<string, unknown>): Promise<World> {
     bulk: new BulkOperations({ db, templates: new TemplateStore(db), store: onboarding.store, phones: phoneOps, log }),
     trust: new TrustOperations({ db, config, pki, log }),
     status: new StatusOperations({ db, config, clock, startedAt: clock.now(), dhcpCounters: undefined, tvsRunning: pki !== undefined }),
+    mpp: new MppOperations({ store: new MppStore(db), clock, log }),
   };
   return { dir, db, app: buildAdminApp(ops, TOKEN), phones };
 }
@@ -96,6 +99,8 @@ api('each outcome kind has one status, as version 1 documents them', () => {
     'POST /v1/phones/:device/mac 200', 'GET /v1/templates 200', 'POST /v1/templates 200', 'POST /v1/bat/insert 201', 'GET /v1/device-defaults 200', 'POST /v1/device-defaults 200',
     'GET /v1/users 200', 'POST /v1/users 201', 'POST /v1/trust/manufacturing 201', 'GET /v1/trust 200', 'GET /v1/trust/certificates/:role 200', 'POST /v1/trust/import 201',
     'POST /v1/trust/rotate-tftp 200', 'POST /v1/trust/rollback 200',
+    'GET /v1/edos/rules 200', 'POST /v1/edos/rules 200', 'DELETE /v1/edos/rules/:scope/:target 200',
+    'GET /v1/mpp/profiles/:mac 200', 'POST /v1/mpp/profiles/:mac 200', 'DELETE /v1/mpp/profiles/:mac 200',
   ]);
 });
 

@@ -35,6 +35,8 @@ test('no file: everything from the interface address, as docs/companion.md shows
     serveDefaultConfig: true,
     security: { mode: 'itl', digest: 'sha1', tvsPort: 2445, tvsTtlSecs: 86400, capfPort: 3804 },
     web: { enabled: true, port: 8443 },
+    edos: { enabled: false, port: 443, factory: defaultFactoryDir() },
+    mpp: { resyncPeriodicSecs: 3600 },
     activation: { port: 6971, ttlHours: 168, manufacturingCaFiles: [join(defaultFactoryDir(), CA_CERT_FILE)] },
     loadInformation: {},
     phones: [],

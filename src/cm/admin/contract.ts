@@ -260,6 +260,10 @@ export interface StatusView {
    * Encrypted Config off (docs/security.md).
    */
   passwordsInClear: string[];
+  /** The EDOS stand-in's request URL, when it runs (docs/protocols/edos.md). */
+  edosUrl?: string;
+  /** The Multiplatform provisioning URL, `$PSN` and `$MA` left for the phone to expand, when HTTP runs. */
+  provisioningUrl?: string;
 }
 
 export interface CertificateView {

@@ -19,6 +19,9 @@
  *   GET    /v1/trust                   GET    /v1/trust/certificates/:role
  *   POST   /v1/trust/import {pem, roles, note?}    POST /v1/trust/rotate-tftp
  *   POST   /v1/trust/rollback {enabled}
+ *   GET    /v1/edos/rules              POST   /v1/edos/rules {mac | model, profileRule | none | fault}
+ *   DELETE /v1/edos/rules/:scope/:target
+ *   GET    /v1/mpp/profiles/:mac       POST   /v1/mpp/profiles/:mac {profile?, key?}   DELETE /v1/mpp/profiles/:mac
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -30,6 +33,8 @@ import type { OnboardingOperations } from './onboarding.ts';
 import type { PhoneOperations } from './phones.ts';
 import type { StatusOperations } from './status.ts';
 import type { TrustOperations } from './trust.ts';
+import { EdosRuleRequest, MacParams, ProfileRequest, RuleParams } from '../edos/contract.ts';
+import type { MppOperations } from '../edos/operations.ts';
 
 /** Everything the admin API (or any other front end) can ask of the companion. */
 export interface AdminOperations {
@@ -38,6 +43,8 @@ export interface AdminOperations {
   bulk: BulkOperations;
   trust: TrustOperations;
   status: StatusOperations;
+  /** Multiplatform phones: EDOS rules and provisioning profiles (src/cm/edos/). */
+  mpp: MppOperations;
 }
 
 interface Route<B, P> {
@@ -80,6 +87,12 @@ export const ROUTES = [
   route({ method: 'POST', url: '/v1/trust/import', ok: 201, body: ImportCertificateRequest, run: (o, { body }) => o.trust.importCertificate(body) }),
   route({ method: 'POST', url: '/v1/trust/rotate-tftp', ok: 200, run: (o) => o.trust.rotateTftp() }),
   route({ method: 'POST', url: '/v1/trust/rollback', ok: 200, body: RollbackRequest, run: (o, { body }) => o.trust.setRollback(body) }),
+  route({ method: 'GET', url: '/v1/edos/rules', ok: 200, run: (o) => o.mpp.listRules() }),
+  route({ method: 'POST', url: '/v1/edos/rules', ok: 200, body: EdosRuleRequest, run: (o, { body }) => o.mpp.setRule(body) }),
+  route({ method: 'DELETE', url: '/v1/edos/rules/:scope/:target', ok: 200, params: RuleParams, run: (o, { params }) => o.mpp.clearRule(params.scope, params.target) }),
+  route({ method: 'GET', url: '/v1/mpp/profiles/:mac', ok: 200, params: MacParams, run: (o, { params }) => o.mpp.showProfile(params.mac) }),
+  route({ method: 'POST', url: '/v1/mpp/profiles/:mac', ok: 200, params: MacParams, body: ProfileRequest, run: (o, { params, body }) => o.mpp.setProfile(params.mac, body) }),
+  route({ method: 'DELETE', url: '/v1/mpp/profiles/:mac', ok: 200, params: MacParams, run: (o, { params }) => o.mpp.clearProfile(params.mac) }),
 ];
 
 const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-7', io: 'input' });

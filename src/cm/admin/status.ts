@@ -23,6 +23,8 @@ export interface StatusOperationsDeps {
   tvsRunning: boolean;
   /** The companion's bound ports, filled in as its services start (CAPF, activation, web come after this). */
   endpoints?: Endpoints;
+  /** The Multiplatform URLs, when their services run (edosUrl, provisioningUrl). */
+  mppUrls?: { edosUrl?: string; provisioningUrl?: string };
 }
 
 export class StatusOperations {
@@ -57,6 +59,7 @@ export class StatusOperations {
       registered: db.registrations().filter((r) => r.expiresAt > now).length,
       leases: db.leases().filter((l) => l.state === 'bound' && l.expiresAt > now).length,
       passwordsInClear: this.passwordsInClear(),
+      ...this.d.mppUrls,
     });
   }
 

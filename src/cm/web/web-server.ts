@@ -23,6 +23,8 @@ import { verifySecret } from '../password-hash.ts';
 import { registerAdminPages } from './admin-pages.ts';
 import { html, page } from './html.ts';
 import { registerSelfCare } from './self-care.ts';
+import { registerMppPages } from './mpp-pages.ts';
+import type { MppOperations } from '../edos/operations.ts';
 import { type Session, Sessions } from './sessions.ts';
 
 export const SESSION_COOKIE = 'sepi_session';
@@ -33,6 +35,8 @@ export interface WebContext {
   phones: PhoneOperations;
   onboarding: OnboardingOperations;
   bulk: BulkOperations;
+  /** EDOS rules (mpp-pages.ts). */
+  mpp: MppOperations;
   clock: Clock;
   log: (line: string) => void;
   sessions: Sessions;
@@ -99,6 +103,7 @@ export class WebServer {
     app.get('/', (_req, reply) => reply.redirect('/ucmuser/'));
     registerSelfCare(app, this.ctx);
     registerAdminPages(app, this.ctx);
+    registerMppPages(app, this.ctx);
     const bound = await listenApp(app, host, port);
     this.app = app;
     return bound;
