@@ -71,6 +71,8 @@ export class Harness {
       ...overrides,
       security: { tvsPort: 0, capfPort: 0, ...((overrides['security'] as object | undefined) ?? {}) },
       activation: { port: 0, manufacturingCaFiles: [join(this.dataDir, 'factory', CA_CERT_FILE)], ...((overrides['activation'] as object | undefined) ?? {}) },
+      // EDOS when asked for: its certificate from the same factory as the phones' (their roots).
+      ...(overrides['edos'] ? { edos: { port: 0, factory: join(this.dataDir, 'factory'), ...(overrides['edos'] as object) } } : {}),
     };
     const config = buildConfig(raw, { address: '127.0.0.1', prefix: 8 });
     const companion = new Companion({ dataDir: this.dataDir, config, clock: this.clock, log: (l) => this.companionLog.push(l) });
