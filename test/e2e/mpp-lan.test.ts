@@ -1,0 +1,111 @@
+/**
+ * Multiplatform phones in network namespaces (issue 9), against servers nobody here wrote for
+ * the parts that are public: dnsmasq gives DHCP and answers DNS for `activate.cisco.com` (so the
+ * phone finds the companion's EDOS stand-in by the documented name), or gives option 66 and
+ * serves the profile from its own TFTP server (RC aborted); kamailio is the registrar of the
+ * profile's line. The companion is the EDOS stand-in and the provider's provisioning server.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Lab } from '../support/lab.ts';
+import { needs } from '../support/proc.ts';
+import { ROOT, SEPI, TempDirs, cm, cmJson, isRegistered, startCompanion, startPhone } from '../support/sepi.ts';
+
+const run = promisify(execFile);
+const t = suite('Multiplatform phones on a LAN');
+let lab: Lab;
+const dirs = new TempDirs();
+
+const customizations = (events: Array<Record<string, unknown>>) => events.filter((e) => e['step'] === 'customization' && e['state'] === 'done').map((e) => e['customization']);
+
+t.before(async () => {
+  await needs('dnsmasq', 'kamailio');
+  lab = await Lab.create('10.79.0');
+});
+t.after.each(async () => {
+  await lab.stopAll();
+  await lab.dropHosts();
+});
+t.after(async () => {
+  await lab?.destroy();
+  await dirs.removeAll();
+});
+
+function dnsmasq(extra: string[], leases: string): void {
+  lab.spawn('dnsmasq', lab.server, 'dnsmasq', [
+    '--keep-in-foreground', '--conf-file=/dev/null', '--interface=br0', '--bind-interfaces', '--no-ping', '--log-dhcp', '--log-facility=-', '--no-resolv', '--no-hosts',
+    '--dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,5m', '--dhcp-authoritative', `--dhcp-leasefile=${leases}`, '--user=root', '--pid-file=', ...extra,
+  ]);
+}
+
+t('EDOS found by its documented name through dnsmasq DNS: Pending, Custom-Pending, Acquired, registered on the companion; no provider: Unavailable', async () => {
+  const factory = await dirs.make('factory');
+  await run(SEPI, ['factory', 'init', '--dir', factory]);
+  const data = await dirs.make('cm');
+  // DNS on port 53 answering the EDOS host with the companion's address; DHCP with no provisioning option.
+  dnsmasq(['--port=53', '--address=/activate.cisco.com/10.79.0.1', '--dhcp-option=6,10.79.0.1'], join(data, 'dnsmasq.leases'));
+  await startCompanion(lab, data, { dhcp: { enabled: false }, edos: { factory }, phones: [{ mac: '0022905c1b01', model: '8841', dn: '1501', password: 'pw-1501-lan' }] });
+  const status = await cmJson<{ edosUrl?: string; provisioningUrl?: string }>(data, 'status');
+  assert.is(status.edosUrl, 'https://10.79.0.1:443/edos/v1/rc');
+  await cm(data, 'edos', 'set', '--mac', '00:22:90:5c:1b:01', '--profile-rule', status.provisioningUrl!);
+  await cm(data, 'edos', 'set', '--mac', '00:22:90:5c:1b:02', '--none');
+
+  const ns = await lab.addHost('b01', { mac: '00:22:90:5c:1b:01' });
+  const phone = startPhone(lab, ns, '0022905C1B01', await dirs.make('nv'), ['--persona', 'mpp', '--factory', factory, '--until', 'registered', '--timeout', '90']);
+  assert.is(await phone.exit(120_000), 0, phone.tail());
+  const ev = phone.events();
+  assert.equal(customizations(ev), ['Open', 'Pending', 'Custom-Pending', 'Acquired']);
+  const asked = ev.find((e) => e['step'] === 'customization' && e['state'] === 'start')!;
+  assert.is(asked['edos'], 'https://activate.cisco.com/edos/v1/rc');
+  assert.is(ev.find(isRegistered())!['line'], '1501');
+  assert.is(ev.find(isRegistered())!['configKind'], 'profile');
+  assert.match(JSON.stringify(ev.filter((e) => e['step'] === 'profile')), /mpp\/8841\/0022905c1b01\.xml/);
+  assert.not.match(phone.tail(), /pw-1501-lan/);
+
+  const ns2 = await lab.addHost('b02', { mac: '00:22:90:5c:1b:02' });
+  const none = startPhone(lab, ns2, '0022905C1B02', await dirs.make('nv'), ['--persona', 'mpp', '--factory', factory, '--until', 'customized', '--timeout', '60']);
+  assert.is(await none.exit(90_000), 0, none.tail());
+  assert.equal(customizations(none.events()), ['Open', 'Pending', 'Unavailable']);
+});
+
+t('option 66 from dnsmasq with the profile on its TFTP server: Aborted without EDOS, the line registers with kamailio', async () => {
+  const dir = await dirs.make('opt66');
+  const tftpRoot = join(dir, 'tftp');
+  await mkdir(tftpRoot);
+  // The default Profile_Rule is /$PSN.xml on option 66's server: 8841.xml, written by hand.
+  await writeFile(join(tftpRoot, '8841.xml'), `<flat-profile>
+  <Proxy_1_ ua="na">10.79.0.1</Proxy_1_>
+  <SIP_Port_1_>5060</SIP_Port_1_>
+  <SIP_Transport_1_>TCP</SIP_Transport_1_>
+  <User_ID_1_>1001</User_ID_1_>
+  <Password_1_ ua="na">s3cret-1001</Password_1_>
+  <Display_Name_1_>Lab MPP</Display_Name_1_>
+  <Resync_Periodic>0</Resync_Periodic>
+</flat-profile>
+`);
+  dnsmasq(['--port=0', '--dhcp-option=66,10.79.0.1', '--enable-tftp', `--tftp-root=${tftpRoot}`], join(dir, 'dnsmasq.leases'));
+  const cfg = (await readFile(join(ROOT, 'test/fixtures/kamailio.cfg'), 'utf8')).replace('LINE_PASSWORD', 's3cret-1001');
+  await writeFile(join(dir, 'kamailio.cfg'), cfg);
+  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', join(dir, 'kamailio.cfg'), '-l', 'tcp:10.79.0.1:5060', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
+  await lab.waitForTcp(lab.server, '10.79.0.1', 5060);
+
+  const ns = await lab.addHost('b03', { mac: '00:22:90:5c:1b:03' });
+  // An EDOS that would answer is there to be ignored: option 66's profile downloads first.
+  const phone = startPhone(lab, ns, '0022905C1B03', await dirs.make('nv'), ['--persona', 'mpp', '--edos', 'https://10.79.0.1:9/edos/v1/rc', '--until', 'registered', '--timeout', '60']);
+  assert.is(await phone.exit(90_000), 0, phone.tail());
+  const ev = phone.events();
+  assert.equal(customizations(ev), ['Open', 'Aborted']);
+  assert.not.ok(ev.some((e) => e['step'] === 'customization' && e['state'] === 'start'), 'EDOS never asked');
+  const done = ev.find((e) => e['step'] === 'profile' && e['state'] === 'done')!;
+  assert.is(done['url'], 'tftp://10.79.0.1/8841.xml');
+  assert.is(done['trigger'], 'dhcp');
+  assert.is(ev.find(isRegistered())!['line'], '1001');
+  await k.waitForLine(/REGISTERED 1001 from 10\.79\.0\.1\d\d:\d+ via tcp/, 10_000);
+  assert.not.match(phone.tail(), /s3cret-1001/);
+});
+
+t.run();
