@@ -112,7 +112,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const capfAuthString = v['capf-auth-string'];
   if (capfAuthString !== undefined && !/^\d{4,10}$/.test(capfAuthString)) throw new UsageError('--capf-auth-string must be 4 to 10 digits');
   const waitScale = v['wait-scale'] === undefined ? undefined : Number(v['wait-scale']);
-  if (waitScale !== undefined && !(waitScale > 0 && waitScale <= 10)) throw new UsageError('--wait-scale must be a number above 0 and at most 10 (0.001 walks a 24-hour ladder in about a minute and a half)');
+  if (waitScale !== undefined && !(waitScale > 0 && waitScale <= 1000)) throw new UsageError('--wait-scale must be a number above 0 and at most 1000 (0.001 walks a 24-hour ladder in about a minute and a half)');
   const firmwareCert = v['firmware-cert'] === undefined ? undefined : await readFile(v['firmware-cert'], 'utf8').catch((e: Error) => {
     throw new UsageError(`--firmware-cert ${v['firmware-cert']}: ${e.message}`);
   });
@@ -170,6 +170,16 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     handset.subscribe((e) => e.type === 'event' && w.note(`${(e.t / 1000).toFixed(1).padStart(6)}s ${e.step.padEnd(8)} ${e.message}`));
   }
 
+  // The phone's own web page: on a board always (port 80 unless said), elsewhere with --web-port.
+  let web: { close(): Promise<void> } | undefined;
+  if (webPort !== undefined || board) {
+    const [{ startPhoneWeb }, { handsetWebPort }] = await Promise.all([import('../phone/web/server.ts'), import('../phone/handset-web.ts')]);
+    const port = webPort ?? 80;
+    web = await startPhoneWeb({ port, phone: handsetWebPort(handset), nvram, clock, log: (line) => process.stderr.write(`sepi phone ${mac.deviceName}: ${printable(line)}\n`) }).catch((e: NodeJS.ErrnoException) => {
+      throw new UsageError(`--web-port ${port}: ${e.code === 'EADDRINUSE' ? 'in use' : e.code === 'EACCES' ? 'needs privileges (ports under 1024)' : e.message}`);
+    });
+  }
+
   const run = runUntil(handset, { goal: until, timeoutMs: timeoutSecs === undefined ? undefined : timeoutSecs * 1000, clock });
   stop = run.stop;
   process.once('SIGINT', () => run.stop(130, 'interrupted'));
@@ -177,6 +187,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   handset.powerOn();
   const outcome = await run.outcome;
   await handset.powerOff();
+  await web?.close();
   wall?.close();
   await network.close();
   if (outcome.kind === 'reached') return 0;

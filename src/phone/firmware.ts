@@ -134,7 +134,7 @@ export class Firmware {
   }
 
   set waitScale(factor: number) {
-    if (!(factor > 0 && factor <= 10)) throw new RangeError('the wait scale is a number above 0 and at most 10');
+    if (!(factor > 0 && factor <= 1000)) throw new RangeError('the wait scale is a number above 0 and at most 1000');
     this.scale = factor;
   }
 
