@@ -7,8 +7,11 @@
  *                           ├─2──► Status messages
  *                           ├─3──► Restart
  *                           ├─4──► Factory reset ──Reset (after **#)──► NVRAM wiped, reboot
- *                           └─5──► Status: Product information, Network, Trust list,
- *                                  Registration, Last boot (up/down between them)
+ *                           ├─5──► Status: Product information, Network, Trust list,
+ *                           │      Registration, Last boot (up/down between them)
+ *                           └─6──► Line 1 proxy (Multiplatform only: the menu is "Applications";
+ *                                  digits, * for a dot, Set after **#: customization Aborted
+ *                                  if it was still in progress)
  *
  * As on the real phone, `**#` typed anywhere in the menu unlocks the admin actions (again locks
  * them); leaving the menu locks them.
@@ -42,9 +45,11 @@ export interface PhoneControls {
   eraseTrustList(): Promise<void>;
   factoryReset(): Promise<void>;
   restart(): void;
+  /** Multiplatform: parameters set by hand (here the line's proxy typed on the keypad). */
+  configure?(values: Record<string, string>, source: 'keypad'): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
-type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' } | { kind: 'status'; page: number };
+type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' } | { kind: 'status'; page: number } | { kind: 'proxy'; text: string };
 
 /** The question on show, and how to answer it. */
 type Question =
@@ -54,6 +59,8 @@ type Question =
   | { kind: 'confirm'; title: string; text: string; answer: (yes: boolean) => void };
 
 const MENU = ['Trust list', 'Status messages', 'Restart', 'Factory reset', 'Status'] as const;
+/** A Multiplatform phone's Applications menu adds the line's proxy, typed as digits with * for the dots. */
+const MPP_MENU = [...MENU, 'Line 1 proxy'] as const;
 /** Short titles: a 160x128 LCD has 20 columns. */
 const STATUS_PAGES = ['Product info', 'Network', 'Trust list', 'Registration', 'Last boot'] as const;
 
@@ -150,12 +157,17 @@ export class PhoneUi implements UserPrompt {
         if (key === 'settings' || key === 'soft1') this.open({ kind: 'menu', index: 0 });
         else if (key === 'soft2' && this.phone.status.registered) this.phone.restart();
         break;
-      case 'menu':
-        if (key === 'up') this.open({ kind: 'menu', index: (v.index + MENU.length - 1) % MENU.length });
-        else if (key === 'down') this.open({ kind: 'menu', index: (v.index + 1) % MENU.length });
+      case 'menu': {
+        const n = this.menu().length;
+        if (key === 'up') this.open({ kind: 'menu', index: (v.index + n - 1) % n });
+        else if (key === 'down') this.open({ kind: 'menu', index: (v.index + 1) % n });
         else if (key === 'select' || key === 'soft1') this.choose(v.index);
-        else if (/^[1-5]$/.test(key)) this.choose(Number(key) - 1);
+        else if (/^[1-9]$/.test(key) && Number(key) <= n) this.choose(Number(key) - 1);
         else if (key === 'back' || key === 'soft2' || key === 'settings') this.open({ kind: 'home' });
+        break;
+      }
+      case 'proxy':
+        this.proxyKey(v, key);
         break;
       case 'trust':
         this.adminAction(key, () => this.phone.eraseTrustList(), 0);
@@ -189,6 +201,34 @@ export class PhoneUi implements UserPrompt {
     } else if (key === 'back' || key === 'soft2') this.open({ kind: 'menu', index: menuIndex });
   }
 
+  /** The line's proxy typed as an address: digits, `*` for a dot, Back to erase, Submit (unlocked) to set. */
+  private proxyKey(v: Extract<View, { kind: 'proxy' }>, key: Key): void {
+    if (/^[0-9]$/.test(key) && v.text.length < 15) this.open({ kind: 'proxy', text: v.text + key });
+    else if (key === '*' && v.text.length < 15 && !v.text.endsWith('.')) this.open({ kind: 'proxy', text: `${v.text}.` });
+    else if (key === 'back') this.open({ kind: 'proxy', text: v.text.slice(0, -1) });
+    else if (key === 'soft2') this.open({ kind: 'menu', index: 5 });
+    else if (key === 'soft1' || key === 'select') {
+      if (!this.unlocked) {
+        this.note = 'Locked: **# unlocks';
+        return;
+      }
+      if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(v.text) || v.text.split('.').some((o) => Number(o) > 255)) {
+        this.note = 'Not an address';
+        return;
+      }
+      const configure = this.phone.configure;
+      this.open({ kind: 'home' });
+      void configure?.call(this.phone, { Proxy_1_: v.text }, 'keypad').then((r) => {
+        this.note = r.ok ? `Proxy set: ${v.text}` : r.error;
+        this.changed();
+      });
+    }
+  }
+
+  private menu(): readonly string[] {
+    return this.phone.persona === 'mpp' && this.phone.configure ? MPP_MENU : MENU;
+  }
+
   private open(v: View): void {
     // Leaving the menu locks the admin actions again.
     if (v.kind === 'home') this.unlocked = false;
@@ -202,7 +242,8 @@ export class PhoneUi implements UserPrompt {
       this.open({ kind: 'home' });
       this.phone.restart();
     } else if (i === 3) this.open({ kind: 'factory' });
-    else this.open({ kind: 'status', page: 0 });
+    else if (i === 4) this.open({ kind: 'status', page: 0 });
+    else this.open({ kind: 'proxy', text: '' });
   }
 
   /** The lines of one Status page, from the firmware's status. */
@@ -245,7 +286,7 @@ export class PhoneUi implements UserPrompt {
       case 'home':
         return renderScreen(this.phone.status, g);
       case 'menu':
-        return page(this.phone.persona === 'mpp' ? 'Applications' : 'Settings', MENU.map((m, i) => `${i === v.index ? '>' : ' '}${i + 1} ${m}`), ['Select', 'Exit'], g, this.note);
+        return page(this.phone.persona === 'mpp' ? 'Applications' : 'Settings', this.menu().map((m, i) => `${i === v.index ? '>' : ' '}${i + 1} ${m}`), ['Select', 'Exit'], g, this.note);
       case 'trust':
         return page('Trust list', [...this.phone.trustSummary(), this.unlocked ? 'Unlocked' : 'Locked (**#)'], [this.unlocked ? 'Erase' : '', 'Back'], g, this.note);
       case 'log': {
@@ -260,6 +301,8 @@ export class PhoneUi implements UserPrompt {
         return page(`${STATUS_PAGES[v.page]} ${v.page + 1}/${STATUS_PAGES.length}`, this.statusLines(v.page), ['Next', 'Back'], g, this.note);
       case 'factory':
         return page('Factory reset', ['Erase all settings, the lease and trust lists, then reboot?', this.unlocked ? '' : 'Locked (**#)'], [this.unlocked ? 'Reset' : '', 'Cancel'], g, this.note);
+      case 'proxy':
+        return page('Line 1 proxy', ['Address (* for .)', `${v.text}_`, this.unlocked ? '' : 'Locked (**#)'], [this.unlocked ? 'Set' : '', 'Cancel'], g, this.note);
     }
   }
 }

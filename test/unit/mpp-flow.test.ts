@@ -80,6 +80,20 @@ t('Profile_Rule set by hand while Pending: Aborted, final; the phone provisions 
   assert.is(bad.ok, false);
 });
 
+t('the line proxy typed on the keypad (Applications > 6, after **#) while Pending: Aborted', async () => {
+  expectOk(c.mpp.setRule({ mac: '0022905c1a35', fault: '500' }));
+  const p = h.phone('0022905c1a35', { persona: 'mpp', edosUrl });
+  await h.until('Pending, waiting on the ladder', () => retries(p).length > 0 || undefined);
+  for (const k of ['settings', '*', '*', '#', '6', '1', '2', '7', '*', '0', '*', '*', '0', '*', '1', 'back', '1'] as const) p.handset.ui.press(k);
+  assert.match(p.handset.frame().rows.join('\n'), /Line 1 proxy[\s\S]*127\.0\.0\.1_/);
+  assert.match(p.handset.frame().rows[0]!, /Line 1 proxy/);
+  p.handset.ui.press('soft1');
+  await h.until('Aborted', () => states(p).includes('Aborted') || undefined);
+  assert.is((await p.handset.firmware.parameters())['Proxy_1_'], '127.0.0.1');
+  const aborted = p.steps().find((e): e is Cust & { at: number } => e.step === 'customization' && e.customization === 'Aborted');
+  assert.match(aborted?.message ?? '', /Proxy_1_ set by hand \(keypad\)/);
+});
+
 t('DHCP option 160 naming a profile that downloads: Open to Aborted without asking EDOS', async () => {
   h.dhcp.extraOptions.set(160, Buffer.from(profileUrl()));
   const p = h.phone('0022905c1a32', { persona: 'mpp', edosUrl });
