@@ -1,5 +1,7 @@
 /**
- * Multiplatform phones in network namespaces (issue 9), against servers nobody here wrote for
+ * Multiplatform phones in network namespaces (issue 9), as processes with their own NVRAM (the
+ * ladder to its cap with --wait-scale, a power cycle while Pending, the web page, a factory
+ * reset), and against servers nobody here wrote for
  * the parts that are public: dnsmasq gives DHCP and answers DNS for `activate.cisco.com` (so the
  * phone finds the companion's EDOS stand-in by the documented name), or gives option 66 and
  * serves the profile from its own TFTP server (RC aborted); kamailio is the registrar of the
@@ -24,7 +26,7 @@ const customizations = (events: Array<Record<string, unknown>>) => events.filter
 
 t.before(async () => {
   await needs('dnsmasq', 'kamailio');
-  lab = await Lab.create('10.79.0');
+  lab = await Lab.create('10.94.0');
 });
 t.after.each(async () => {
   await lab.stopAll();
@@ -38,7 +40,7 @@ t.after(async () => {
 function dnsmasq(extra: string[], leases: string): void {
   lab.spawn('dnsmasq', lab.server, 'dnsmasq', [
     '--keep-in-foreground', '--conf-file=/dev/null', '--interface=br0', '--bind-interfaces', '--no-ping', '--log-dhcp', '--log-facility=-', '--no-resolv', '--no-hosts',
-    '--dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,5m', '--dhcp-authoritative', `--dhcp-leasefile=${leases}`, '--user=root', '--pid-file=', ...extra,
+    '--dhcp-range=10.94.0.100,10.94.0.150,255.255.255.0,5m', '--dhcp-authoritative', `--dhcp-leasefile=${leases}`, '--user=root', '--pid-file=', ...extra,
   ]);
 }
 
@@ -47,10 +49,10 @@ t('EDOS found by its documented name through dnsmasq DNS: Pending, Custom-Pendin
   await run(SEPI, ['factory', 'init', '--dir', factory]);
   const data = await dirs.make('cm');
   // DNS on port 53 answering the EDOS host with the companion's address; DHCP with no provisioning option.
-  dnsmasq(['--port=53', '--address=/activate.cisco.com/10.79.0.1', '--dhcp-option=6,10.79.0.1'], join(data, 'dnsmasq.leases'));
+  dnsmasq(['--port=53', '--address=/activate.cisco.com/10.94.0.1', '--dhcp-option=6,10.94.0.1'], join(data, 'dnsmasq.leases'));
   await startCompanion(lab, data, { dhcp: { enabled: false }, edos: { factory }, phones: [{ mac: '0022905c1b01', model: '8841', dn: '1501', password: 'pw-1501-lan' }] });
   const status = await cmJson<{ edosUrl?: string; provisioningUrl?: string }>(data, 'status');
-  assert.is(status.edosUrl, 'https://10.79.0.1:443/edos/v1/rc');
+  assert.is(status.edosUrl, 'https://10.94.0.1:443/edos/v1/rc');
   await cm(data, 'edos', 'set', '--mac', '00:22:90:5c:1b:01', '--profile-rule', status.provisioningUrl!);
   await cm(data, 'edos', 'set', '--mac', '00:22:90:5c:1b:02', '--none');
 
@@ -78,7 +80,7 @@ t('option 66 from dnsmasq with the profile on its TFTP server: Aborted without E
   await mkdir(tftpRoot);
   // The default Profile_Rule is /$PSN.xml on option 66's server: 8841.xml, written by hand.
   await writeFile(join(tftpRoot, '8841.xml'), `<flat-profile>
-  <Proxy_1_ ua="na">10.79.0.1</Proxy_1_>
+  <Proxy_1_ ua="na">10.94.0.1</Proxy_1_>
   <SIP_Port_1_>5060</SIP_Port_1_>
   <SIP_Transport_1_>TCP</SIP_Transport_1_>
   <User_ID_1_>1001</User_ID_1_>
@@ -87,25 +89,74 @@ t('option 66 from dnsmasq with the profile on its TFTP server: Aborted without E
   <Resync_Periodic>0</Resync_Periodic>
 </flat-profile>
 `);
-  dnsmasq(['--port=0', '--dhcp-option=66,10.79.0.1', '--enable-tftp', `--tftp-root=${tftpRoot}`], join(dir, 'dnsmasq.leases'));
+  dnsmasq(['--port=0', '--dhcp-option=66,10.94.0.1', '--enable-tftp', `--tftp-root=${tftpRoot}`], join(dir, 'dnsmasq.leases'));
   const cfg = (await readFile(join(ROOT, 'test/fixtures/kamailio.cfg'), 'utf8')).replace('LINE_PASSWORD', 's3cret-1001');
   await writeFile(join(dir, 'kamailio.cfg'), cfg);
-  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', join(dir, 'kamailio.cfg'), '-l', 'tcp:10.79.0.1:5060', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
-  await lab.waitForTcp(lab.server, '10.79.0.1', 5060);
+  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', join(dir, 'kamailio.cfg'), '-l', 'tcp:10.94.0.1:5060', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
+  await lab.waitForTcp(lab.server, '10.94.0.1', 5060);
 
   const ns = await lab.addHost('b03', { mac: '00:22:90:5c:1b:03' });
   // An EDOS that would answer is there to be ignored: option 66's profile downloads first.
-  const phone = startPhone(lab, ns, '0022905C1B03', await dirs.make('nv'), ['--persona', 'mpp', '--edos', 'https://10.79.0.1:9/edos/v1/rc', '--until', 'registered', '--timeout', '60']);
+  const phone = startPhone(lab, ns, '0022905C1B03', await dirs.make('nv'), ['--persona', 'mpp', '--edos', 'https://10.94.0.1:9/edos/v1/rc', '--until', 'registered', '--timeout', '60']);
   assert.is(await phone.exit(90_000), 0, phone.tail());
   const ev = phone.events();
   assert.equal(customizations(ev), ['Open', 'Aborted']);
   assert.not.ok(ev.some((e) => e['step'] === 'customization' && e['state'] === 'start'), 'EDOS never asked');
   const done = ev.find((e) => e['step'] === 'profile' && e['state'] === 'done')!;
-  assert.is(done['url'], 'tftp://10.79.0.1/8841.xml');
+  assert.is(done['url'], 'tftp://10.94.0.1/8841.xml');
   assert.is(done['trigger'], 'dhcp');
   assert.is(ev.find(isRegistered())!['line'], '1001');
-  await k.waitForLine(/REGISTERED 1001 from 10\.79\.0\.1\d\d:\d+ via tcp/, 10_000);
+  await k.waitForLine(/REGISTERED 1001 from 10\.94\.0\.1\d\d:\d+ via tcp/, 10_000);
   assert.not.match(phone.tail(), /s3cret-1001/);
+});
+
+t('a phone process through the ladder to 86400 s, a reboot while Pending back at 60 s, Profile_Rule set on its web page aborting Pending, a factory reset back to Open', async () => {
+  const factory = await dirs.make('factory');
+  await run(SEPI, ['factory', 'init', '--dir', factory]);
+  const data = await dirs.make('cm');
+  dnsmasq(['--port=0'], join(data, 'dnsmasq.leases'));
+  await startCompanion(lab, data, { dhcp: { enabled: false }, edos: { factory }, phones: [{ mac: '0022905c1b04', model: '8841', dn: '1504' }] });
+  const { edosUrl, provisioningUrl } = await cmJson<{ edosUrl: string; provisioningUrl: string }>(data, 'status');
+  await cm(data, 'edos', 'set', '--mac', '00:22:90:5c:1b:04', '--fault', '503');
+  const ns = await lab.addHost('b04', { mac: '00:22:90:5c:1b:04' });
+  const nv = await dirs.make('nv');
+  const flags = ['--persona', 'mpp', '--factory', factory, '--edos', edosUrl];
+  const retriesOf = (ev: Array<Record<string, unknown>>) => ev.filter((e) => e['step'] === 'customization' && e['state'] === 'retry').map((e) => e['inSecs']);
+
+  // 122,820 nominal seconds to the cap, and two at it: about half a minute at this scale.
+  let phone = startPhone(lab, ns, '0022905C1B04', nv, [...flags, '--wait-scale', '0.0002']);
+  await phone.waitForEvent('the cap twice', () => retriesOf(phone.events()).filter((s) => s === 86400).length >= 2, 120_000);
+  assert.equal(retriesOf(phone.events()).slice(0, 13), [60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 30720, 61440, 86400, 86400]);
+  await phone.stop();
+
+  // Power cycle while Pending: the state is still Pending, and the ladder starts at 60 s again.
+  phone = startPhone(lab, ns, '0022905C1B04', nv, [...flags, '--web-port', '8080']);
+  await phone.waitForEvent('first retry', (e) => e['step'] === 'customization' && e['state'] === 'retry', 60_000);
+  assert.equal(customizations(phone.events()), ['Pending']);
+  assert.equal(retriesOf(phone.events()), [60]);
+  const address = String(phone.events().find((e) => e['step'] === 'dhcp' && e['state'] === 'done')!['address']);
+
+  // The admin sets Profile_Rule on the phone's web page (curl inside the phone's namespace).
+  const jar = join(nv, '..', 'jar-b04');
+  const curl = (...a: string[]) => lab.ns(ns, 'curl', '-sS', '-b', jar, '-c', jar, ...a);
+  const csrfOf = (page: string) => /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+  let page = await curl(`http://${address}:8080/admin/setup`);
+  page = await curl('-L', '--data-urlencode', `_csrf=${csrfOf(page)}`, '--data-urlencode', 'newPassword=lab admin passphrase', '--data-urlencode', 'confirmPassword=lab admin passphrase', `http://${address}:8080/admin/setup`);
+  page = await curl(`http://${address}:8080/admin/advanced`);
+  assert.match(page, /Profile Rule/);
+  await curl('-L', '--data-urlencode', `_csrf=${csrfOf(page)}`, '--data-urlencode', `Profile_Rule=${provisioningUrl}`, `http://${address}:8080/admin/advanced`);
+  await phone.waitForEvent('registered', isRegistered(), 60_000);
+  assert.equal(customizations(phone.events()).filter((x, i, a) => x !== a[i - 1]), ['Pending', 'Aborted']);
+  assert.is(phone.events().find(isRegistered())!['line'], '1504');
+  const info = await curl(`http://${address}:8080/`);
+  assert.match(info, /Aborted/);
+  await phone.stop();
+
+  // Factory reset at power-on: Open, then EDOS again.
+  phone = startPhone(lab, ns, '0022905C1B04', nv, [...flags, '--factory-reset']);
+  await phone.waitForEvent('asking EDOS', (e) => e['step'] === 'customization' && e['state'] === 'start', 60_000);
+  assert.equal(customizations(phone.events()), ['Open', 'Pending']);
+  await phone.stop();
 });
 
 t.run();
