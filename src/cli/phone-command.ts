@@ -89,10 +89,10 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const mac = MacAddress.parse(macText);
   if (!mac) throw new UsageError('--mac must be a MAC address, e.g. 00:11:22:33:44:55');
   // `--model 8841-3PCC` is the Multiplatform 8841; `--persona` says it for any model.
-  const modelText = v.model ?? '8841';
+  const modelText = v.model ?? board?.model ?? '8841';
   const model = modelByName(modelText.replace(/-3PCC$/i, ''));
   if (!model) throw new UsageError(`--model must be one of ${[...PHONE_MODELS.keys()].join(', ')} (add -3PCC for Multiplatform firmware)`);
-  const persona = v.persona ?? (/-3PCC$/i.test(modelText) ? 'mpp' : 'enterprise');
+  const persona = v.persona ?? (/-3PCC$/i.test(modelText) ? 'mpp' : board?.persona ?? 'enterprise');
   if (persona !== 'enterprise' && persona !== 'mpp') throw new UsageError('--persona must be enterprise (Unified CM firmware) or mpp (Multiplatform firmware)');
   if (persona === 'mpp' && !hasMppFirmware(model)) throw new UsageError(`--persona mpp: there is no Multiplatform firmware for the ${model.name} (78xx and 88xx only)`);
   if (v.edos !== undefined && (persona !== 'mpp' || !/^https:\/\/[^\s/]+/.test(v.edos))) throw new UsageError('--edos takes an https:// URL, and only with --persona mpp');

@@ -22,6 +22,10 @@ const boardSchema = z.strictObject({
     tty: z.string().startsWith('/dev/').optional(),
   }),
   iface: z.string().min(1).max(15),
+  /** The firmware the board is flashed as (enterprise unless said); `sepi phone --persona` overrides it. */
+  persona: z.enum(['enterprise', 'mpp']).optional(),
+  /** The model the board poses as (`8841`, `8841-3PCC`); `--model` overrides it. */
+  model: z.string().regex(/^\d{4}(-3PCC)?$/i).optional(),
   keypad: z.discriminatedUnion('source', [
     z.strictObject({ source: z.literal('terminal') }),
     z.strictObject({

@@ -25,6 +25,9 @@ test('a broken board.json is refused naming the field', async () => {
   const good = { name: 'x', description: 'd', lcd: { cols: 20, rows: 8 }, iface: 'eth0', keypad: { source: 'terminal' } };
   await write('x', good);
   assert.is((await loadBoard('x', dir)).name, 'x');
+  await write('mpp', { ...good, name: 'mpp', persona: 'mpp', model: '8841-3PCC' });
+  const mpp = await loadBoard('mpp', dir);
+  assert.equal([mpp.persona, mpp.model], ['mpp', '8841-3PCC']);
   const cases: Array<[string, unknown, RegExp]> = [
     ['a', { ...good, name: 'a', lcd: { cols: 4, rows: 8 } }, /lcd\.cols/],
     ['b', { ...good, name: 'b', keypad: { source: 'evdev' } }, /keypad/],
@@ -32,6 +35,8 @@ test('a broken board.json is refused naming the field', async () => {
     ['d', { ...good, name: 'd', extra: true }, /extra|Unrecognized/i],
     ['e', '{ not json', /JSON|Expected/i],
     ['f', good, /names itself "x"/],
+    ['h', { ...good, name: 'h', persona: 'sccp' }, /persona/],
+    ['i', { ...good, name: 'i', model: 'CP-8841' }, /model/],
     ['g', { ...good, name: 'g', keypad: { source: 'evdev', device: '/dev/input/event0', keymap: { '183': 'launch-missiles' } } }, /keypad/],
   ];
   for (const [name, body, why] of cases) {
