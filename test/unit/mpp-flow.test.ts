@@ -100,6 +100,12 @@ t('DHCP option 160 naming a profile that downloads: Open to Aborted without aski
   await h.until('registered', () => p.steps().find((e) => e.step === 'register' && e.state === 'done'));
   assert.equal(states(p), ['Open', 'Aborted']);
   assert.is(expectOk(c.mpp.listRules()).requests['0022905c1a32'], undefined);
+  // Periodic resync (the companion's profile says Resync_Periodic 3600) from option 160's URL.
+  const scheduled = p.steps().find((e) => e.step === 'profile' && e.state === 'progress' && 'inSecs' in e);
+  assert.ok(scheduled && 'inSecs' in scheduled && scheduled.inSecs === 3600, JSON.stringify(scheduled));
+  const periodic = await h.until('a periodic resync', () => p.steps().find((e) => e.step === 'profile' && e.state === 'done' && 'trigger' in e && e.trigger === 'periodic'), 2 * 3_600_000);
+  assert.is(Math.round((periodic.at - scheduled!.at) / 1000), 3600);
+  assert.match('url' in periodic ? periodic.url : '', /\/mpp\/8841\/0022905c1a32\.xml$/);
 });
 
 t('a redirect that fails stays Custom-Pending on Resync_Error_Retry_Delay, survives a reboot, then Acquired; factory reset returns to Open', async () => {

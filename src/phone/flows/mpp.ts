@@ -28,7 +28,8 @@ import { dhcpProvisioning } from '../mpp/dhcp-provisioning.ts';
 import { DEFAULT_EDOS_URL, askEdos } from '../mpp/edos-client.ts';
 import { asMppModel, mppIdentity } from '../mpp/identity.ts';
 import { MppParameters, type SipLineParams } from '../mpp/parameters.ts';
-import { Resync, type ResyncOutcome, type ResyncTrigger } from '../mpp/resync.ts';
+import { Resync, type ResyncOutcome, type ResyncTrigger, type RuleToRun } from '../mpp/resync.ts';
+import { DEFAULT_PROFILE_RULE } from '../../wire/profile-rule.ts';
 import type { BootFlow, FlowContext } from './flow.ts';
 import { type Edges, StateMachine } from './state-machine.ts';
 
@@ -87,10 +88,13 @@ export class MppFlow implements BootFlow {
     // 1. DHCP: a profile named by the options of DHCP_Option_To_Use, downloaded, ends customization.
     machine.transition('dhcp-provisioning');
     const fromDhcp = params.yes('Provision_Enable') ? dhcpProvisioning(lease, params.dhcpOptionsToUse(), params.rules()) : undefined;
+    // A URL from option 159/160 stands for Profile_Rule in later resyncs, until a profile sets one.
+    let dhcpRules: RuleToRun[] | undefined;
     if (fromDhcp) {
       const r = await makeResync(fromDhcp.option66).run('dhcp', signal, fromDhcp.rules);
       if (r.kind === 'ok') {
         fetchedThisBoot = true;
+        if (fromDhcp.option === 159 || fromDhcp.option === 160) dhcpRules = fromDhcp.rules;
         if (customization.can('Aborted')) await customization.moveTo('Aborted', `DHCP option ${fromDhcp.option} gave a profile that downloaded`);
       }
     }
@@ -138,14 +142,15 @@ export class MppFlow implements BootFlow {
     }
 
     // 3. Provisioned (or not): the phone's own rule at power-up, then the lines, then resyncs.
+    const rulesNow = () => (dhcpRules && params.get('Profile_Rule') === DEFAULT_PROFILE_RULE ? dhcpRules : params.rules());
     let errors = 0;
     if (!fetchedThisBoot && params.yes('Provision_Enable') && params.yes('Resync_On_Reset')) {
       machine.transition('resync');
-      const r = await resync.run('power-up', signal);
+      const r = await resync.run('power-up', signal, rulesNow());
       if (r.kind === 'error') errors = 1;
     }
     if (machine.state !== 'resync') machine.transition('resync');
-    void this.maintain(ctx, resync, params, errors, signal).catch(() => {});
+    void this.maintain(ctx, resync, params, rulesNow, errors, signal).catch(() => {});
     const registerRetry = new Backoff(REGISTER_RETRY, ctx.clock, { scale: ctx.waitScale });
     for (;;) {
       const line = params.lines()[0];
@@ -178,7 +183,7 @@ export class MppFlow implements BootFlow {
   }
 
   /** Resyncs for the rest of the cycle: every Resync_Periodic, after errors per Resync_Error_Retry_Delay, or when asked. */
-  private async maintain(ctx: FlowContext, resync: Resync, params: MppParameters, errorsSoFar: number, signal: AbortSignal): Promise<void> {
+  private async maintain(ctx: FlowContext, resync: Resync, params: MppParameters, rules: () => RuleToRun[], errorsSoFar: number, signal: AbortSignal): Promise<void> {
     let errors = errorsSoFar;
     for (;;) {
       const retrying = errors > 0;
@@ -188,7 +193,7 @@ export class MppFlow implements BootFlow {
       // Periodic resyncs are the provider's schedule, not a retry: only retries are scaled.
       const waitMs = inSecs > 0 ? inSecs * 1000 * (retrying ? ctx.waitScale : 1) : undefined;
       const trigger = await this.until(ctx, waitMs, signal);
-      const r: ResyncOutcome = await resync.run(trigger === 'explicit' ? 'explicit' : retrying ? 'retry' : 'periodic', signal);
+      const r: ResyncOutcome = await resync.run(trigger === 'explicit' ? 'explicit' : retrying ? 'retry' : 'periodic', signal, rules());
       if (r.kind === 'error') errors++;
       else errors = 0;
       if (r.kind === 'ok' && lineChanged(r.changed)) {
