@@ -34,7 +34,7 @@ export type CapfAuth = 'string' | 'null-string' | 'lsc';
 export interface PhoneCertificate {
   operation: CertificateOperation;
   auth: CapfAuth;
-  /** scrypt hash of the authentication string (password-hash.ts); empty unless auth is `string`. */
+  /** scrypt hash of the authentication string (common/password-hash.ts); empty unless auth is `string`. */
   authStringHash: string;
   keySize: number;
   /** The locally significant certificate CAPF issued, PEM; empty when none. */

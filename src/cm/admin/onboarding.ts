@@ -15,7 +15,7 @@ import type { ActivationStore } from '../activation/store.ts';
 import { writeCsv } from '../bulk/csv.ts';
 import type { CompanionDb } from '../db.ts';
 import { DIRECTORY_NUMBER, USER_ID, parseDeviceId } from '../device-name.ts';
-import { hashSecret } from '../password-hash.ts';
+import { hashSecret } from '../../common/password-hash.ts';
 import type { AddUserRequest, AuditView, CodeRequest, EnterpriseRequest, EnterpriseView, CodeView, DeviceDefaultRequest, DeviceDefaultView, ManufacturingCaRequest, Outcome, UserView } from './contract.ts';
 import { conflict, invalid, notFound, ok } from './outcome.ts';
 

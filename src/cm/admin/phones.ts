@@ -9,7 +9,7 @@ import { modelByName } from '../../wire/models.ts';
 import type { CompanionConfig, SeedPhone } from '../config.ts';
 import type { CompanionDb, PhoneRecord } from '../db.ts';
 import { type DeviceId, DIRECTORY_NUMBER as DN, parseDeviceId } from '../device-name.ts';
-import { hashSecret } from '../password-hash.ts';
+import { hashSecret } from '../../common/password-hash.ts';
 import { formatCode } from '../../wire/activation-code.ts';
 import { ACTIVATION_MODELS, activationModelsText, type DeviceActivation } from '../activation/device-activation.ts';
 import type { ActivationStore } from '../activation/store.ts';

@@ -30,7 +30,7 @@ import {
 import type { CompanionDb, PhoneCertificate } from '../db.ts';
 import { LimitLog, RateLimiter } from '../limits.ts';
 import { listenTls } from '../listen.ts';
-import { verifySecret } from '../password-hash.ts';
+import { verifySecret } from '../../common/password-hash.ts';
 import type { CompanionPki } from '../pki.ts';
 import { issueLsc } from './lsc-issuer.ts';
 

@@ -19,7 +19,7 @@ import type { PhoneOperations } from '../admin/phones.ts';
 import type { CompanionDb } from '../db.ts';
 import type { CompanionPki } from '../pki.ts';
 import { USER_ID } from '../device-name.ts';
-import { verifySecret } from '../password-hash.ts';
+import { verifySecret } from '../../common/password-hash.ts';
 import { registerAdminPages } from './admin-pages.ts';
 import { html, page } from './html.ts';
 import { registerSelfCare } from './self-care.ts';

@@ -10,10 +10,11 @@
  * so a factory reset or a password change ends every session at once, even one opened by a
  * server that did not do the reset. Sign-ins are rate-limited per address and for the account.
  *
- * The hash format is the companion's (`scrypt$N$salt$hash`, src/cm/password-hash.ts); the code is
- * repeated here because the phone never imports from src/cm/ (docs/architecture.md).
+ * The hash is the one every compared secret in sepi uses (src/common/password-hash.ts), checked
+ * off the event loop so the phone keeps booting (and the LCD drawing) while a sign-in is checked.
  */
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashSecretAsync, verifySecretAsync } from '../../common/password-hash.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { Nvram } from '../nvram.ts';
 
@@ -23,8 +24,6 @@ export const MIN_PASSWORD = 8;
 /** Long enough for any passphrase, short enough that scrypt is never fed a megabyte. */
 export const MAX_PASSWORD = 128;
 
-const N = 16384;
-const KEY_BYTES = 32;
 const IDLE_MS = 30 * 60_000;
 const MAX_MS = 8 * 3_600_000;
 /** A phone has one admin; a handful of browsers at once is plenty, and the map stays small. */
@@ -41,26 +40,8 @@ const isAdminDoc = (v: unknown): v is AdminDoc => {
   return typeof d === 'object' && d !== null && d.v === 1 && typeof d.passwordHash === 'string' && typeof d.setAt === 'string';
 };
 
-/** scrypt off the event loop: the phone keeps booting (and the LCD drawing) while a sign-in is checked. */
-const derive = (secret: string, salt: Buffer, bytes: number, n: number) =>
-  new Promise<Buffer>((resolve, reject) => scrypt(secret, salt, bytes, { N: n, r: 8, p: 1, maxmem: 256 * n * 8 }, (e, key) => (e ? reject(e) : resolve(key))));
-
-export async function hashPassword(secret: string): Promise<string> {
-  const salt = randomBytes(16);
-  const hash = await derive(secret, salt, KEY_BYTES, N);
-  return `scrypt$${N}$${salt.toString('base64')}$${hash.toString('base64')}`;
-}
-
-/** True when `secret` is the one hashed; false for anything else, a malformed hash included. */
-export async function verifyPassword(secret: string, stored: string): Promise<boolean> {
-  const m = /^scrypt\$(\d{4,7})\$([A-Za-z0-9+/=]{8,64})\$([A-Za-z0-9+/=]{16,128})$/.exec(stored);
-  if (!m) return false;
-  const n = Number(m[1]);
-  if (n > 1 << 20 || (n & (n - 1)) !== 0) return false;
-  const expected = Buffer.from(m[3]!, 'base64');
-  const got = await derive(secret, Buffer.from(m[2]!, 'base64'), expected.length, n);
-  return timingSafeEqual(got, expected);
-}
+export const hashPassword = hashSecretAsync;
+export const verifyPassword = verifySecretAsync;
 
 /** Why a new password is not acceptable, or undefined when it is. */
 export function passwordProblem(password: string, again: string): string | undefined {
