@@ -4,33 +4,9 @@
  * JavaScript and fit a phone-sized screen and a desktop one (one column, a viewport meta, no
  * fixed widths).
  */
-export class Html {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-  toString(): string {
-    return this.text;
-  }
-}
+import { Html, html } from '../../common/html.ts';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-
-type Value = Html | string | number | boolean | undefined | null | readonly Value[];
-
-const render = (v: Value): string => {
-  if (v === undefined || v === null || v === false) return '';
-  if (v instanceof Html) return v.text;
-  if (Array.isArray(v)) return v.map(render).join('');
-  return escapeHtml(String(v));
-};
-
-export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
-  let out = strings[0]!;
-  for (let i = 0; i < values.length; i++) out += render(values[i]!) + strings[i + 1]!;
-  return new Html(out);
-}
+export { Html, html } from '../../common/html.ts';
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:0;padding:1rem;max-width:60rem}
 nav a{margin-right:1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}

@@ -1,39 +1,13 @@
 /**
  * The phone page's HTML: a template tag that escapes every value, the page frame with Cisco's
- * tab names, and the few form helpers every page uses. The companion has the same idea in
- * src/cm/web/html.ts; the phone keeps its own copy because the phone never imports from
- * src/cm/ (docs/architecture.md), and because its frame differs (a refresh for the Info page,
- * a stylesheet and script served from the phone itself so the Content-Security-Policy can
- * forbid every inline script and style).
+ * tab names, and the few form helpers every page uses. The escaping tag is sepi's one
+ * (src/common/html.ts); the frame is the phone's own (a refresh for the Info page, a stylesheet
+ * and script served from the phone itself so the Content-Security-Policy can forbid every
+ * inline script and style).
  */
-export class Html {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-  toString(): string {
-    return this.text;
-  }
-}
+import { Html, type Value, html } from '../../common/html.ts';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-
-export type Value = Html | string | number | boolean | undefined | null | readonly Value[];
-
-const render = (v: Value): string => {
-  if (v === undefined || v === null || v === false) return '';
-  if (v instanceof Html) return v.text;
-  if (Array.isArray(v)) return v.map(render).join('');
-  return escapeHtml(String(v));
-};
-
-/** `html\`<td>${value}</td>\`` escapes value; only an Html built by this tag goes in as it is. */
-export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
-  let out = strings[0]!;
-  for (let i = 0; i < values.length; i++) out += render(values[i]!) + strings[i + 1]!;
-  return new Html(out);
-}
+export { Html, html } from '../../common/html.ts';
 
 /** Served as /phone.css: one column, no fixed widths, so a phone-sized browser can read it too. */
 export const STYLESHEET = `body{font-family:system-ui,sans-serif;margin:0;padding:1rem;max-width:60rem}
