@@ -6,7 +6,8 @@
 # builder and a second opinion on signatures), and Debian's python3-cryptography and python3-lxml
 # for the usecallmanager.nz peers in test/peers/usecallmanager (capfd, capfc, enccnf), which run
 # on /usr/bin/python3, never a python3 found first on PATH; chromium (the web pages driven by
-# playwright-core) and zbar-tools (zbarimg reads the Self-Care QR codes back).
+# playwright-core) and zbar-tools (zbarimg reads the Self-Care QR codes back); console-setup-linux
+# for the Linux console fonts the LCD screenshots are drawn with (the Pi's console uses them).
 # Needs root and apt; elsewhere it says what is missing and leaves it to the operator.
 set -eu
 need=""
@@ -29,6 +30,7 @@ have jq        || need="$need jq"
 have nft       || need="$need nftables"
 have chromium  || need="$need chromium"
 have zbarimg   || need="$need zbar-tools"
+[ -e /usr/share/consolefonts/Uni2-Terminus16.psf.gz ] || need="$need console-setup-linux"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
   echo "peers: missing$need — install them (as root: apt-get install$need); tests that need them will fail and say so" >&2

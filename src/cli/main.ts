@@ -11,6 +11,7 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
              [--until dhcp|config|registered|registered-any] [--timeout SECONDS] [--json-events]
              [--net kernel|none] [--tftp-server IP[,IP]] [--static IP/PREFIX] [--lcd 20x8|40x15]
              [--capf-auth-string DIGITS] [--activation-code CODE] [--factory DIR] [--wait-scale F]
+  sepi phone screenshot [--from http://PHONE:PORT | < json-screens stream] [--out FILE] [--font PSF]
   sepi fleet --iface IF --count N [--mac-base MAC] [--model 8841] [--nvram-root DIR]
              [--until registered] [--timeout SECONDS] [--json]
   sepi cm serve --data DIR --iface IF [--config FILE] [--web-port 8443]

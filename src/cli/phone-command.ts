@@ -72,6 +72,7 @@ export async function loadBoard(name: string): Promise<Board> {
 }
 
 export async function phoneCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'screenshot') return (await import('./screenshot-command.ts')).screenshotCommand(argv.slice(1));
   const { values: v } = parse(argv, {
     iface: { type: 'string' }, mac: { type: 'string' }, model: { type: 'string' }, nvram: { type: 'string' }, display: { type: 'string' },
     until: { type: 'string' }, timeout: { type: 'string' }, 'json-events': { type: 'boolean' }, net: { type: 'string' },

@@ -91,6 +91,16 @@ test('the real phone and its page: Pending on the page and the LCD, Profile_Rule
   await page.getByRole('button', { name: 'Resync', exact: true }).click();
   await h.until('an explicit resync', () => p.steps().slice(mark).find((e) => e.step === 'profile' && e.state === 'done' && 'trigger' in e && e.trigger === 'explicit'));
   await agree(page, p, 'Aborted');
+
+  // The screen as a PNG, decoded by the browser itself: the 160x128 panel.
+  await page.goto(`${base}/`);
+  const size = await page.evaluate(async () => {
+    const img = new Image();
+    img.src = '/screen.png';
+    await img.decode();
+    return [img.naturalWidth, img.naturalHeight];
+  });
+  assert.equal(size, [160, 128]);
   await ctx.close();
 });
 

@@ -9,6 +9,8 @@
  * by subscribe(): one bare "changed" ping per phone event, nothing of the event itself, because
  * /events is as anonymous as the page) and fetches the page again.
  */
+import type { PsfFont } from '../../hw/psf-font.ts';
+import { loadConsoleFont, screenshotPng } from '../screenshot.ts';
 import type { FastifyInstance } from 'fastify';
 import { type WebContext, isAdmin, sendPage } from './context.ts';
 import { type Html, html, row } from './html.ts';
@@ -68,11 +70,23 @@ export function infoBody(phone: PhoneWebPort): Html {
       ${s.warning ? row('warning', 'Warning', s.warning.text) : ''}
     </tbody></table>
     <h2>Phone Screen</h2>
-    <pre class="lcd" id="lcd" aria-label="Phone screen">${lcd}</pre>`;
+    <pre class="lcd" id="lcd" aria-label="Phone screen">${lcd}</pre>
+    <p><a href="/screen.png">The screen as a picture (PNG)</a></p>`;
 }
 
 export function registerInfoPage(app: FastifyInstance, ctx: WebContext): void {
   const { phone, clock } = ctx;
+  // The LCD as a PNG (docs and bug reports), drawn with the console font the panel uses.
+  let font: Promise<PsfFont> | undefined;
+  app.get('/screen.png', async (_req, reply) => {
+    font ??= loadConsoleFont();
+    const f = await font.catch((e: Error) => e);
+    if (f instanceof Error) {
+      font = undefined;
+      return reply.code(503).type('text/plain; charset=utf-8').send(f.message);
+    }
+    return reply.type('image/png').header('cache-control', 'no-store').send(screenshotPng(phone.screen(), f));
+  });
   app.get('/', async (req, reply) => {
     const admin = (await isAdmin(ctx, req)) ? { csrf: reply.generateCsrf() } : undefined;
     return sendPage(reply, 200, { title: 'Info: Status', admin, refreshSecs: REFRESH_SECS, follow: true }, infoBody(phone));
