@@ -41,7 +41,7 @@ const fetchResult = {
 
 // ---- power and reboots -------------------------------------------------------------------------
 
-export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost', 'load-installed', 'configured-by-hand', 'resync'] as const;
+export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost', 'load-installed', 'configured-by-hand', 'resync', 'settings-changed'] as const;
 const rebootReason = z.enum(REBOOT_REASONS);
 
 export const powerStart = ev('power', 'start', { reason: rebootReason, mac: z.string(), model: z.string(), persona: z.enum(['enterprise', 'mpp']), load: z.string() }, 'A boot cycle begins: why, and who this phone is');

@@ -29,7 +29,7 @@ import type { InterfacePort, NetworkPort, UserPrompt } from './ports.ts';
 import { UnattendedPrompt } from './prompts.ts';
 import { ProvisioningFetcher } from './provisioning-fetcher.ts';
 import type { NetContext } from './provisioning.ts';
-import { type PhoneSettings, loadSettings, validateSettings } from './settings.ts';
+import { type PhoneSettings, loadSettings, saveSettings, validateSettings } from './settings.ts';
 import { applyEvent, initialStatus } from './status.ts';
 import type { TftpRequestOptions } from './tftp-client.ts';
 import { TrustStore } from './trust-store.ts';
@@ -196,6 +196,20 @@ export class Firmware {
     this.net = undefined;
     this.report({ step: 'reboot', state: 'start', ms: 0, message: 'Factory reset', kind: 'reset', reason: 'factory-reset' });
     this.startCycle('factory-reset', 'dhcp');
+  }
+
+  /** Settings > Network setup: the settings NVRAM holds (command-line overrides are for one run only). */
+  settings(): Promise<PhoneSettings> {
+    return loadSettings(this.o.nvram);
+  }
+
+  /** New network settings from the menu: checked, written, then a reset so the next boot uses them. */
+  async applySettings(s: PhoneSettings): Promise<string | undefined> {
+    const bad = validateSettings(s);
+    if (bad) return bad;
+    await saveSettings(this.o.nvram, s);
+    this.reboot('reset', 'settings-changed');
+    return undefined;
   }
 
   // ---- Multiplatform provisioning by hand ----------------------------------------------------

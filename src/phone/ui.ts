@@ -9,7 +9,9 @@
  *                           ├─4──► Factory reset ──Reset (after **#)──► NVRAM wiped, reboot
  *                           ├─5──► Status: Product information, Network, Trust list,
  *                           │      Registration, Last boot (up/down between them)
- *                           └─6──► Line 1 proxy (Multiplatform only: the menu is "Applications";
+ *                           ├─6──► Network setup: DHCP, Alternate TFTP, TFTP Server 1/2, static
+ *                           │      address and router; Save after **# stores them and resets
+ *                           └─7──► Line 1 proxy (Multiplatform only: the menu is "Applications";
  *                                  digits, * for a dot, Set after **#: customization Aborted
  *                                  if it was still in progress)
  *
@@ -25,6 +27,8 @@
  */
 import { serialForMac } from '../factory/factory-files.ts';
 import type { PhoneStatus } from './events.ts';
+import { NetworkSetupScreen } from './network-setup.ts';
+import { DEFAULT_SETTINGS, type PhoneSettings } from './settings.ts';
 import type { Key } from './keys.ts';
 import type { PromptAnswer, PromptRequest, UserPrompt } from './ports.ts';
 import { type ScreenFrame, type ScreenGeometry, fit, renderScreen, wrap } from './screen.ts';
@@ -45,11 +49,14 @@ export interface PhoneControls {
   eraseTrustList(): Promise<void>;
   factoryReset(): Promise<void>;
   restart(): void;
+  /** Settings > Network setup: what NVRAM holds, and storing new settings (the phone resets). */
+  settings?(): Promise<PhoneSettings>;
+  applySettings?(s: PhoneSettings): Promise<string | undefined>;
   /** Multiplatform: parameters set by hand (here the line's proxy typed on the keypad). */
   configure?(values: Record<string, string>, source: 'keypad'): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
-type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' } | { kind: 'status'; page: number } | { kind: 'proxy'; text: string };
+type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' } | { kind: 'status'; page: number } | { kind: 'proxy'; text: string } | { kind: 'network' };
 
 /** The question on show, and how to answer it. */
 type Question =
@@ -58,7 +65,7 @@ type Question =
   | { kind: 'authentication-string'; problem: string | undefined; digits: string; answer: (digits: string) => void }
   | { kind: 'confirm'; title: string; text: string; answer: (yes: boolean) => void };
 
-const MENU = ['Trust list', 'Status messages', 'Restart', 'Factory reset', 'Status'] as const;
+const MENU = ['Trust list', 'Status messages', 'Restart', 'Factory reset', 'Status', 'Network setup'] as const;
 /** A Multiplatform phone's Applications menu adds the line's proxy, typed as digits with * for the dots. */
 const MPP_MENU = [...MENU, 'Line 1 proxy'] as const;
 /** Short titles: a 160x128 LCD has 20 columns. */
@@ -76,9 +83,16 @@ export class PhoneUi implements UserPrompt {
   private logLines = 0;
   private visible = 0;
 
+  private readonly network: NetworkSetupScreen;
+
   constructor(phone: PhoneControls, changed: () => void) {
     this.phone = phone;
     this.changed = changed;
+    const none = async () => 'this phone cannot store settings';
+    this.network = new NetworkSetupScreen(
+      { settings: () => phone.settings?.() ?? Promise.resolve({ ...DEFAULT_SETTINGS }), applySettings: (x) => phone.applySettings?.(x) ?? none() },
+      changed,
+    );
   }
 
   /** Shows a question over whatever is open and waits for the answer, or for the cycle to end. */
@@ -169,6 +183,9 @@ export class PhoneUi implements UserPrompt {
       case 'proxy':
         this.proxyKey(v, key);
         break;
+      case 'network':
+        if (this.network.press(key, this.unlocked) === 'leave') this.open({ kind: 'menu', index: 5 });
+        break;
       case 'trust':
         this.adminAction(key, () => this.phone.eraseTrustList(), 0);
         break;
@@ -206,7 +223,7 @@ export class PhoneUi implements UserPrompt {
     if (/^[0-9]$/.test(key) && v.text.length < 15) this.open({ kind: 'proxy', text: v.text + key });
     else if (key === '*' && v.text.length < 15 && !v.text.endsWith('.')) this.open({ kind: 'proxy', text: `${v.text}.` });
     else if (key === 'back') this.open({ kind: 'proxy', text: v.text.slice(0, -1) });
-    else if (key === 'soft2') this.open({ kind: 'menu', index: 5 });
+    else if (key === 'soft2') this.open({ kind: 'menu', index: 6 });
     else if (key === 'soft1' || key === 'select') {
       if (!this.unlocked) {
         this.note = 'Locked: **# unlocks';
@@ -243,7 +260,11 @@ export class PhoneUi implements UserPrompt {
       this.phone.restart();
     } else if (i === 3) this.open({ kind: 'factory' });
     else if (i === 4) this.open({ kind: 'status', page: 0 });
-    else this.open({ kind: 'proxy', text: '' });
+    else if (i === 5) {
+      this.network.note = undefined;
+      this.network.open();
+      this.open({ kind: 'network' });
+    } else this.open({ kind: 'proxy', text: '' });
   }
 
   /** The lines of one Status page, from the firmware's status. */
@@ -301,6 +322,8 @@ export class PhoneUi implements UserPrompt {
         return page(`${STATUS_PAGES[v.page]} ${v.page + 1}/${STATUS_PAGES.length}`, this.statusLines(v.page), ['Next', 'Back'], g, this.note);
       case 'factory':
         return page('Factory reset', ['Erase all settings, the lease and trust lists, then reboot?', this.unlocked ? '' : 'Locked (**#)'], [this.unlocked ? 'Reset' : '', 'Cancel'], g, this.note);
+      case 'network':
+        return this.note ? { ...this.network.frame(g), rows: [fit(this.note, g.cols), ...this.network.frame(g).rows.slice(1)] } : this.network.frame(g);
       case 'proxy':
         return page('Line 1 proxy', ['Address (* for .)', `${v.text}_`, this.unlocked ? '' : 'Locked (**#)'], [this.unlocked ? 'Set' : '', 'Cancel'], g, this.note);
     }

@@ -94,12 +94,8 @@ test('the real phone and its page: Pending on the page and the LCD, Profile_Rule
 
   // The screen as a PNG, decoded by the browser itself: the 160x128 panel.
   await page.goto(`${base}/`);
-  const size = await page.evaluate(async () => {
-    const img = new Image();
-    img.src = '/screen.png';
-    await img.decode();
-    return [img.naturalWidth, img.naturalHeight];
-  });
+  // A string: the test's TypeScript has no DOM types, the page's script does.
+  const size = await page.evaluate(`(async () => { const img = new Image(); img.src = '/screen.png'; await img.decode(); return [img.naturalWidth, img.naturalHeight]; })()`);
   assert.equal(size, [160, 128]);
   await ctx.close();
 });

@@ -80,11 +80,11 @@ t('Profile_Rule set by hand while Pending: Aborted, final; the phone provisions 
   assert.is(bad.ok, false);
 });
 
-t('the line proxy typed on the keypad (Applications > 6, after **#) while Pending: Aborted', async () => {
+t('the line proxy typed on the keypad (Applications > 7, after **#) while Pending: Aborted', async () => {
   expectOk(c.mpp.setRule({ mac: '0022905c1a35', fault: '500' }));
   const p = h.phone('0022905c1a35', { persona: 'mpp', edosUrl });
   await h.until('Pending, waiting on the ladder', () => retries(p).length > 0 || undefined);
-  for (const k of ['settings', '*', '*', '#', '6', '1', '2', '7', '*', '0', '*', '*', '0', '*', '1', 'back', '1'] as const) p.handset.ui.press(k);
+  for (const k of ['settings', '*', '*', '#', '7', '1', '2', '7', '*', '0', '*', '*', '0', '*', '1', 'back', '1'] as const) p.handset.ui.press(k);
   assert.match(p.handset.frame().rows.join('\n'), /Line 1 proxy[\s\S]*127\.0\.0\.1_/);
   assert.match(p.handset.frame().rows[0]!, /Line 1 proxy/);
   p.handset.ui.press('soft1');
