@@ -1,0 +1,160 @@
+/**
+ * Message helpers the SIP core needs and the codec (`src/wire/sip.ts`) does not have: editing
+ * headers of an immutable SipMessage, the top Via (also when several values share one header
+ * line), branches, tags and Call-IDs, and where a URI says to send a request (RFC 3263's
+ * no-DNS subset). Kept here rather than in the codec so the codec stays a pure bytes<->values
+ * module; nothing in this file does I/O.
+ */
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, type Via, header, headers, parseCSeq, parseNameAddr, parseSipUri, parseVia, splitList } from '../wire/sip.ts';
+
+export type TransportKind = 'UDP' | 'TCP' | 'TLS';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Where a message goes: a transport and an address (RFC 3261 §18, RFC 3263 §4). */
+export interface SipDestination extends HostPort {
+  transport: TransportKind;
+}
+
+/** Branches that start with this are RFC 3261 branches, unique per transaction (§8.1.1.7). */
+export const MAGIC_COOKIE = 'z9hG4bK';
+
+export const newBranch = (): string => `${MAGIC_COOKIE}${randomBytes(8).toString('hex')}`;
+export const newTag = (): string => randomBytes(6).toString('hex');
+export const newCallId = (host?: string): string => `${randomBytes(12).toString('hex')}${host ? `@${host}` : ''}`;
+
+export const defaultPort = (t: TransportKind): number => (t === 'TLS' ? 5061 : 5060);
+export const isReliable = (t: TransportKind): boolean => t !== 'UDP';
+
+export function transportKind(s: string | undefined): TransportKind | undefined {
+  const u = s?.toUpperCase();
+  return u === 'UDP' || u === 'TCP' || u === 'TLS' ? u : undefined;
+}
+
+// The codec's compact-form table is private; the core needs the same equivalence to edit headers.
+const COMPACT: Record<string, string> = {
+  v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type',
+  e: 'content-encoding', k: 'supported', s: 'subject', o: 'event', u: 'allow-events', r: 'refer-to',
+};
+const canon = (name: string): string => COMPACT[name.toLowerCase()] ?? name.toLowerCase();
+export const sameHeader = (a: string, b: string): boolean => canon(a) === canon(b);
+
+/** A copy without any header of that name. */
+export function withoutHeader<M extends SipMessage>(m: M, name: string): M {
+  return { ...m, headers: m.headers.filter(([n]) => !sameHeader(n, name)) };
+}
+
+/** A copy with the first header of that name replaced (or the header appended when absent). */
+export function withHeader<M extends SipMessage>(m: M, name: string, value: string): M {
+  const i = m.headers.findIndex(([n]) => sameHeader(n, name));
+  const hs: SipHeaders = m.headers.slice();
+  if (i < 0) hs.push([name, value]);
+  else hs[i] = [hs[i]![0], value];
+  return { ...m, headers: hs };
+}
+
+/** A copy with one header put first (a Via a transaction adds goes on top, §8.1.1.7). */
+export function prependHeader<M extends SipMessage>(m: M, name: string, value: string): M {
+  return { ...m, headers: [[name, value], ...m.headers] };
+}
+
+/** Every Via value, top first, also when a line carries several (`Via: a, b`). */
+export function viaValues(m: SipMessage): string[] {
+  return headers(m, 'via').flatMap(splitList);
+}
+
+export function topVia(m: SipMessage): Via | undefined {
+  const first = viaValues(m)[0];
+  return first === undefined ? undefined : parseVia(first);
+}
+
+export function formatParams(p: Record<string, string>): string {
+  return Object.entries(p).map(([k, v]) => (v === '' ? `;${k}` : `;${k}=${/^[\w.!%*+`'~:-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`}`)).join('');
+}
+
+export function formatVia(v: Via): string {
+  return `SIP/2.0/${v.transport} ${v.host}${v.port === undefined ? '' : `:${v.port}`}${formatParams(v.params)}`;
+}
+
+/** A copy whose top Via value is `value`, the other values (same line or later lines) kept. */
+export function replaceTopVia<M extends SipMessage>(m: M, value: string): M {
+  const i = m.headers.findIndex(([n]) => sameHeader(n, 'via'));
+  if (i < 0) return prependHeader(m, 'Via', value);
+  const [name, line] = m.headers[i]!;
+  const rest = splitList(line).slice(1);
+  const hs: SipHeaders = m.headers.slice();
+  hs[i] = [name, [value, ...rest].join(', ')];
+  return { ...m, headers: hs };
+}
+
+/** The sent-by of a Via as `host:port`, the port defaulted by transport (§18.2.2, §17.2.3). */
+export function sentBy(v: Via): string {
+  const kind = transportKind(v.transport) ?? 'UDP';
+  return `${v.host.toLowerCase()}:${v.port ?? defaultPort(kind)}`;
+}
+
+export function tagOf(nameAddr: string | undefined): string | undefined {
+  if (nameAddr === undefined) return undefined;
+  const t = parseNameAddr(nameAddr)?.params['tag'];
+  return t === undefined || t === '' ? undefined : t;
+}
+
+export const toTag = (m: SipMessage): string | undefined => tagOf(header(m, 'to'));
+export const fromTag = (m: SipMessage): string | undefined => tagOf(header(m, 'from'));
+
+export function cseqOf(m: SipMessage): { seq: number; method: string } | undefined {
+  return parseCSeq(header(m, 'cseq'));
+}
+
+/** The URI inside a name-addr (`"x" <sip:a@b>;p` → `sip:a@b`). */
+export function uriOf(nameAddr: string | undefined): string | undefined {
+  return nameAddr === undefined ? undefined : parseNameAddr(nameAddr)?.uri;
+}
+
+/** `host` without IPv6 brackets and without the IPv4-mapped prefix, so `::ffff:1.2.3.4` and `1.2.3.4` are one peer. */
+export function normalHost(host: string): string {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h.startsWith('::ffff:') && isIP(h.slice(7)) === 4 ? h.slice(7) : h;
+}
+
+/** Host for a Via or URI: IPv6 literals in brackets. */
+export const uriHost = (host: string): string => (isIP(host) === 6 ? `[${host}]` : host);
+
+/**
+ * Where a SIP or SIPS URI says to send (RFC 3263 §4 without NAPTR/SRV): the `transport`
+ * parameter, else TLS for `sips:` and `fallback` (UDP unless said) for `sip:`; the port, else
+ * 5060/5061; `maddr` wins over the host. The host may still be a name for the caller to resolve.
+ */
+export function uriDestination(uri: string, fallback: TransportKind = 'UDP'): SipDestination | undefined {
+  const u = parseSipUri(uri);
+  if (!u) return undefined;
+  const param = transportKind(u.params['transport']);
+  const transport: TransportKind = u.scheme === 'sips' ? 'TLS' : (param ?? fallback);
+  return { transport, host: normalHost(u.params['maddr'] || u.host), port: u.port ?? defaultPort(transport) };
+}
+
+/** Why a request cannot be processed at all (§8.2, §16.3 item 1): the missing or broken header. */
+export function malformedRequest(req: SipRequest): string | undefined {
+  if (!topVia(req)) return 'no readable Via';
+  const cseq = cseqOf(req);
+  if (!cseq) return 'no readable CSeq';
+  if (cseq.method !== req.method) return `CSeq method ${cseq.method} is not ${req.method}`;
+  if (!header(req, 'call-id')) return 'no Call-ID';
+  if (!parseNameAddr(header(req, 'from') ?? '') || header(req, 'from') === undefined) return 'no From';
+  if (!parseNameAddr(header(req, 'to') ?? '') || header(req, 'to') === undefined) return 'no To';
+  return undefined;
+}
+
+export function malformedResponse(res: SipResponse): string | undefined {
+  if (!topVia(res)) return 'no readable Via';
+  if (!cseqOf(res)) return 'no readable CSeq';
+  if (!header(res, 'call-id')) return 'no Call-ID';
+  return undefined;
+}
+
+export const EMPTY_BODY = new Uint8Array();

@@ -1,0 +1,131 @@
+/**
+ * The Node implementations of the socket ports (sockets.ts): node:dgram for UDP, node:net for
+ * TCP. TLS (node:tls) is in tls-transport.ts and reuses `nodeStreamSocket` here. Everything a
+ * peer can make fail (refused, reset, a handshake error) becomes a close reason or a rejected
+ * promise; nothing is thrown into the event loop.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { ConnectOptions, DatagramPeer, DatagramSocket, DatagramSocketFactory, StreamListener, StreamSocket, StreamSocketFactory } from './sockets.ts';
+
+/** Wraps a connected net.Socket (or tls.TLSSocket). Data that arrives before onData is set is held, not lost. */
+export function nodeStreamSocket(s: net.Socket): StreamSocket {
+  let onData: ((d: Buffer) => void) | undefined;
+  let onClose: ((why: string) => void) | undefined;
+  const early: Buffer[] = [];
+  let closedWhy: string | undefined;
+  let error: string | undefined;
+  s.on('data', (d: Buffer) => (onData ? onData(d) : early.push(d)));
+  s.on('error', (e) => {
+    error ??= e.message;
+  });
+  s.on('close', () => {
+    closedWhy = error ?? 'closed by peer';
+    onClose?.(closedWhy);
+    onClose = undefined;
+  });
+  return {
+    localAddress: s.localAddress ?? '',
+    localPort: s.localPort ?? 0,
+    remoteAddress: s.remoteAddress ?? '',
+    remotePort: s.remotePort ?? 0,
+    get bufferedBytes() {
+      return s.writableLength;
+    },
+    write: (d) => {
+      if (!s.destroyed) s.write(d);
+    },
+    onData: (h) => {
+      onData = h;
+      for (const d of early.splice(0)) h(d);
+    },
+    onClose: (h) => {
+      if (closedWhy !== undefined) h(closedWhy);
+      else onClose = h;
+    },
+    close: () => {
+      error ??= 'closed locally';
+      s.destroy();
+    },
+  };
+}
+
+/** Resolves once `event` fires on a connecting socket; rejects on error or after timeoutMs. */
+export function whenConnected<S extends net.Socket>(s: S, event: 'connect' | 'secureConnect', host: string, port: number, timeoutMs: number): Promise<S> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => fail(new Error(`no connection to ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
+    const fail = (e: Error) => {
+      clearTimeout(t);
+      s.removeListener(event, ok);
+      s.destroy();
+      reject(e);
+    };
+    const ok = () => {
+      clearTimeout(t);
+      s.removeListener('error', fail);
+      resolve(s);
+    };
+    s.once(event, ok);
+    s.once('error', fail);
+  });
+}
+
+export const nodeTcpSockets: StreamSocketFactory = {
+  async connect(host: string, port: number, o: ConnectOptions): Promise<StreamSocket> {
+    const s = await whenConnected(net.createConnection({ host, port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }), 'connect', host, port, o.timeoutMs);
+    s.setNoDelay(true);
+    return nodeStreamSocket(s);
+  },
+  listen(host: string, port: number, onConnection: (s: StreamSocket) => void): Promise<StreamListener> {
+    const server = net.createServer((s) => {
+      s.setNoDelay(true);
+      onConnection(nodeStreamSocket(s));
+    });
+    return listenOn(server, host, port);
+  },
+};
+
+/** Listens and reports the bound port (the kernel's choice for port 0). Accept errors (EMFILE) are survived. */
+export function listenOn(server: net.Server, host: string, port: number): Promise<StreamListener> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.removeListener('error', reject);
+      server.on('error', () => {});
+      const a = server.address() as net.AddressInfo;
+      resolve({ address: a.address, port: a.port, close: () => new Promise<void>((r) => server.close(() => r())) });
+    });
+  });
+}
+
+export const nodeUdpSockets: DatagramSocketFactory = {
+  bind(host: string, port: number): Promise<DatagramSocket> {
+    return new Promise((resolve, reject) => {
+      const sock = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+      sock.once('error', reject);
+      sock.bind({ address: host, port, exclusive: true }, () => {
+        sock.removeListener('error', reject);
+        // An ICMP error surfacing as a socket error must not end the process.
+        sock.on('error', () => {});
+        const a = sock.address();
+        let handler: ((d: Buffer, from: DatagramPeer) => void) | undefined;
+        sock.on('message', (d, r) => handler?.(d, { address: r.address, port: r.port }));
+        resolve({
+          port: a.port,
+          address: a.address,
+          send: (data, p, address) => new Promise<void>((ok, fail) => sock.send(data, p, address, (e) => (e ? fail(e) : ok()))),
+          onMessage: (h) => {
+            handler = h;
+          },
+          close: () => {
+            try {
+              sock.close();
+            } catch {
+              // already closed
+            }
+          },
+        });
+      });
+    });
+  },
+};
