@@ -63,10 +63,12 @@ export async function fleetCommand(argv: string[]): Promise<number> {
   const root = v['nvram-root'] ?? join(tmpdir(), `sepi-fleet-${process.pid}`);
 
   const clock = new SystemClock();
-  const network = new SharedDhcpNetwork(new NodeNetwork());
+  // Half the companion's 64 HTTP connections an address may hold: the rest wait their turn.
+  const network = new SharedDhcpNetwork(new NodeNetwork(undefined, { connectionsPerOrigin: 32 }));
   const stats = new FleetStats(until, count, clock);
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
+  const cpuBefore = process.cpuUsage();
   const phones: Handset[] = [];
   const showProgress = startProgress(stats, count, until, { json: v.json ?? false, tty: process.stderr.isTTY });
   const started = clock.now();
@@ -86,7 +88,7 @@ export async function fleetCommand(argv: string[]): Promise<number> {
   const timedOut = await stats.settled(timeoutSecs * 1000);
   showProgress.stop();
   global.gc?.();
-  const summary = stats.summary(phones, timedOut, process.memoryUsage(), rssBefore);
+  const summary = stats.summary(phones, timedOut, process.memoryUsage(), rssBefore, process.cpuUsage(cpuBefore));
   if (v.report) {
     const outcomes: PhoneOutcome[] = phones.map((p) => ({ device: p.deviceName, reachedMs: stats.reachedMs(p.deviceName), phase: p.status.phase, last: p.status.problem ?? p.status.log.at(-1) ?? '' }));
     const written = await writeReport(v.report, summary, outcomes);
@@ -134,7 +136,7 @@ function summaryText(s: ReturnType<FleetStats['summary']>, timeoutSecs: number):
   const lines = [
     `${s.reached}/${s.count} phones reached ${s.until}${s.timedOut ? ` (timed out after ${timeoutSecs} s)` : ''}; last at ${ms(s.lastMs)}`,
     ...(['dhcp', 'config', 'register'] as const).map((k) => `  ${k.padEnd(8)} n=${s.steps[k].n} p50 ${ms(s.steps[k].p50)} p90 ${ms(s.steps[k].p90)} p99 ${ms(s.steps[k].p99)}`),
-    `  RSS ${(s.rssBytes / 1048576).toFixed(1)} MiB (${s.rssPerPhoneBytes === null ? '-' : `${(s.rssPerPhoneBytes / 1024).toFixed(0)} KiB`} a phone), heap ${(s.heapUsedBytes / 1048576).toFixed(1)} MiB`,
+    `  CPU ${(s.cpuMs / 1000).toFixed(1)} s; RSS ${(s.rssBytes / 1048576).toFixed(1)} MiB (${s.rssPerPhoneBytes === null ? '-' : `${(s.rssPerPhoneBytes / 1024).toFixed(0)} KiB`} a phone), heap ${(s.heapUsedBytes / 1048576).toFixed(1)} MiB`,
     ...Object.entries(s.failures).slice(0, 10).map(([k, n]) => `  ${n} × ${k}`),
     ...s.stragglers.map((x) => `  ${x.device}: ${x.phase}: ${x.last}`),
   ];

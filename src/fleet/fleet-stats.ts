@@ -53,6 +53,8 @@ export interface FleetSummary {
   heapUsedBytes: number;
   /** (RSS after − RSS before the phones) / phones. */
   rssPerPhoneBytes: number | null;
+  /** CPU time of the fleet process (user + system) over the run. */
+  cpuMs: number;
   stragglers: Array<{ device: string; phase: string; last: string }>;
 }
 
@@ -143,7 +145,7 @@ export class FleetStats {
     return timedOut;
   }
 
-  summary(phones: Watched[], timedOut: boolean, mem: { rss: number; heapUsed: number }, rssBefore?: number): FleetSummary {
+  summary(phones: Watched[], timedOut: boolean, mem: { rss: number; heapUsed: number }, rssBefore?: number, cpu: { user: number; system: number } = { user: 0, system: 0 }): FleetSummary {
     const times = [...this.reachedAt.values()].sort((a, b) => a - b);
     return {
       count: this.count, reached: this.reachedAt.size, until: this.goal, timedOut,
@@ -152,6 +154,7 @@ export class FleetStats {
       failures: Object.fromEntries([...this.failureCounts].sort((a, b) => b[1] - a[1])),
       rssBytes: mem.rss, heapUsedBytes: mem.heapUsed,
       rssPerPhoneBytes: rssBefore === undefined || phones.length === 0 ? null : Math.round((mem.rss - rssBefore) / phones.length),
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       stragglers: phones
         .filter((p) => !this.reachedAt.has(p.status.deviceName))
         .slice(0, 20)

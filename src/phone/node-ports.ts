@@ -131,8 +131,16 @@ function connected<T extends net.Socket>(s: T, ready: 'connect' | 'secureConnect
 export class NodeNetwork implements NetworkPort {
   private readonly agent: Agent;
 
-  constructor(localAddress?: string) {
-    this.agent = new Agent({ connect: { timeout: 3000, ...(localAddress ? { localAddress } : {}) }, keepAliveTimeout: 1000, pipelining: 0 });
+  /**
+   * `connectionsPerOrigin`: a fleet is thousands of phones behind one address, and a server
+   * rightly refuses one address's thousandth connection; the fleet keeps a few busy instead and
+   * queues the rest, as a NAT'd office would look. Unlimited for one phone.
+   */
+  constructor(localAddress?: string, o: { connectionsPerOrigin?: number } = {}) {
+    this.agent = new Agent({
+      connect: { timeout: 3000, ...(localAddress ? { localAddress } : {}) }, keepAliveTimeout: 1000, pipelining: 0,
+      ...(o.connectionsPerOrigin ? { connections: o.connectionsPerOrigin } : {}),
+    });
   }
 
   udp(o: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean }): Promise<UdpEndpoint> {

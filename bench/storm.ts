@@ -1,0 +1,89 @@
+/**
+ * The boot-storm curve (issue 12): N phones in one `sepi fleet` process, all powered on at once,
+ * against the companion with trust on (ITL, signed files) on one /16 LAN, for each N given —
+ * time until every phone registered, CPU of the fleet and of the companion, the fleet's RSS and
+ * RSS per phone, percentiles per step. Run alone (`node bench/storm.ts 1000 2000 5000 10000`) or
+ * from `make bench` (bench/run.ts). Prints a table; records the row `storm` in bench/results.json.
+ * It asserts nothing: the machine's speed is not the product's.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Lab } from '../test/support/lab.ts';
+import { SEPI, startCompanion, tempDir } from '../test/support/sepi.ts';
+
+export interface StormPoint {
+  phones: number;
+  registered: number;
+  allRegisteredMs: number | null;
+  fleetCpuMs: number;
+  companionCpuMs: number;
+  fleetRssMiB: number;
+  rssPerPhoneKiB: number | null;
+  steps: Record<string, { p50: number | null; p90: number | null; p99: number | null }>;
+  failures: Record<string, number>;
+}
+
+const CLK_TCK = 100;
+
+/** User + system CPU of a process so far, from /proc (ms). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+export async function storm(counts: number[], o: { timeoutSecs?: number } = {}): Promise<StormPoint[]> {
+  const points: StormPoint[] = [];
+  for (const n of counts) {
+    const lab = await Lab.create('10.100.0');
+    const data = await tempDir(`storm-${n}`);
+    try {
+      // A /16, so 10,000 phones have addresses: the bridge, the pool and the fleet's host on it.
+      await lab.ns(lab.server, 'ip', 'addr', 'del', '10.100.0.1/24', 'dev', 'br0');
+      await lab.ns(lab.server, 'ip', 'addr', 'add', '10.100.0.1/16', 'dev', 'br0');
+      const cm = await startCompanion(lab, data, {
+        prefix: 16, dhcp: { poolFirst: '10.100.1.1', poolLast: '10.100.254.254', leaseSecs: 86400 },
+        // One fleet is one address: the per-address limits that stop a hostile host are lifted for it.
+        autoRegistration: { enabled: true, dnRange: ['100000', '139999'], perAddressBurst: 20000, perAddressPerMinute: 1000000 },
+        sip: { maxUnregisteredPerAddress: 20000 },
+      });
+      const ns = await lab.addHost('fleet', { address: '10.100.0.50/16' });
+      await lab.ns(ns, 'ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0');
+      const cpu0 = await cpuMsOf(cm.child.pid!);
+      const fleet = lab.spawn('fleet', ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(n), '--mac-base', '02:5f:00:00:00:00', '--memory-nvram', '--rate', '0', '--until', 'registered-any', '--timeout', String(o.timeoutSecs ?? 300), '--json'], { NODE_OPTIONS: '--expose-gc --max-old-space-size=8192' });
+      await fleet.exit((o.timeoutSecs ?? 300) * 1000 + 120_000);
+      const summary = fleet.events().find((e) => e['type'] === 'summary') as Record<string, unknown> | undefined;
+      if (!summary) throw new Error(`fleet of ${n} gave no summary:\n${fleet.tail()}`);
+      const steps = summary['steps'] as StormPoint['steps'];
+      points.push({
+        phones: n, registered: Number(summary['reached']), allRegisteredMs: summary['reached'] === n ? Number(summary['lastMs']) : null,
+        fleetCpuMs: Number(summary['cpuMs']), companionCpuMs: Math.round((await cpuMsOf(cm.child.pid!)) - cpu0),
+        fleetRssMiB: Math.round(Number(summary['rssBytes']) / 1048576), rssPerPhoneKiB: summary['rssPerPhoneBytes'] === null ? null : Math.round(Number(summary['rssPerPhoneBytes']) / 1024),
+        steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, { p50: v.p50, p90: v.p90, p99: v.p99 }])),
+        failures: summary['failures'] as Record<string, number>,
+      });
+    } finally {
+      await lab.destroy();
+      await rm(data, { recursive: true, force: true });
+    }
+  }
+  return points;
+}
+
+export function stormTable(points: StormPoint[]): string {
+  const s = (ms: number | null) => (ms === null ? '   -  ' : `${(ms / 1000).toFixed(1).padStart(5)} s`);
+  return [
+    'boot storm: N phones at once in one sepi fleet process against the companion (trust on), until all registered:',
+    '   phones  registered   all in   fleet CPU   cm CPU   fleet RSS  per phone   DHCP p50/p99    register p50/p99',
+    ...points.map((p) => `  ${String(p.phones).padStart(7)} ${String(p.registered).padStart(11)}  ${s(p.allRegisteredMs)}  ${s(p.fleetCpuMs)}  ${s(p.companionCpuMs)}  ${String(p.fleetRssMiB).padStart(6)} MiB  ${String(p.rssPerPhoneKiB ?? '-').padStart(5)} KiB  ${s(p.steps['dhcp']?.p50 ?? null)}/${s(p.steps['dhcp']?.p99 ?? null)}  ${s(p.steps['register']?.p50 ?? null)}/${s(p.steps['register']?.p99 ?? null)}`),
+  ].join('\n') + '\n';
+}
+
+if (import.meta.main) {
+  const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const points = await storm(counts.length ? counts : [1000, 2000, 5000, 10000]);
+  process.stdout.write(stormTable(points));
+  for (const p of points) if (Object.keys(p.failures).length) process.stdout.write(`  ${p.phones}: ${JSON.stringify(p.failures)}\n`);
+  const { recordRow } = await import('./results.ts');
+  await recordRow('storm', { points });
+}
