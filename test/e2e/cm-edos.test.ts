@@ -329,6 +329,21 @@ test('the EDOS page: labelled form, values escaped, CSRF checked, set and clear'
     assert.match(r.text, /Cleared the rule for 0022905c1a2c/);
     const l = JSON.parse(await cmOk('edos', 'list', '--json')) as EdosListView;
     assert.equal(l.rules.map((x) => x.target), [MAC]);
+
+    // The profiles page: show what a MAC is served, upload over it with a key, clear.
+    let p = await go('GET', `/ccmadmin/mpp-profiles?mac=${OTHER}`);
+    assert.is(p.status, 200);
+    for (const [id, label] of [['showMac', 'MAC Address'], ['profile', 'Profile to merge'], ['key', 'Key'], ['noKey', '']] as const) assert.match(p.text, new RegExp(`<label for="${id}">${label}`));
+    p = await go('POST', '/ccmadmin/mpp-profiles', { _csrf: csrf(p.text), mac: OTHER, profile: '<flat-profile><Station_Name>lab &lt;b&gt;</Station_Name></flat-profile>', key: 'page-key-1' });
+    assert.is(p.status, 200, p.text);
+    assert.match(p.text, /Saved for 0022905c1a2c[\s\S]*Served encrypted/);
+    assert.ok(p.text.includes('<code>lab &amp;lt;b&amp;gt;</code>') || p.text.includes('<code>lab &lt;b&gt;</code>'), 'the value shown escaped');
+    assert.not.match(p.text, /page-key-1/);
+    const bad = await go('POST', '/ccmadmin/mpp-profiles', { _csrf: csrf(p.text), mac: OTHER, profile: '<flat-profile><1bad/></flat-profile>' });
+    assert.is(bad.status, 400);
+    assert.match(bad.text, /role="alert"/);
+    p = await go('POST', '/ccmadmin/mpp-profiles/clear', { _csrf: csrf(bad.text), mac: OTHER });
+    assert.match(p.text, /Cleared the upload and key of 0022905c1a2c/);
   } finally {
     await agent.close();
   }

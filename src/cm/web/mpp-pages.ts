@@ -10,6 +10,7 @@ import type { Outcome } from '../admin/contract.ts';
 import type { EdosRuleRequest } from '../edos/contract.ts';
 import { EDOS_FAULTS } from '../edos/store.ts';
 import { type Html, form, html } from './html.ts';
+import { registerProfilePage } from './mpp-profile-page.ts';
 import { type WebContext, sendPage, sessionOf } from './web-server.ts';
 
 type Body = Record<string, string | undefined>;
@@ -23,7 +24,7 @@ const ANSWERS: Array<[string, string]> = [
 const note = (o: Outcome<unknown>, done: string) => (o.kind === 'ok' ? html`<p class="note" role="status">${done}</p>` : html`<p class="error" role="alert">${o.message}</p>`);
 
 export function registerMppPages(app: FastifyInstance, ctx: WebContext): void {
-  const nav = (csrf: string, user: string) => html`<nav><a href="/ccmadmin/phones">Phones</a><a href="/ccmadmin/device-defaults">Device Defaults</a><a href="/ccmadmin/users">Users</a><a href="/ccmadmin/bulk">Bulk Administration</a><a href="/ccmadmin/edos">EDOS</a><a href="/ccmadmin/audit">Audit Log</a><form method="post" action="/ccmadmin/logout" style="display:inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign Out</button></form> <span>${user}</span></nav>`;
+  const nav = (csrf: string, user: string) => html`<nav><a href="/ccmadmin/phones">Phones</a><a href="/ccmadmin/device-defaults">Device Defaults</a><a href="/ccmadmin/users">Users</a><a href="/ccmadmin/bulk">Bulk Administration</a><a href="/ccmadmin/edos">EDOS</a><a href="/ccmadmin/mpp-profiles">Profiles</a><a href="/ccmadmin/audit">Audit Log</a><form method="post" action="/ccmadmin/logout" style="display:inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign Out</button></form> <span>${user}</span></nav>`;
   const admin = (req: FastifyRequest, reply: FastifyReply) => {
     const s = sessionOf(ctx, req);
     if (s?.admin) return s;
@@ -53,6 +54,7 @@ export function registerMppPages(app: FastifyInstance, ctx: WebContext): void {
         <label for="profileRule">Provisioning URL (Profile_Rule, for a redirect)</label><input id="profileRule" name="profileRule" size="60" placeholder="http://10.0.0.1:6970/mpp/$PSN/$MA.xml">`, 'Save')}`, nav(csrf, s.user));
   };
 
+  registerProfilePage(app, ctx, nav);
   app.get('/ccmadmin/edos', (req, reply) => edosPage(req, reply));
   app.post('/ccmadmin/edos', (req, reply) => {
     if (!admin(req, reply)) return reply;
