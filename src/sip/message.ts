@@ -63,6 +63,11 @@ export function prependHeader<M extends SipMessage>(m: M, name: string, value: s
   return { ...m, headers: [[name, value], ...m.headers] };
 }
 
+/** A copy with a new top Via: a fresh branch, `rport` asked for (RFC 3581), sent-by left to the transport. */
+export function withNewVia(req: SipRequest, transport: TransportKind): SipRequest {
+  return prependHeader(req, 'Via', `SIP/2.0/${transport} invalid;branch=${newBranch()};rport`);
+}
+
 /** Every Via value, top first, also when a line carries several (`Via: a, b`). */
 export function viaValues(m: SipMessage): string[] {
   return headers(m, 'via').flatMap(splitList);

@@ -18,7 +18,7 @@
 import type { Clock } from '../common/clock.ts';
 import { type SipMessage, type SipRequest, type SipResponse, header, responseTo } from '../wire/sip.ts';
 import { type ClientTransaction, type ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction, type TransactionContext, clientKey } from './client-transaction.ts';
-import { MAGIC_COOKIE, type SipDestination, cseqOf, fromTag, malformedRequest, malformedResponse, newBranch, prependHeader, sentBy, topVia, viaValues } from './message.ts';
+import { MAGIC_COOKIE, type SipDestination, cseqOf, fromTag, malformedRequest, malformedResponse, sentBy, topVia, viaValues, withNewVia } from './message.ts';
 import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transaction.ts';
 import { type SipTimerSettings, type SipTimerValues, timerValues } from './timers.ts';
 import { type SipSource, type TransportDrop, type TransportSet, responseDestinations } from './transport.ts';
@@ -79,7 +79,7 @@ export class TransactionLayer {
   sendRequest(req: SipRequest, to: SipDestination, user: ClientTransactionUser): ClientTransaction {
     if (req.method === 'ACK') throw new Error('ACK is sent with sendStateless, not as a transaction');
     let out = req;
-    if (!topVia(out)) out = prependHeader(out, 'Via', `SIP/2.0/${to.transport} invalid;branch=${newBranch()};rport`);
+    if (!topVia(out)) out = withNewVia(out, to.transport);
     const branch = topVia(out)?.params['branch'];
     if (!branch?.startsWith(MAGIC_COOKIE)) throw new Error(`a request needs an RFC 3261 branch (z9hG4bK…), got ${branch}`);
     const key = clientKey(branch, out.method);
@@ -94,7 +94,7 @@ export class TransactionLayer {
 
   /** Sends outside any transaction: the ACK for a 2xx (with a new branch when it has no Via), a stateless response. */
   async sendStateless(m: SipMessage, to: SipDestination): Promise<void> {
-    const out = m.kind === 'request' && !topVia(m) ? prependHeader(m, 'Via', `SIP/2.0/${to.transport} invalid;branch=${newBranch()};rport`) : m;
+    const out = m.kind === 'request' && !topVia(m) ? withNewVia(m, to.transport) : m;
     await this.transports.send(out, to);
   }
 
@@ -175,7 +175,7 @@ export class TransactionLayer {
     else this.drop(from, `response ${res.status} matches no transaction (branch ${branch})`);
   }
 
-  /** Ends every transaction (no callbacks) and closes the transports. */
+  /** Ends every transaction (servers tell their listeners, 'normal') and closes the transports. */
   async close(): Promise<void> {
     for (const tx of [...this.clients.values()]) tx.terminate();
     for (const tx of [...this.servers.values()]) tx.terminate();
