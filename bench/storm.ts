@@ -21,6 +21,8 @@ export interface StormPoint {
   rssPerPhoneKiB: number | null;
   steps: Record<string, { p50: number | null; p90: number | null; p99: number | null }>;
   failures: Record<string, number>;
+  /** Every 5th second of the fleet's progress: phones with a lease, a configuration, registered. */
+  timeline: Array<[t: number, dhcp: number, config: number, register: number]>;
 }
 
 const CLK_TCK = 100;
@@ -61,6 +63,8 @@ export async function storm(counts: number[], o: { timeoutSecs?: number } = {}):
         fleetRssMiB: Math.round(Number(summary['rssBytes']) / 1048576), rssPerPhoneKiB: summary['rssPerPhoneBytes'] === null ? null : Math.round(Number(summary['rssPerPhoneBytes']) / 1024),
         steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, { p50: v.p50, p90: v.p90, p99: v.p99 }])),
         failures: summary['failures'] as Record<string, number>,
+        timeline: fleet.events().filter((e) => e['type'] === 'progress').filter((_, i) => i % 5 === 4)
+          .map((e) => [Math.round(Number(e['t']) / 1000), Number(e['dhcp']), Number(e['config']), Number(e['register'])]),
       });
     } finally {
       await lab.destroy();
@@ -83,7 +87,10 @@ if (import.meta.main) {
   const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
   const points = await storm(counts.length ? counts : [1000, 2000, 5000, 10000]);
   process.stdout.write(stormTable(points));
-  for (const p of points) if (Object.keys(p.failures).length) process.stdout.write(`  ${p.phones}: ${JSON.stringify(p.failures)}\n`);
+  for (const p of points) {
+    if (Object.keys(p.failures).length) process.stdout.write(`  ${p.phones}: ${JSON.stringify(p.failures)}\n`);
+    process.stdout.write(`  ${p.phones} [s, dhcp, config, register]: ${p.timeline.map((x) => `[${x.join(',')}]`).join(' ')}\n`);
+  }
   const { recordRow } = await import('./results.ts');
   await recordRow('storm', { points });
 }
