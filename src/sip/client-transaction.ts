@@ -22,7 +22,8 @@
  */
 import type { Clock } from '../common/clock.ts';
 import { type SipHeaders, type SipRequest, type SipResponse, header, headers } from '../wire/sip.ts';
-import { EMPTY_BODY, type SipDestination, cseqOf, viaValues } from './message.ts';
+import { EMPTY_BODY, type HostPort, type SipDestination, cseqOf, viaValues } from './message.ts';
+import { stampSentBy } from './transport.ts';
 import type { SipTimerValues } from './timers.ts';
 
 /** What the transaction layer gives every transaction. */
@@ -44,7 +45,8 @@ export interface ClientTransactionUser {
 export type ClientTransactionState = 'calling' | 'trying' | 'proceeding' | 'accepted' | 'completed' | 'terminated';
 
 export abstract class ClientTransaction {
-  readonly request: SipRequest;
+  /** The request; once it has left, with the sent-by its transport wrote into the Via (§18.1.1). */
+  request: SipRequest;
   readonly destination: SipDestination;
   readonly branch: string;
   readonly method: string;
@@ -52,12 +54,12 @@ export abstract class ClientTransaction {
   state: ClientTransactionState;
   protected readonly ctx: TransactionContext;
   protected readonly user: ClientTransactionUser;
-  protected readonly sendOut: (m: SipRequest) => Promise<unknown>;
+  protected readonly sendOut: (m: SipRequest) => Promise<HostPort>;
   private readonly cancels = new Map<string, () => void>();
   /** Transmissions of the request so far (the first included), for tests and logs. */
   transmissions = 0;
 
-  constructor(ctx: TransactionContext, request: SipRequest, destination: SipDestination, branch: string, user: ClientTransactionUser, send: (m: SipRequest) => Promise<unknown>) {
+  constructor(ctx: TransactionContext, request: SipRequest, destination: SipDestination, branch: string, user: ClientTransactionUser, send: (m: SipRequest) => Promise<HostPort>) {
     this.ctx = ctx;
     this.request = request;
     this.destination = destination;
@@ -87,8 +89,13 @@ export abstract class ClientTransaction {
 
   /** Sends the request; a transport failure ends the transaction and tells the TU. */
   protected transmit(): void {
-    this.transmissions++;
-    this.sendOut(this.request).catch((e: Error) => this.fail('transport', e.message));
+    const first = this.transmissions++ === 0;
+    this.sendOut(this.request).then(
+      (local) => {
+        if (first) this.request = stampSentBy(this.request, this.destination.transport, local);
+      },
+      (e: Error) => this.fail('transport', e.message),
+    );
   }
 
   protected fail(kind: 'timeout' | 'transport', detail: string): void {

@@ -68,8 +68,7 @@ export function buildCancel(invite: SipRequest): SipRequest {
 }
 
 export class OutgoingInvite {
-  /** The INVITE as last sent (after a digest answer, the second one); undefined until it has left. */
-  request: SipRequest | undefined;
+  private prepared: SipRequest | undefined;
   readonly result: Promise<InviteResult>;
   /** Early dialogs by remote tag (one per fork that sent a 1xx with a tag). */
   readonly early = new Map<string, Dialog>();
@@ -86,6 +85,19 @@ export class OutgoingInvite {
   /** ACKs sent, by the To tag of the 2xx they answer (undefined while the first is on its way). */
   private readonly acked = new Map<string, { ack: SipRequest; to: SipDestination } | undefined>();
   private cancelGiveUp: () => void = () => {};
+
+  /**
+   * The INVITE as last sent (after a digest answer, the second one), with the Via its transport
+   * wrote once it has left; undefined until it is built.
+   */
+  get request(): SipRequest | undefined {
+    return this.tx?.request ?? this.prepared;
+  }
+
+  private setRequest(r: SipRequest): void {
+    this.prepared = r;
+    this.tx = undefined;
+  }
 
   /**
    * `prepared` is the INVITE and where it goes: building it may have to open a TCP connection
@@ -105,7 +117,7 @@ export class OutgoingInvite {
     });
     prepared.then(
       ({ request, dest }) => {
-        this.request = request;
+        this.setRequest(request);
         this.dest = dest;
         if (this.cancelRequested) this.settle({ response: localResponse(request, 487, 'cancelled before it was sent'), dialog: undefined });
         else this.send();
@@ -129,7 +141,6 @@ export class OutgoingInvite {
       this.settle({ response: localResponse(req, 503, (e as Error).message), dialog: undefined });
       return;
     }
-    this.request = this.tx.request; // with the Via the layer added: CANCEL needs its branch
   }
 
   /**
@@ -182,7 +193,7 @@ export class OutgoingInvite {
       if (retry) {
         this.authTried = true;
         this.endEarly('rejected');
-        this.request = retry;
+        this.setRequest(retry);
         this.send();
         return;
       }

@@ -41,6 +41,12 @@ export interface UserAgentOptions {
   userAgent?: string;
   /** For 401/407: answered once per request. */
   credentials?: CredentialSource;
+  /**
+   * The transport for URIs that name none. RFC 3263 says UDP for `sip:`; a UA with no UDP
+   * transport (a phone on its call manager's TCP connection) means its own. Default: UDP when
+   * there is a UDP transport, else the first given.
+   */
+  defaultTransport?: TransportKind;
   /** Host names in URIs to addresses; the system resolver (A records) unless said. No SRV/NAPTR. */
   resolveHost?: (host: string) => Promise<string>;
   onDrop?: (d: TransportDrop) => void;
@@ -107,6 +113,7 @@ export class UserAgent {
   private readonly incoming = new WeakMap<ServerTransaction, IncomingInvite>();
   private nc = 0;
   private readonly core: UaCore;
+  readonly defaultTransport: TransportKind;
   /** New INVITEs. Unset: 480 Temporarily Unavailable. */
   onInvite: ((inv: IncomingInvite) => void) | undefined;
   /** re-INVITEs in a dialog. Unset: 488 Not Acceptable Here (this core does not negotiate media). */
@@ -122,6 +129,7 @@ export class UserAgent {
     const transports = o.transports instanceof TransportSet ? o.transports : new TransportSet(o.transports);
     this.layer = new TransactionLayer({ transports, clock: o.clock, ...(o.timers ? { timers: o.timers } : {}), ...(o.onDrop ? { onDrop: o.onDrop } : {}) });
     this.timers = this.layer.timers;
+    this.defaultTransport = o.defaultTransport ?? (transports.kinds.includes('UDP') ? 'UDP' : (transports.kinds[0] ?? 'UDP'));
     const tu: TransactionUser = {
       onRequest: (tx) => this.onServerTransaction(tx),
       onAck: (ack) => this.onAck(ack),
@@ -184,7 +192,7 @@ export class UserAgent {
   private async destinationFor(spec: Omit<RequestSpec, 'method'>): Promise<SipDestination> {
     if (spec.destination) return spec.destination;
     const next = spec.route?.length ? uriOf(spec.route[0]) : spec.uri;
-    const d = next === undefined ? undefined : uriDestination(next);
+    const d = next === undefined ? undefined : uriDestination(next, this.defaultTransport);
     if (!d) throw new Error(`no destination in ${next ?? spec.uri}`);
     return this.resolve(d);
   }

@@ -301,7 +301,9 @@ test('over real TCP: the UAS listens, the UAC connects; ACK and BYE ride the UAC
         resolve();
       };
     });
-    const call = alice.invite({ uri: `sip:bob@127.0.0.1:${server.listening!.port};transport=tcp` });
+    // No transport in the URI: a UA with only TCP uses TCP (RFC 3263 would say UDP).
+    assert.is(alice.defaultTransport, 'TCP');
+    const call = alice.invite({ uri: `sip:bob@127.0.0.1:${server.listening!.port}` });
     const { response, dialog } = await call.result;
     assert.is(response.status, 200);
     await accepted;
