@@ -39,8 +39,13 @@ export interface StreamTransportOptions {
   maxWriteBufferBytes?: number;
   /** Bytes held waiting for the end of a message; over this the connection is closed. */
   maxReadBufferBytes?: number;
-  /** Closes connections quiet for this long (both ways); never unless given. Timed by the clock. */
+  /**
+   * Closes connections quiet for this long (both ways); never unless given. Timed by the clock.
+   * setIdle changes it for one connection (a registrar gives a phone that registered longer).
+   */
   idle?: { clock: Clock; ms: number };
+  /** Admission of an inbound connection (a per-address cap, say); false closes it at once. */
+  admit?: (peer: HostPort) => boolean;
   onDrop?: (d: TransportDrop) => void;
 }
 
@@ -59,6 +64,7 @@ class Flow {
   /** An upper bound on the bytes the decoder holds (see onData). */
   held = 0;
   lastActivity = 0;
+  idleMs: number | undefined;
   closed = false;
   cancelIdle: () => void = noop;
 
@@ -117,9 +123,10 @@ export class StreamTransport implements Transport {
   private accept(s: StreamSocket): void {
     const key = keyOf(s.remoteAddress, s.remotePort);
     const inboundCount = [...this.flows.values()].filter((f) => f.inbound).length;
-    if (this.closed || inboundCount >= (this.o.maxConnections ?? 1024)) {
+    const full = inboundCount >= (this.o.maxConnections ?? 1024);
+    if (this.closed || full || (this.o.admit && !this.o.admit({ host: normalHost(s.remoteAddress), port: s.remotePort }))) {
       this.stats.refused++;
-      this.drop(key, `${inboundCount} connections open: refused`);
+      this.drop(key, full ? `${inboundCount} connections open: refused` : 'not admitted');
       s.close();
       return;
     }
@@ -141,15 +148,27 @@ export class StreamTransport implements Transport {
     const idle = this.o.idle;
     if (!idle) return;
     flow.lastActivity = idle.clock.now();
-    if (flow.cancelIdle !== noop) return;
+    if (flow.cancelIdle !== noop || flow.closed) return;
+    // One timer per connection, re-armed for the rest of the quiet time when it fires early.
     const arm = (ms: number) => {
       flow.cancelIdle = idle.clock.timer(ms, () => {
+        const limit = flow.idleMs ?? idle.ms;
         const quiet = idle.clock.now() - flow.lastActivity;
-        if (quiet >= idle.ms) this.closeFlow(flow, `idle for ${Math.round(quiet / 1000)} s`);
-        else arm(idle.ms - quiet);
+        if (quiet >= limit) this.closeFlow(flow, `idle for ${Math.round(quiet / 1000)} s`);
+        else arm(limit - quiet);
       });
     };
-    arm(idle.ms);
+    arm(flow.idleMs ?? idle.ms);
+  }
+
+  /** A connection's own idle limit (needs the idle option, which brings the clock). */
+  setIdle(peer: HostPort, ms: number): void {
+    const flow = this.flows.get(keyOf(peer.host, peer.port));
+    if (!flow || !this.o.idle) return;
+    flow.idleMs = ms;
+    flow.cancelIdle();
+    flow.cancelIdle = noop;
+    this.touch(flow);
   }
 
   private onData(flow: Flow, chunk: Buffer): void {

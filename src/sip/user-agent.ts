@@ -115,13 +115,13 @@ export class UserAgent {
   private readonly core: UaCore;
   readonly defaultTransport: TransportKind;
   /** New INVITEs. Unset: 480 Temporarily Unavailable. */
-  onInvite: ((inv: IncomingInvite) => void) | undefined;
+  onInvite: ((inv: IncomingInvite) => void | Promise<void>) | undefined;
   /** re-INVITEs in a dialog. Unset: 488 Not Acceptable Here (this core does not negotiate media). */
-  onReinvite: ((inv: IncomingInvite) => void) | undefined;
+  onReinvite: ((inv: IncomingInvite) => void | Promise<void>) | undefined;
   /** Other requests outside a dialog (OPTIONS, NOTIFY, MESSAGE …). Unset: 200 to OPTIONS, 405 to the rest. */
-  onRequest: ((req: IncomingRequest) => void) | undefined;
+  onRequest: ((req: IncomingRequest) => void | Promise<void>) | undefined;
   /** Requests inside a dialog other than BYE, ACK and INVITE (INFO, NOTIFY …). Unset: 200 to INFO/OPTIONS/NOTIFY, 501 to the rest. */
-  onDialogRequest: ((req: IncomingRequest) => void) | undefined;
+  onDialogRequest: ((req: IncomingRequest) => void | Promise<void>) | undefined;
 
   constructor(o: UserAgentOptions) {
     this.o = o;
@@ -297,7 +297,31 @@ export class UserAgent {
     return this.o.userAgent ? [['Server', this.o.userAgent]] : [];
   }
 
+  /** The local address a message to `to` leaves from (a TCP connection opens if needed): for a Contact built by hand. */
+  localFor(to: SipDestination): Promise<HostPort> {
+    return this.layer.transports.localFor(to);
+  }
+
+  /** A bug in a handler (thrown, or an async handler's rejection) ends that exchange with 500, never the UA. */
   private onServerTransaction(tx: ServerTransaction): void {
+    try {
+      this.dispatchRequest(tx);
+    } catch (e) {
+      this.failed(tx, e);
+    }
+  }
+
+  private guard(tx: ServerTransaction, r: void | Promise<void>): void {
+    if (r instanceof Promise) r.catch((e: unknown) => this.failed(tx, e));
+  }
+
+  private failed(tx: ServerTransaction, e: unknown): void {
+    if (tx.answered || tx.state === 'terminated') return;
+    const why = (e instanceof Error ? e.message : String(e)).slice(0, 80).replace(/[\r\n"]/g, ' ');
+    tx.respond({ ...responseTo(tx.request, 500, this.responseExtra(), EMPTY_BODY, newTag()), reason: `Server Internal Error (${why})` });
+  }
+
+  private dispatchRequest(tx: ServerTransaction): void {
     const req = tx.request;
     const reply = (status: number, reason?: string) => {
       const r = responseTo(req, status, this.responseExtra(), EMPTY_BODY, status > 100 ? newTag() : undefined);
@@ -315,11 +339,11 @@ export class UserAgent {
       const inv = new IncomingInvite(this.core, tx);
       this.incoming.set(tx, inv);
       if (!this.onInvite) return inv.reject(480);
-      return this.onInvite(inv);
+      return this.guard(tx, this.onInvite(inv));
     }
     if (req.method === 'BYE') return reply(481);
     const ir = new IncomingRequest(tx, undefined, this.responseExtra());
-    if (this.onRequest) return this.onRequest(ir);
+    if (this.onRequest) return this.guard(tx, this.onRequest(ir));
     if (req.method === 'OPTIONS') return ir.respond(200, { headers: [['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO']] });
     ir.respond(405, { headers: [['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO']] });
   }
@@ -336,9 +360,9 @@ export class UserAgent {
       const inv = new IncomingInvite(this.core, tx, dialog);
       this.incoming.set(tx, inv);
       if (!this.onReinvite) return inv.reject(488);
-      return this.onReinvite(inv);
+      return this.guard(tx, this.onReinvite(inv));
     }
-    if (this.onDialogRequest) return this.onDialogRequest(ir);
+    if (this.onDialogRequest) return this.guard(tx, this.onDialogRequest(ir));
     ir.respond(req.method === 'INFO' || req.method === 'OPTIONS' || req.method === 'NOTIFY' ? 200 : 501);
   }
 

@@ -215,6 +215,29 @@ test('TCP: a peer that does not read is cut off when the write buffer passes the
   await t.close();
 });
 
+test('TCP: admission refuses a connection; idle connections close on the clock, each at its own limit', async () => {
+  const { VirtualClock } = await import('../../src/common/clock.ts');
+  const clock = new VirtualClock();
+  const f = fakeStreamFactory();
+  const t = await StreamTransport.open({ sockets: f.factory, listen: { host: LO, port: 5060 }, idle: { clock, ms: 10_000 }, admit: (p) => p.port !== 666 });
+  const refused = f.open(666);
+  assert.ok(refused.closed);
+  assert.is(t.stats.refused, 1);
+  const quiet = f.open(30001);
+  const registered = f.open(30002);
+  t.setIdle({ host: '198.51.100.2', port: 30002 }, 60_000);
+  await clock.advance(6_000);
+  quiet.feed(encodeSip(options()));
+  await clock.advance(9_999);
+  assert.not.ok(quiet.closed, 'traffic at 6 s moved its deadline to 16 s');
+  await clock.advance(1);
+  assert.ok(quiet.closed);
+  assert.not.ok(registered.closed);
+  await clock.advance(44_000);
+  assert.ok(registered.closed, 'its own 60 s limit');
+  await t.close();
+});
+
 test('TCP on loopback: one connection both ways, responses back on it, Via sent-by is the connection\'s port', async () => {
   const server = await StreamTransport.open({ sockets: nodeTcpSockets, listen: { host: LO, port: 0 } });
   const client = await StreamTransport.open({ sockets: nodeTcpSockets });

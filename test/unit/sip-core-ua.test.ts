@@ -287,6 +287,24 @@ test('inside the dialog: INFO both ways, a re-INVITE answered and ACKed, an out-
   assert.is(await q, 481);
 });
 
+test('a handler that throws, or whose promise rejects, ends that exchange with 500 and not the UA', async () => {
+  const s = pair();
+  s.bob.onRequest = (r) => {
+    if (r.request.method === 'MESSAGE') throw new Error('bug');
+    return Promise.reject(new Error('async bug'));
+  };
+  const a = s.alice.request({ method: 'MESSAGE', uri: 'sip:bob@10.0.0.2' });
+  const b = s.alice.request({ method: 'NOTIFY', uri: 'sip:bob@10.0.0.2', headers: [['Event', 'x']] });
+  await s.at(10);
+  assert.is((await a).status, 500);
+  assert.match((await a).reason, /bug/);
+  assert.is((await b).status, 500);
+  const c = s.alice.request({ method: 'OPTIONS', uri: 'sip:bob@10.0.0.2' });
+  s.bob.onRequest = undefined;
+  await s.at(20);
+  assert.is((await c).status, 200, 'still answering');
+});
+
 test('over real TCP: the UAS listens, the UAC connects; ACK and BYE ride the UAC\'s connection, and so does the UAS\'s BYE back', async () => {
   const clock = new VirtualClock();
   const server = await StreamTransport.open({ sockets: nodeTcpSockets, listen: { host: '127.0.0.1', port: 0 } });
