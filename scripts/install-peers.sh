@@ -7,7 +7,8 @@
 # for the usecallmanager.nz peers in test/peers/usecallmanager (capfd, capfc, enccnf), which run
 # on /usr/bin/python3, never a python3 found first on PATH; chromium (the web pages driven by
 # playwright-core) and zbar-tools (zbarimg reads the Self-Care QR codes back); console-setup-linux
-# for the Linux console fonts the LCD screenshots are drawn with (the Pi's console uses them).
+# for the Linux console fonts the LCD screenshots are drawn with (the Pi's console uses them);
+# device-tree-compiler (dtc compiles the boards' keypad overlays in the tests).
 # Needs root and apt; elsewhere it says what is missing and leaves it to the operator.
 set -eu
 need=""
@@ -31,6 +32,7 @@ have nft       || need="$need nftables"
 have chromium  || need="$need chromium"
 have zbarimg   || need="$need zbar-tools"
 [ -e /usr/share/consolefonts/Uni2-Terminus16.psf.gz ] || need="$need console-setup-linux"
+have dtc       || need="$need device-tree-compiler"
 # qemu-user-static and Debian's arm64 cross C/C++ runtime (/usr/aarch64-linux-gnu, no foreign
 # dpkg architecture): the image's aarch64 Node under qemu-aarch64-static (test/e2e/image-qemu).
 have qemu-aarch64-static || need="$need qemu-user-static"

@@ -11,7 +11,7 @@ test('the shipped boards read whole: LCD, interface and keypad', async () => {
   assert.equal(pi.lcd.pixels, [160, 128]);
   assert.is(pi.keypad.source, 'evdev');
   assert.is(pi.keypad.source === 'evdev' && pi.keypad.device.startsWith('/dev/input/'), true);
-  const t = await loadBoard('terminal');
+  const t = await loadBoard('host');
   assert.is(t.keypad.source, 'terminal');
   assert.is(t.iface, 'eth0');
 });

@@ -193,8 +193,8 @@ test('the unit: the firmware on tty1 as user sepi, three capabilities, read-only
 });
 
 test('--board: the settings name it; an unknown board is refused', async () => {
-  const { entries } = await image(join(dir, 't.tar.gz'), '--board', 'terminal');
-  assert.match(entries.find((e) => e.path === 'etc/default/sepi-phone')!.data.toString(), /^SEPI_BOARD=terminal$/m);
+  const { entries } = await image(join(dir, 't.tar.gz'), '--board', 'host');
+  assert.match(entries.find((e) => e.path === 'etc/default/sepi-phone')!.data.toString(), /^SEPI_BOARD=host$/m);
   const bad = await image(join(dir, 'x.tar.gz'), '--board', 'nope').catch((e: { code: number; stderr: string }) => e);
   assert.ok('code' in bad && bad.code === 1, 'exit 1');
   assert.match((bad as { stderr: string }).stderr, /--board nope: no such board in the load \(.*rpi3-st7735r.*\)/);
