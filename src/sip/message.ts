@@ -150,8 +150,10 @@ export function malformedRequest(req: SipRequest): string | undefined {
   if (!cseq) return 'no readable CSeq';
   if (cseq.method !== req.method) return `CSeq method ${cseq.method} is not ${req.method}`;
   if (!header(req, 'call-id')) return 'no Call-ID';
-  if (!parseNameAddr(header(req, 'from') ?? '') || header(req, 'from') === undefined) return 'no From';
-  if (!parseNameAddr(header(req, 'to') ?? '') || header(req, 'to') === undefined) return 'no To';
+  for (const name of ['from', 'to']) {
+    const v = header(req, name);
+    if (v === undefined || !parseNameAddr(v)?.uri) return `no readable ${name === 'from' ? 'From' : 'To'}`;
+  }
   return undefined;
 }
 

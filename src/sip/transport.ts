@@ -9,7 +9,7 @@
  *    TCP, the connection's own port, which is what a Cisco phone advertises);
  *  - server side (§18.2.1, RFC 3581): a request whose sent-by host is not the packet's source
  *    gets `received=`, and an empty `rport` gets the source port, so the response can find its
- *    way back through a NAT; responses then go where §18.2.2 says (responseDestination).
+ *    way back through a NAT; responses then go where §18.2.2 says (responseDestinations).
  */
 import { networkInterfaces } from 'node:os';
 import type { SipMessage, SipRequest, SipResponse } from '../wire/sip.ts';
@@ -93,8 +93,8 @@ export function stampReceived(req: SipRequest, from: HostPort): SipRequest | und
  * Where a response goes (§18.2.2, RFC 3581 §4): over a reliable transport, back on the
  * connection the request came in on (the source address names it; the caller sends there with
  * `existingOnly`), else over a new connection to `received` (or the sent-by host) at the sent-by
- * port; over UDP to `received` (or the sent-by
- * host) at `rport` if the request asked for it, else at the sent-by port.
+ * port; over UDP to `received` (or the sent-by host) at `rport` if the request asked for it,
+ * else at the sent-by port.
  */
 export function responseDestinations(res: SipResponse, source: SipSource): SipDestination[] {
   const via = topVia(res);
