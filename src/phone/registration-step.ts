@@ -10,7 +10,7 @@ import type { PhoneModel } from '../wire/models.ts';
 import type { Clock } from '../common/clock.ts';
 import type { NetworkPort } from './ports.ts';
 import { type NetContext, type Provisioned, type Report, stepTimer } from './provisioning.ts';
-import { type RegistrarMember, type RegistrationEvent, type RegistrationOutcome, SipRegistration } from './sip-registration.ts';
+import { type RegistrarMember, type RegistrationEvent, type RegistrationOutcome, SipRegistration, type SipLineFlow } from './sip-registration.ts';
 
 export interface RegistrationStepOptions {
   mac: MacAddress;
@@ -23,6 +23,8 @@ export interface RegistrationStepOptions {
   /** Registered, or lost again: the flow follows its registered state from these. */
   onRegistered: (registered: boolean) => void;
   onServiceControl: (action: ServiceAction) => void;
+  /** The registered line's user agent and connection (for calls), and undefined when it goes. */
+  onLine?: ((line: SipLineFlow | undefined) => void) | undefined;
 }
 
 const FALLBACK_SIP_STACK = { timerRegisterExpires: 3600, timerRegisterDelta: 5, timerKeepAliveExpires: 120, timerT1: 500, timerT2: 4000 };
@@ -57,6 +59,7 @@ export async function register(o: RegistrationStepOptions, p: Provisioned, net: 
     // A registration of an aborted cycle may still report on its way out; nobody needs to hear it.
     onEvent: (e) => (signal.aborted ? undefined : reportRegistration(o, e, elapsed, p)),
     onServiceControl: o.onServiceControl,
+    ...(o.onLine ? { onLine: o.onLine } : {}),
   });
   o.report({ step: 'register', state: 'start', ms: 0, message: `Registering ${reg.user}`, user: reg.user, callId: reg.callId });
   if (members.length === 0) {
