@@ -9,6 +9,8 @@
  *  2. Memory of 100 emulated phones in one process (`sepi fleet`, all registered), against one
  *     phone in the same kind of process; the fleet collects garbage before it measures, so the
  *     heap figures are live objects, not whatever the collector had not reached yet.
+ *  3. DHCP exchanges/s through a relay: the companion against Kea and dnsmasq under perfdhcp
+ *     and sepi's own generator (bench/dhcp.ts); its figures also go to bench/results.json.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +20,8 @@ import { ProvisioningFiles } from '../src/cm/provisioning-files.ts';
 import { Lab } from '../test/support/lab.ts';
 import { needs } from '../test/support/proc.ts';
 import { ROOT, SEPI, startCompanion, tempDir } from '../test/support/sepi.ts';
+import { benchDhcp } from './dhcp.ts';
+import { recordRow } from './results.ts';
 
 const RUNS = Number(process.env['SEPI_BENCH_RUNS'] ?? 7);
 const FLEET = Number(process.env['SEPI_BENCH_FLEET'] ?? 100);
@@ -127,3 +131,8 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+// 3. DHCP: sepi against Kea and dnsmasq under perfdhcp and sepi's own generator (bench/dhcp.ts).
+const dhcp = await benchDhcp();
+process.stdout.write(dhcp.lines.join('\n') + '\n');
+await recordRow('dhcp', dhcp.figures);

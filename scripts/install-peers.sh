@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs, when missing, the Debian packages of the peers that nobody here wrote and that the
 # end-to-end tests, the demo and the bench run against: dnsmasq, tftpd-hpa, tftp-hpa, atftp,
-# busybox udhcpc, kamailio, tshark, SIPp, socat, iproute2 (ip netns), nftables (a lossy LAN),
+# busybox udhcpc, kamailio, tshark, SIPp, socat, Kea's DHCPv4 server and ISC's perfdhcp (in
+# kea-admin) for the DHCP row of the bench, iproute2 (ip netns), nftables (a lossy LAN),
 # jq (the JSON stream's recipes in docs/cli.md), openssl and python3 (an independent ITL
 # builder and a second opinion on signatures), and Debian's python3-cryptography and python3-lxml
 # for the usecallmanager.nz peers in test/peers/usecallmanager (capfd, capfc, enccnf), which run
@@ -15,6 +16,9 @@ need=""
 have() { command -v "$1" >/dev/null 2>&1; }
 have ip        || need="$need iproute2"
 have dnsmasq   || need="$need dnsmasq-base"
+# /usr/sbin: not on every root PATH.
+have kea-dhcp4 || [ -x /usr/sbin/kea-dhcp4 ] || need="$need kea-dhcp4-server"
+have perfdhcp  || [ -x /usr/sbin/perfdhcp ] || need="$need kea-admin"
 have in.tftpd  || need="$need tftpd-hpa"
 have tftp      || need="$need tftp-hpa"
 have atftp     || need="$need atftp"

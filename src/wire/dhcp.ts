@@ -12,8 +12,8 @@
  *   chaddr (16)  sname (64)  file (128)
  *   magic cookie 99.130.83.99, then options: code, len, value … 255
  */
-import { ByteReader, ByteWriter, ascii, text } from './bytes.ts';
-import { bytesToIpv4, ipv4ToBytes } from './ipv4.ts';
+import { ByteReader, ascii, text } from './bytes.ts';
+import { bytesToIpv4 } from './ipv4.ts';
 import { type Result, WireError, catchWire, err, ok } from './result.ts';
 
 export const DHCP_SERVER_PORT = 67;
@@ -152,33 +152,79 @@ export function decodeDhcp(buf: Uint8Array): Result<DhcpMessage> {
   });
 }
 
+/**
+ * A dotted quad's four bytes, as ipv4ToBytes reads them (the same addresses accepted, the same
+ * RangeError otherwise) without a regular expression or arrays: the companion's DHCP server
+ * encodes five addresses per reply, thousands of replies a second (docs/scale.md).
+ */
+function quadBytes(ip: string): Uint8Array {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) break;
+      out[part++] = n;
+      n = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && !(digits > 0 && n === 0)) {
+      n = n * 10 + (c - 0x30);
+      if (++digits > 3 || n > 255) break;
+    } else {
+      break;
+    }
+    if (i === ip.length && part === 4) return out;
+  }
+  throw new RangeError(`not an IPv4 address: ${ip}`);
+}
+
+/**
+ * One buffer of the exact size, written in place: no growing writer, no intermediate arrays —
+ * the companion's DHCP server encodes a reply per request (docs/scale.md). Errors as before:
+ * a RangeError for an address, a chaddr, an sname/file or an option code that cannot be encoded.
+ */
 export function encodeDhcp(m: DhcpMessage): Buffer {
-  const w = new ByteWriter();
-  w.u8(m.op).u8(m.htype).u8(m.hlen).u8(m.hops).u32(m.xid).u16(m.secs).u16(m.flags);
-  for (const ip of [m.ciaddr, m.yiaddr, m.siaddr, m.giaddr]) w.bytes(ipv4ToBytes(ip));
+  const ips = [quadBytes(m.ciaddr), quadBytes(m.yiaddr), quadBytes(m.siaddr), quadBytes(m.giaddr)];
   if (m.chaddr.length > 16) throw new RangeError('chaddr longer than 16 bytes');
-  w.bytes(m.chaddr).zeros(16 - m.chaddr.length);
-  const field = (s: string, size: number) => {
-    const b = ascii(s);
-    if (b.length >= size) throw new RangeError(`field longer than ${size - 1} bytes`);
-    w.bytes(b).zeros(size - b.length);
-  };
-  field(m.sname, 64);
-  field(m.file, 128);
-  w.u32(MAGIC);
+  const sname = ascii(m.sname);
+  if (sname.length >= 64) throw new RangeError('field longer than 63 bytes');
+  const file = ascii(m.file);
+  if (file.length >= 128) throw new RangeError('field longer than 127 bytes');
+  let size = HEADER_BYTES + 4 + 1;
   for (const [code, value] of m.options) {
     if (code <= 0 || code >= 255) throw new RangeError(`option code ${code} cannot be encoded`);
     // RFC 3396: values longer than 255 bytes go out as consecutive instances of the option.
-    let at = 0;
-    do {
-      const chunk = value.subarray(at, at + 255);
-      w.u8(code).u8(chunk.length).bytes(chunk);
-      at += 255;
-    } while (at < value.length);
+    size += value.length + 2 * Math.max(1, Math.ceil(value.length / 255));
   }
-  w.u8(255);
-  if (w.length < MIN_MESSAGE) w.zeros(MIN_MESSAGE - w.length);
-  return w.finish();
+  const b = Buffer.alloc(Math.max(size, MIN_MESSAGE));
+  b[0] = m.op & 0xff;
+  b[1] = m.htype & 0xff;
+  b[2] = m.hlen & 0xff;
+  b[3] = m.hops & 0xff;
+  b.writeUInt32BE(m.xid >>> 0, 4);
+  b.writeUInt16BE(m.secs & 0xffff, 8);
+  b.writeUInt16BE(m.flags & 0xffff, 10);
+  for (let k = 0; k < 4; k++) b.set(ips[k]!, 12 + 4 * k);
+  b.set(m.chaddr, 28);
+  b.set(sname, 44);
+  b.set(file, 108);
+  b.writeUInt32BE(MAGIC, HEADER_BYTES);
+  let at = HEADER_BYTES + 4;
+  for (const [code, value] of m.options) {
+    let from = 0;
+    do {
+      const chunk = value.subarray(from, from + 255);
+      b[at++] = code & 0xff;
+      b[at++] = chunk.length;
+      b.set(chunk, at);
+      at += chunk.length;
+      from += 255;
+    } while (from < value.length);
+  }
+  b[at] = 255;
+  return b;
 }
 
 // ---- typed option values -------------------------------------------------------------------
@@ -186,7 +232,7 @@ export function encodeDhcp(m: DhcpMessage): Buffer {
 const optErr = (code: number, message: string) => new WireError('dhcp', 'bad-option', `option ${code}: ${message}`);
 
 export const u32Option = (v: number): Uint8Array => Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
-export const ipListOption = (ips: readonly string[]): Uint8Array => Buffer.concat(ips.map((ip) => ipv4ToBytes(ip)));
+export const ipListOption = (ips: readonly string[]): Uint8Array => (ips.length === 1 ? quadBytes(ips[0]!) : Buffer.concat(ips.map(quadBytes)));
 
 export function readIpList(m: DhcpMessage, code: number): Result<string[] | undefined> {
   const v = m.options.get(code);

@@ -1,9 +1,12 @@
 /**
  * Where the companion's DHCP replies go (RFC 2131 §4.1), seen from other namespaces: through a
  * relay to the relay's port 67, unicast (a bystander on the same port hears nothing); an INFORM
- * answered unicast to its ciaddr; and a client on another subnet leasing through dnsmasq as a
- * DHCP relay (--dhcp-relay), busybox udhcpc as the client. The npm package the companion used
- * before broadcast everything to port 68 and served no relayed client.
+ * answered unicast to its ciaddr; a storm through a relay whose socket is bound to its own
+ * address (bench/dhcp-load.ts: Linux gives such a socket no broadcast, so every reply it counts
+ * was sent to giaddr:67) while bystanders on ports 67 and 68 hear nothing of it; and a client
+ * on another subnet leasing through dnsmasq as a DHCP relay (--dhcp-relay), busybox udhcpc as
+ * the client. The npm package the companion used before broadcast everything to port 68 and
+ * served no relayed client (issue 12 measured a relay getting nothing).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -114,6 +117,25 @@ relay('an INFORM is answered unicast to its ciaddr with options and no address; 
   await waitHeard(bystander, d.xid);
   assert.is(heard(bystander, i.xid).length, 0);
   await companion.waitForLine(/dhcp inform 020000008903 10\.89\.0\.70/, 5_000);
+});
+
+const LOAD = join(ROOT, 'bench/dhcp-load.ts');
+
+relay('50 clients through a relay bound to its own address: every exchange completes, only unicast to giaddr:67 reaches it; bystanders hear nothing', async () => {
+  const ns = await lab.addHost('loadrelay', { address: '10.89.0.62/24' });
+  const on67 = await probeAt('quiet67', '10.89.0.63', 67);
+  const on68 = await probeAt('quiet68', '10.89.0.64', 68);
+  const gen = lab.spawn('dhcp-load', ns, process.execPath, [LOAD, '--server', SERVER, '--relay', '10.89.0.62', '--clients', '50', '--rate', '100', '--mac-base', '025e89000000', '--json', '--acks', '--idle-secs', '10']);
+  const s = await gen.waitForEvent('the summary', (e) => e['summary'] === true, 60_000);
+  assert.is(s['acked'], 50, JSON.stringify(s));
+  assert.is(s['duplicates'], 0);
+  assert.is(s['nak'], 0);
+  const addresses = gen.events().filter((e) => typeof e['ack'] === 'string').map((e) => String(e['address']));
+  assert.ok(addresses.every((a) => /^10\.89\.0\.1\d\d$/.test(a)), addresses.join(' '));
+  // Whatever the bystanders heard (other tests' broadcasts), none of it was for these clients.
+  const ours = (p: Proc) => heard(p).filter((h) => Buffer.from(h.m.chaddr).toString('hex').startsWith('025e89'));
+  assert.is(ours(on67).length, 0, 'nothing for the relay\'s clients on another host\'s port 67');
+  assert.is(ours(on68).length, 0, 'nor broadcast to port 68');
 });
 
 const UDHCPC_SCRIPT = `#!/bin/sh

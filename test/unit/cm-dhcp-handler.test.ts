@@ -2,7 +2,8 @@
  * The companion's DHCP handler with a real SQLite lease table and virtual time, no socket:
  * REQUEST states (RFC 2131 §4.3.2), DECLINE, INFORM, RELEASE, the offer hold, the per-client
  * rate limit, malformed input logged once a minute per source — and, over random messages,
- * that nothing a client sends makes it throw.
+ * that nothing a client sends makes it throw. `serve` does what the service does around the
+ * handler (group-commit.ts): commit what is queued before an ACK may be sent.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -68,10 +69,17 @@ function reply(out: Outgoing | undefined): DhcpMessage & { type: number } {
   return { ...d.value, type: d.value.options.get(53)![0]! };
 }
 
+/** One datagram as the service handles it: what it changed committed before its reply leaves. */
+function serve(h: DhcpHandler, bytes: Uint8Array, from: string): Outgoing | undefined {
+  const out = h.handle(bytes, from);
+  if (h.pendingWrites > 0 || out?.afterCommit) assert.ok(h.commit(), 'committed');
+  return out;
+}
+
 /** DISCOVER then REQUEST (SELECTING): the bound address. */
 function bind(h: DhcpHandler, n: number): string {
-  const offered = reply(h.handle(msg(DISCOVER, n), '0.0.0.0')).yiaddr;
-  const ack = reply(h.handle(msg(REQUEST, n, { requested: offered, serverId: SELF }), '0.0.0.0'));
+  const offered = reply(serve(h, msg(DISCOVER, n), '0.0.0.0')).yiaddr;
+  const ack = reply(serve(h, msg(REQUEST, n, { requested: offered, serverId: SELF }), '0.0.0.0'));
   assert.is(ack.type, ACK);
   return ack.yiaddr;
 }
@@ -91,19 +99,25 @@ t('REQUEST states are told apart by server id, requested address, ciaddr (and gi
   assert.is(decideRequest(r({ requested: '10.20.0.100' }), SELF, undefined).kind, 'nak');
 });
 
-t('SELECTING, INIT-REBOOT, RENEWING: ACK, the lease saved before the reply is returned; a wrong address is NAKed', ({ h, db, log }) => {
+t('SELECTING, INIT-REBOOT, RENEWING: ACK, sent only after the commit that saves the lease; a wrong address is NAKed', ({ h, db, log }) => {
   const offer = reply(h.handle(msg(DISCOVER, 1), '0.0.0.0'));
   assert.is(offer.type, OFFER);
   assert.is(offer.yiaddr, '10.20.0.100');
-  assert.is(db.lease(hex(1)), undefined, 'an offer writes nothing');
+  assert.is(h.pendingWrites, 0, 'an offer writes nothing');
+  assert.is(db.lease(hex(1)), undefined);
   const out = h.handle(msg(REQUEST, 1, { requested: '10.20.0.100', serverId: SELF }), '0.0.0.0');
-  assert.is(db.lease(hex(1))?.state, 'bound', 'saved by the time the ACK exists');
+  assert.is(out?.afterCommit, true, 'the ACK waits for the commit');
+  assert.is(h.pendingWrites, 1);
+  assert.is(db.lease(hex(1)), undefined, 'not on disk before the commit');
+  assert.ok(h.commit());
+  assert.is(db.lease(hex(1))?.state, 'bound', 'on disk after it');
   assert.is(reply(out).type, ACK);
   assert.equal({ address: out!.address, port: out!.port }, { address: '255.255.255.255', port: 68 });
-  assert.is(reply(h.handle(msg(REQUEST, 1, { requested: '10.20.0.100' }), '0.0.0.0')).type, ACK, 'INIT-REBOOT');
-  const renew = h.handle(msg(REQUEST, 1, { ciaddr: '10.20.0.100' }), '10.20.0.100');
+  assert.is(reply(serve(h, msg(REQUEST, 1, { requested: '10.20.0.100' }), '0.0.0.0')).type, ACK, 'INIT-REBOOT');
+  const renew = serve(h, msg(REQUEST, 1, { ciaddr: '10.20.0.100' }), '10.20.0.100');
   assert.equal({ type: reply(renew).type, ciaddr: reply(renew).ciaddr, to: renew!.address, port: renew!.port }, { type: ACK, ciaddr: '10.20.0.100', to: '10.20.0.100', port: 68 });
   const nak = h.handle(msg(REQUEST, 1, { requested: '10.20.0.150' }), '0.0.0.0');
+  assert.is(nak?.afterCommit, undefined, 'a NAK goes at once');
   assert.is(reply(nak).type, NAK);
   assert.is(nak!.address, '255.255.255.255');
   assert.is(Buffer.from(reply(nak).options.get(56)!).toString(), 'requested address not available');
@@ -123,21 +137,23 @@ t('offers are held 60 s; a REQUEST for another server frees the hold at once', a
 
 t('DECLINE: the address is not offered to anyone for a while, and logged; only the client\'s own address may be declined', async ({ h, db, clock, log }) => {
   const a = bind(h, 1);
-  assert.is(h.handle(msg(DECLINE, 1, { requested: '10.20.0.150', serverId: SELF }), '0.0.0.0'), undefined);
+  assert.is(serve(h, msg(DECLINE, 1, { requested: '10.20.0.150', serverId: SELF }), '0.0.0.0'), undefined);
   assert.ok(log.some((e) => e.type === 'ignored' && /DECLINE of 10\.20\.0\.150, not an address given/.test(e.detail ?? '')));
-  assert.is(h.handle(msg(DECLINE, 1, { requested: a, serverId: '10.20.0.9' }), '0.0.0.0'), undefined);
+  assert.is(serve(h, msg(DECLINE, 1, { requested: a, serverId: '10.20.0.9' }), '0.0.0.0'), undefined);
   assert.is(db.lease(hex(1))?.state, 'bound', 'a DECLINE for another server changes nothing');
-  assert.is(h.handle(msg(DECLINE, 1, { requested: a, serverId: SELF }), '0.0.0.0'), undefined);
+  assert.is(serve(h, msg(DECLINE, 1, { requested: a, serverId: SELF }), '0.0.0.0'), undefined);
   assert.ok(log.some((e) => e.type === 'decline' && e.address === a && e.mac === hex(1)));
   assert.is(db.lease(hex(1))?.state, 'released');
-  assert.is.not(reply(h.handle(msg(DISCOVER, 1), '0.0.0.0')).yiaddr, a, 'not offered back to the client');
-  assert.is.not(reply(h.handle(msg(DISCOVER, 2), '0.0.0.0')).yiaddr, a, 'nor to another');
+  assert.is.not(reply(serve(h, msg(DISCOVER, 1), '0.0.0.0')).yiaddr, a, 'not offered back to the client');
+  assert.is.not(reply(serve(h, msg(DISCOVER, 2), '0.0.0.0')).yiaddr, a, 'nor to another');
   // A declined offer (never bound) is also taken out.
-  const offered = reply(h.handle(msg(DISCOVER, 3), '0.0.0.0')).yiaddr;
-  h.handle(msg(DECLINE, 3, { requested: offered, serverId: SELF }), '0.0.0.0');
-  assert.is.not(reply(h.handle(msg(DISCOVER, 3), '0.0.0.0')).yiaddr, offered);
+  const offered = reply(serve(h, msg(DISCOVER, 3), '0.0.0.0')).yiaddr;
+  serve(h, msg(DECLINE, 3, { requested: offered, serverId: SELF }), '0.0.0.0');
+  assert.is.not(reply(serve(h, msg(DISCOVER, 3), '0.0.0.0')).yiaddr, offered);
   await clock.advance(DECLINE_HOLD_MS + OFFER_HOLD_MS);
-  assert.is(reply(h.handle(msg(DISCOVER, 4), '0.0.0.0')).yiaddr, a, 'back in the pool after the hold');
+  // The released lease is still client 1's first choice; free addresses go to others first.
+  assert.is.not(reply(serve(h, msg(DISCOVER, 4), '0.0.0.0')).yiaddr, a, 'a free address first');
+  assert.is(reply(serve(h, msg(DISCOVER, 1), '0.0.0.0')).yiaddr, a, 'back to its client after the hold');
 });
 
 t('INFORM: an ACK with the options, no yiaddr and no lease time, unicast to ciaddr; refused without ciaddr or off our network', ({ h, db }) => {
@@ -155,7 +171,7 @@ t('INFORM: an ACK with the options, no yiaddr and no lease time, unicast to ciad
 
 t('RELEASE marks the lease released; a relay off the pool\'s network is not served', ({ h, db, log }) => {
   const a = bind(h, 6);
-  h.handle(msg(RELEASE, 6, { ciaddr: a, serverId: SELF }), a);
+  serve(h, msg(RELEASE, 6, { ciaddr: a, serverId: SELF }), a);
   assert.is(db.lease(hex(6))?.state, 'released');
   assert.ok(log.some((e) => e.type === 'release' && e.address === a && !e.detail));
   assert.is(h.handle(msg(DISCOVER, 7, { giaddr: '192.0.2.1' }), '192.0.2.1'), undefined);
@@ -204,14 +220,18 @@ t('malformed messages: counted, logged once a minute per source with the codec\'
   assert.is(counters.malformed, 54);
 });
 
-t('an exception while handling (the database gone) is caught, counted and logged; the handler goes on', ({ h, db, log, counters }) => {
+t('the database gone: offers still come from memory; a failed commit is counted and logged, and reported so its ACKs stay unsent', ({ h, db, log, counters }) => {
   db.close();
-  assert.is(h.handle(msg(DISCOVER, 12), '10.0.0.5'), undefined);
-  assert.is(h.handle(msg(DISCOVER, 12), '10.0.0.5'), undefined);
+  const offered = reply(h.handle(msg(DISCOVER, 12), '10.0.0.5')).yiaddr;
+  for (const n of [12, 12]) {
+    const ack = h.handle(msg(REQUEST, n, { requested: offered, serverId: SELF }), '10.0.0.5');
+    assert.is(ack?.afterCommit, true);
+    assert.is(h.commit(), false, 'the commit failed: the ACK must not go');
+  }
   assert.is(counters.failed, 2);
   const errors = log.filter((e) => e.type === 'error');
-  assert.is(errors.length, 1, 'once a minute per source');
-  assert.match(errors[0]!.detail!, /^handling DHCP from 10\.0\.0\.5 failed: .* \(1 so far\)$/);
+  assert.is(errors.length, 1, 'once a minute');
+  assert.match(errors[0]!.detail!, /^writing leases failed: .* \(1 so far\)$/);
 });
 
 t('peer strings reach the log as data, control characters and all', ({ h, log }) => {

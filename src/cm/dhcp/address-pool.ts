@@ -1,86 +1,140 @@
 /**
- * Which address a client gets. Leases live in SQLite (db.ts), so they survive restarts and one
- * address never goes to two phones; two short holds live in memory, because after a restart
- * they are worth nothing and so cost no disk write:
+ * Which address a client gets, answered from memory. The leases table in SQLite (db.ts) is the
+ * durable record: read once when the server starts, written through the lease journal
+ * (lease-journal.ts) in batches, and never read again to serve a request. In memory:
  *
- *  - an address offered and not yet requested is held for its client for OFFER_HOLD_MS, so
- *    phones booting together are not all offered the same one;
- *  - an address a client declined (RFC 2131 §4.3.3: something else answers ARP for it) is not
- *    offered to anyone for DECLINE_HOLD_MS (dnsmasq waits as long).
+ *  - the leases, indexed by MAC and by address (one lease per address, one per MAC);
+ *  - the free addresses, lowest first (free-addresses.ts): never leased, or handed back;
+ *  - the leases of the pool by expiry (a min-heap), so a lease that is over — expired, or
+ *    released (its expiry set to the moment of release) — is reused, oldest first, once no
+ *    free address is left: a client that comes back soon finds its old address still its own,
+ *    as RFC 2131 §4.3.1 prefers;
+ *  - two short holds, worth nothing after a restart and so never written: an address offered
+ *    and not yet requested is held for its client for OFFER_HOLD_MS, so phones booting
+ *    together are not offered the same one; an address a client declined (RFC 2131 §4.3.3:
+ *    something else answers ARP for it) is not offered to anyone for DECLINE_HOLD_MS (dnsmasq
+ *    waits as long). Holds end from a heap by end time, never by a sweep.
  *
- * A MAC's own lease comes first, then its offer, then the first pool address that no live lease,
- * other client's offer or decline holds; the server's own address is never handed out.
+ * A MAC's own lease comes first (unless declined or offered meanwhile to another client), then
+ * its offer, then the lowest free address, then the lease over longest; the server's own
+ * address is never handed out. Every request costs O(log n) in the pool size, whatever the
+ * number of leases; nothing scans the pool or the table.
+ *
+ * Leases are keyed by MAC (chaddr), as the table is; option 61 is echoed but not a key (a Cisco
+ * phone sends 61 = 01 + its MAC anyway).
  */
 import type { Clock } from '../../common/clock.ts';
 import { intToIpv4, ipv4ToInt, prefixToMask } from '../../wire/ipv4.ts';
 import type { CompanionConfig } from '../config.ts';
-import type { CompanionDb } from '../db.ts';
+import type { CompanionDb, LeaseRecord } from '../db.ts';
+import { FreeAddresses } from './free-addresses.ts';
+import { LeaseJournal } from './lease-journal.ts';
+import { MinHeap } from './min-heap.ts';
 
 export const OFFER_HOLD_MS = 60_000;
 export const DECLINE_HOLD_MS = 10 * 60_000;
 
+interface Lease extends LeaseRecord {
+  /** The address as a number (the index's key). */
+  n: number;
+}
+type Until = { n: number; until: number };
+type Hold = { mac: string; n: number; until: number };
+
 export class AddressPool {
-  private readonly db: CompanionDb;
   private readonly cfg: CompanionConfig;
   private readonly clock: Clock;
-  /** MAC -> the address offered to it. At most one per pool address, so bounded by the pool. */
-  private readonly offers = new Map<string, { address: string; until: number }>();
-  /** Address -> until when nobody is offered it. Only pool addresses, so bounded by the pool. */
-  private readonly declined = new Map<string, number>();
+  readonly journal: LeaseJournal;
   private readonly first: number;
   private readonly last: number;
   private readonly mask: number;
+  private readonly self: number;
+
+  private readonly byMac = new Map<string, Lease>();
+  private readonly byAddress = new Map<number, Lease>();
+  /** MAC -> its offer; address -> the MAC it is offered to. At most one per pool address. */
+  private readonly offers = new Map<string, Hold>();
+  private readonly offered = new Map<number, string>();
+  /** Address -> until when nobody is offered it. Only pool addresses. */
+  private readonly declined = new Map<number, number>();
+  private readonly free: FreeAddresses;
+  /** Pool leases by expiry; an entry whose lease changed since is skipped. */
+  private readonly expiries = new MinHeap<Until>((a, b) => a.until < b.until || (a.until === b.until && a.n < b.n));
+  private readonly offerEnds = new MinHeap<Hold>((a, b) => a.until < b.until);
+  private readonly declineEnds = new MinHeap<Until>((a, b) => a.until < b.until);
 
   constructor(db: CompanionDb, cfg: CompanionConfig, clock: Clock) {
-    this.db = db;
     this.cfg = cfg;
     this.clock = clock;
+    this.journal = new LeaseJournal(db.handle);
     this.first = ipv4ToInt(cfg.dhcp.poolFirst);
     this.last = ipv4ToInt(cfg.dhcp.poolLast);
     this.mask = ipv4ToInt(prefixToMask(cfg.prefix));
+    this.self = ipv4ToInt(cfg.address);
+    this.free = new FreeAddresses(this.first, this.last, (n) => this.held(n));
+    for (const l of db.leases()) this.index({ ...l, n: ipv4ToInt(l.address) });
   }
 
-  /** The address for a MAC: its lease if it has one, else its offer, else the first free one. */
+  /** The address for a MAC: its lease if it has one, else its offer, else a free one. Takes nothing. */
   allocate(mac: string): string | undefined {
     const now = this.clock.now();
-    this.forgetExpired(now);
-    const own = this.db.lease(mac);
-    if (own && this.inPool(own.address) && !this.declined.has(own.address)) return own.address;
-    const offered = this.offers.get(mac);
-    if (offered) return offered.address;
-    const held = new Set<string>(this.declined.keys());
-    for (const o of this.offers.values()) held.add(o.address);
-    const leases = new Map(this.db.leases().map((l) => [l.address, l]));
-    for (let n = this.first; n <= this.last; n++) {
-      const ip = intToIpv4(n);
-      if (ip === this.cfg.address || held.has(ip)) continue;
-      const holder = leases.get(ip);
-      if (!holder || holder.mac === mac || holder.expiresAt < now) return ip;
-    }
-    return undefined;
+    this.endHolds(now);
+    const own = this.byMac.get(mac);
+    if (own && this.inRange(own.n) && !this.declined.has(own.n) && (this.offered.get(own.n) ?? mac) === mac) return own.address;
+    const offer = this.offers.get(mac);
+    if (offer) return intToIpv4(offer.n);
+    const n = this.free.peek() ?? this.overLease(now);
+    return n === undefined ? undefined : intToIpv4(n);
   }
 
-  /** Reserves an offered address for its client (nothing to do when it is the client's lease). */
+  /**
+   * Reserves an offered address for its client. A live lease of the client's needs no hold (no
+   * one else is given a live lease's address); a lease that is over does, or another client
+   * could be offered it before this one's REQUEST.
+   */
   hold(mac: string, address: string): void {
-    if (this.db.lease(mac)?.address !== address) this.offers.set(mac, { address, until: this.clock.now() + OFFER_HOLD_MS });
+    const n = ipv4ToInt(address);
+    const own = this.byMac.get(mac);
+    if (own?.n === n && own.expiresAt > this.clock.now()) return;
+    if (this.offers.get(mac)?.n === n) return;
+    this.dropHold(mac);
+    const h = { mac, n, until: this.clock.now() + OFFER_HOLD_MS };
+    this.offers.set(mac, h);
+    this.offered.set(n, mac);
+    this.offerEnds.push(h);
   }
 
   /** The client chose another server: its offer is free for others at once. */
   dropHold(mac: string): void {
+    const h = this.offers.get(mac);
+    if (!h) return;
     this.offers.delete(mac);
+    if (this.offered.get(h.n) === mac) this.offered.delete(h.n);
+    this.handedBack(h.n);
   }
 
-  /** Saves the lease (durably: synchronous=FULL) before the ACK leaves. */
+  /**
+   * Binds the address to the MAC in memory and queues the write; the caller sends the ACK only
+   * after the journal's next commit (dhcp-service.ts), so it leaves after the lease is durable.
+   */
   bind(mac: string, address: string, vendorClass: string): void {
-    this.db.saveLease({ mac, address, state: 'bound', expiresAt: this.clock.now() + this.cfg.dhcp.leaseSecs * 1000, vendorClass });
-    this.offers.delete(mac);
+    const n = ipv4ToInt(address);
+    const offer = this.offers.get(mac);
+    if (offer?.n === n) {
+      // Its offer becomes its lease: held all along, never handed back in between.
+      this.offers.delete(mac);
+      this.offered.delete(n);
+    } else {
+      this.dropHold(mac);
+    }
+    this.save({ mac, address, state: 'bound', expiresAt: this.clock.now() + this.cfg.dhcp.leaseSecs * 1000, vendorClass, n });
   }
 
   /** RFC 2131 §4.3.4: the lease ends now, the address stays the client's first choice. */
   release(mac: string, ciaddr: string): boolean {
-    const lease = this.db.lease(mac);
+    const lease = this.byMac.get(mac);
     if (!lease || lease.address !== ciaddr) return false;
-    this.db.saveLease({ ...lease, state: 'released', expiresAt: this.clock.now() });
+    this.save({ ...lease, state: 'released', expiresAt: this.clock.now() });
     return true;
   }
 
@@ -90,17 +144,31 @@ export class AddressPool {
    */
   decline(mac: string, address: string): boolean {
     if (!this.inPool(address)) return false;
-    const lease = this.db.lease(mac);
-    if (lease?.address === address) this.db.saveLease({ ...lease, state: 'released', expiresAt: this.clock.now() });
-    else if (this.offers.get(mac)?.address === address) this.offers.delete(mac);
-    else return false;
-    this.declined.set(address, this.clock.now() + DECLINE_HOLD_MS);
+    const n = ipv4ToInt(address);
+    const lease = this.byMac.get(mac);
+    const ownLease = lease?.n === n;
+    if (!ownLease && this.offers.get(mac)?.n !== n) return false;
+    // Held first, so what lets go of the address below does not hand it back.
+    const until = this.clock.now() + DECLINE_HOLD_MS;
+    this.declined.set(n, until);
+    this.declineEnds.push({ n, until });
+    if (ownLease) this.save({ ...lease!, state: 'released', expiresAt: this.clock.now() });
+    if (this.offers.get(mac)?.n === n) this.dropHold(mac);
     return true;
   }
 
+  /** The lease this server holds for a MAC, as the index has it (written or about to be). */
+  lease(mac: string): LeaseRecord | undefined {
+    const l = this.byMac.get(mac);
+    return l && { mac: l.mac, address: l.address, state: l.state, expiresAt: l.expiresAt, vendorClass: l.vendorClass };
+  }
+
+  get size(): { leases: number; offers: number; declined: number } {
+    return { leases: this.byMac.size, offers: this.offers.size, declined: this.declined.size };
+  }
+
   inPool(ip: string): boolean {
-    const n = ipv4ToInt(ip);
-    return n >= this.first && n <= this.last;
+    return this.inRange(ipv4ToInt(ip));
   }
 
   /** On the pool's network: where a relay or an INFORMing client must be for us to answer. */
@@ -108,8 +176,80 @@ export class AddressPool {
     return ((ipv4ToInt(ip) & this.mask) >>> 0) === ((this.first & this.mask) >>> 0);
   }
 
-  private forgetExpired(now: number): void {
-    for (const [mac, o] of this.offers) if (o.until <= now) this.offers.delete(mac);
-    for (const [ip, until] of this.declined) if (until <= now) this.declined.delete(ip);
+  // ---- the index --------------------------------------------------------------------------------
+
+  private inRange(n: number): boolean {
+    return n >= this.first && n <= this.last;
+  }
+
+  /** Not free: leased (even if over: that goes through `overLease`), offered, declined, or ours. */
+  private held(n: number): boolean {
+    return n === this.self || this.byAddress.has(n) || this.offered.has(n) || this.declined.has(n);
+  }
+
+  /** Changes the index, queues the write. */
+  private save(l: Lease): void {
+    this.index(l);
+    this.journal.record({ mac: l.mac, address: l.address, state: l.state, expiresAt: l.expiresAt, vendorClass: l.vendorClass });
+  }
+
+  /** One lease into the index: the MAC's old address and the address's old MAC let go. */
+  private index(l: Lease): void {
+    const before = this.byMac.get(l.mac);
+    const holder = this.byAddress.get(l.n);
+    if (holder && holder.mac !== l.mac) this.byMac.delete(holder.mac);
+    this.byMac.set(l.mac, l);
+    this.byAddress.set(l.n, l);
+    if (before && before.n !== l.n) {
+      this.byAddress.delete(before.n);
+      this.handedBack(before.n);
+    }
+    if (this.inRange(l.n)) {
+      this.expiries.push({ n: l.n, until: l.expiresAt });
+      // Renewals leave stale entries behind; past a bound they are swept out at once.
+      if (this.expiries.size > 2 * this.byAddress.size + 1024) this.expiries.retain((e) => this.byAddress.get(e.n)?.expiresAt === e.until);
+    }
+  }
+
+  /** The pool lease over longest whose address nobody holds now, if any. */
+  private overLease(now: number): number | undefined {
+    for (let e = this.expiries.peek(); e !== undefined; e = this.expiries.peek()) {
+      const l = this.byAddress.get(e.n);
+      if (!l || l.expiresAt !== e.until) {
+        this.expiries.pop();
+        continue;
+      }
+      // Over at its end: a released lease (its end set to the moment of release) at once.
+      if (e.until > now) return undefined;
+      // Offered or declined meanwhile: back in the heap when the hold ends (handedBack).
+      if (this.offered.has(e.n) || this.declined.has(e.n)) {
+        this.expiries.pop();
+        continue;
+      }
+      return e.n;
+    }
+    return undefined;
+  }
+
+  /** An address no longer held by an offer, a decline or a lease: back where the pool looks. */
+  private handedBack(n: number): void {
+    if (!this.inRange(n) || this.offered.has(n) || this.declined.has(n)) return;
+    const l = this.byAddress.get(n);
+    if (l) this.expiries.push({ n, until: l.expiresAt });
+    else if (n !== this.self) this.free.add(n);
+  }
+
+  private endHolds(now: number): void {
+    for (let h = this.offerEnds.peek(); h && h.until <= now; h = this.offerEnds.peek()) {
+      this.offerEnds.pop();
+      if (this.offers.get(h.mac) === h) this.dropHold(h.mac);
+    }
+    for (let d = this.declineEnds.peek(); d && d.until <= now; d = this.declineEnds.peek()) {
+      this.declineEnds.pop();
+      if (this.declined.get(d.n) === d.until) {
+        this.declined.delete(d.n);
+        this.handedBack(d.n);
+      }
+    }
   }
 }

@@ -16,7 +16,7 @@
 import type { Clock } from '../../common/clock.ts';
 import { DhcpMessageType, DhcpOption } from '../../wire/dhcp.ts';
 import type { CompanionConfig } from '../config.ts';
-import type { CompanionDb } from '../db.ts';
+import type { CompanionDb, LeaseRecord } from '../db.ts';
 import { AddressPool, DECLINE_HOLD_MS } from './address-pool.ts';
 import { type ClientRequest, ZERO, decideDiscover, decideRequest, forAnotherServer, informRefusal, readClientRequest, relayRefusal } from './request.ts';
 import { type ReplySpec, buildReply, replyDestination, serverParameters } from './reply.ts';
@@ -65,6 +65,11 @@ export interface Outgoing {
   bytes: Buffer;
   address: string;
   port: number;
+  /**
+   * An ACK that binds a lease: it may leave only once the lease is durable, after the next
+   * `DhcpHandler.commit()` (group-commit.ts does that for the service).
+   */
+  afterCommit?: boolean;
 }
 
 /** 51 must be in an OFFER and in an ACK to a REQUEST (RFC 2131 §4.3.1, table 3). */
@@ -157,20 +162,82 @@ export class ProblemLog {
   }
 }
 
+/**
+ * Per-client lines (discover, ack, nak, ignored, release, decline, inform) a second; past it, a
+ * storm: the lines are counted by kind instead, and one line a second says how many were held
+ * back. A phone's boot is a few lines, a lab's boot storm is thousands a second — writing each
+ * one to the terminal would cost more than serving the request (the log is a synchronous write
+ * per line), and nobody reads 10,000 lines a second; the counters (sepi cm status) and the
+ * lease table keep every one.
+ */
+export const CLIENT_LINES_PER_SECOND = 200;
+
+export class StormLog {
+  private readonly log: (e: DhcpLogEntry) => void;
+  private readonly clock: Clock;
+  private readonly perSecond: number;
+  private windowStart = -Infinity;
+  private used = 0;
+  private held = new Map<string, number>();
+  private heldSince = 0;
+  private summaryDue = false;
+
+  constructor(log: (e: DhcpLogEntry) => void, clock: Clock, perSecond = CLIENT_LINES_PER_SECOND) {
+    this.log = log;
+    this.clock = clock;
+    this.perSecond = perSecond;
+  }
+
+  entry(e: DhcpLogEntry): void {
+    const now = this.clock.now();
+    if (now - this.windowStart >= 1000) {
+      this.summarize();
+      this.windowStart = now;
+      this.used = 0;
+    }
+    if (this.used < this.perSecond) {
+      this.used++;
+      this.log(e);
+      return;
+    }
+    if (this.held.size === 0) this.heldSince = now;
+    this.held.set(e.type, (this.held.get(e.type) ?? 0) + 1);
+    if (!this.summaryDue) {
+      this.summaryDue = true;
+      this.clock.timer(Math.max(0, this.windowStart + 1000 - now), () => this.summarize());
+    }
+  }
+
+  /** The line for what was held back, if anything was. */
+  summarize(): void {
+    this.summaryDue = false;
+    if (this.held.size === 0) return;
+    const kinds = [...this.held].map(([type, n]) => `${n} ${type}`);
+    const total = [...this.held.values()].reduce((a, b) => a + b, 0);
+    const secs = Math.max(1, Math.round((this.clock.now() - this.heldSince) / 1000));
+    this.held = new Map();
+    this.log({ type: 'note', mac: '', detail: `storm: ${total} per-client lines held back over ${secs} s (${kinds.join(', ')}); more than ${this.perSecond} a second` });
+  }
+}
+
 // ---- the handler -------------------------------------------------------------------------------
 
 export class DhcpHandler {
   readonly pool: AddressPool;
   private readonly cfg: CompanionConfig;
   private readonly log: (e: DhcpLogEntry) => void;
+  /** Per-client lines, through the storm budget. */
+  private readonly clientLog: StormLog;
   private readonly counters: DhcpCounters;
   private readonly limiter: ClientRateWindow;
   private readonly problems: ProblemLog;
   private readonly onOurNetwork: (ip: string) => boolean;
+  private leaseParameters: ReturnType<typeof serverParameters> | undefined;
 
   constructor(o: { db: CompanionDb; config: CompanionConfig; clock: Clock; log: (e: DhcpLogEntry) => void; counters: DhcpCounters }) {
     this.cfg = o.config;
     this.log = o.log;
+    this.clientLog = new StormLog(o.log, o.clock);
     this.counters = o.counters;
     this.pool = new AddressPool(o.db, o.config, o.clock);
     this.limiter = new ClientRateWindow(o.clock);
@@ -191,6 +258,37 @@ export class DhcpHandler {
       this.counters.failed++;
       return this.problem('error', from, `handling DHCP from ${from} failed: ${e instanceof Error ? e.message : String(e)}`);
     }
+  }
+
+  /**
+   * Writes the lease changes made since the last commit in one transaction, in this thread
+   * (lease-journal.ts). False when the database refused: the error is counted and logged (once
+   * a minute), and the ACKs that waited for this commit must not be sent.
+   */
+  commit(): boolean {
+    try {
+      this.pool.journal.commit();
+      return true;
+    } catch (e) {
+      this.writeFailed(e);
+      return false;
+    }
+  }
+
+  /** The lease changes not yet committed, handed to a writer elsewhere (lease-writer.ts). */
+  takeWrites(): LeaseRecord[] {
+    return this.pool.journal.take();
+  }
+
+  /** Writing a batch failed (here or elsewhere): counted and logged like any problem. */
+  writeFailed(e: unknown): void {
+    this.counters.failed++;
+    this.problem('error', 'lease database', `writing leases failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  /** Lease changes not yet committed. */
+  get pendingWrites(): number {
+    return this.pool.journal.pending;
   }
 
   /** The kernel would not send a reply (no route, say): counted, logged like a problem. */
@@ -237,7 +335,7 @@ export class DhcpHandler {
 
   private discover(r: ClientRequest, from: string): Outgoing | undefined {
     this.counters.discover++;
-    this.log({ type: 'discover', mac: r.mac, detail: r.vendorClass, from, vendorClass: r.vendorClass, hostName: r.hostName });
+    this.clientLog.entry({ type: 'discover', mac: r.mac, detail: r.vendorClass, from, vendorClass: r.vendorClass, hostName: r.hostName });
     const d = decideDiscover(this.pool.allocate(r.mac));
     if (d.kind === 'ignore') return this.ignore(r, d.why);
     const out = this.reply(r, from, { type: DhcpMessageType.OFFER, yiaddr: d.address, ciaddr: ZERO, ...this.leaseReply() });
@@ -257,7 +355,7 @@ export class DhcpHandler {
     }
     if (d.kind === 'nak') {
       this.counters.nak++;
-      this.log({ type: 'nak', mac: r.mac, address: d.wanted, detail: `${d.why}; ${d.state}`, from });
+      this.clientLog.entry({ type: 'nak', mac: r.mac, address: d.wanted, detail: `${d.why}; ${d.state}`, from });
       return this.reply(r, from, {
         type: DhcpMessageType.NAK, yiaddr: ZERO, ciaddr: ZERO, siaddr: ZERO, serverId: this.cfg.address,
         parameters: [[DhcpOption.MESSAGE, Buffer.from(d.tell, 'latin1')]], required: NONE,
@@ -265,11 +363,12 @@ export class DhcpHandler {
     }
     const out = this.reply(r, from, { type: DhcpMessageType.ACK, yiaddr: d.address, ciaddr: r.ciaddr, ...this.leaseReply() });
     if (!out) return undefined;
-    // Durable before the ACK leaves: a phone never holds an address the companion forgot.
+    // Bound in memory now (the next client cannot be given it), durable before the ACK leaves:
+    // it waits for the journal's commit, so a phone never holds an address the companion forgot.
     this.pool.bind(r.mac, d.address, r.vendorClass);
     this.counters.ack++;
-    this.log({ type: 'ack', mac: r.mac, address: d.address, detail: d.state, from });
-    return out;
+    this.clientLog.entry({ type: 'ack', mac: r.mac, address: d.address, detail: d.state, from });
+    return { ...out, afterCommit: true };
   }
 
   private decline(r: ClientRequest): undefined {
@@ -278,7 +377,7 @@ export class DhcpHandler {
     if (other) return this.ignore(r, other);
     if (r.requested === undefined) return this.ignore(r, 'DECLINE without a requested address');
     if (!this.pool.decline(r.mac, r.requested)) return this.ignore(r, `DECLINE of ${r.requested}, not an address given to this client`);
-    this.log({ type: 'decline', mac: r.mac, address: r.requested, detail: `in use on the network; not offered for ${DECLINE_HOLD_MS / 1000} s` });
+    this.clientLog.entry({ type: 'decline', mac: r.mac, address: r.requested, detail: `in use on the network; not offered for ${DECLINE_HOLD_MS / 1000} s` });
     return undefined;
   }
 
@@ -287,7 +386,7 @@ export class DhcpHandler {
     const other = forAnotherServer(r, this.cfg.address);
     if (other) return this.ignore(r, other);
     const released = this.pool.release(r.mac, r.ciaddr);
-    this.log({ type: 'release', mac: r.mac, address: r.ciaddr, ...(released ? {} : { detail: 'no such lease' }) });
+    this.clientLog.entry({ type: 'release', mac: r.mac, address: r.ciaddr, ...(released ? {} : { detail: 'no such lease' }) });
     return undefined;
   }
 
@@ -295,7 +394,7 @@ export class DhcpHandler {
     this.counters.inform++;
     const refused = informRefusal(r, this.onOurNetwork);
     if (refused) return this.ignore(r, refused);
-    this.log({ type: 'inform', mac: r.mac, address: r.ciaddr, from, vendorClass: r.vendorClass, hostName: r.hostName });
+    this.clientLog.entry({ type: 'inform', mac: r.mac, address: r.ciaddr, from, vendorClass: r.vendorClass, hostName: r.hostName });
     // §4.3.5: no yiaddr and no lease times; the client keeps the address it has.
     return this.reply(r, from, {
       type: DhcpMessageType.ACK, yiaddr: ZERO, ciaddr: r.ciaddr, siaddr: this.cfg.address, serverId: this.cfg.address,
@@ -304,7 +403,9 @@ export class DhcpHandler {
   }
 
   private leaseReply(): Pick<ReplySpec, 'siaddr' | 'serverId' | 'parameters' | 'required'> {
-    return { siaddr: this.cfg.address, serverId: this.cfg.address, parameters: serverParameters(this.cfg, true), required: LEASE_REQUIRED };
+    // The options depend on the configuration only: encoded once, not per reply.
+    this.leaseParameters ??= serverParameters(this.cfg, true);
+    return { siaddr: this.cfg.address, serverId: this.cfg.address, parameters: this.leaseParameters, required: LEASE_REQUIRED };
   }
 
   private reply(r: ClientRequest, from: string, spec: ReplySpec): Outgoing | undefined {
@@ -315,7 +416,7 @@ export class DhcpHandler {
 
   private ignore(r: ClientRequest, why: string): undefined {
     this.counters.ignored++;
-    this.log({ type: 'ignored', mac: r.mac, detail: why });
+    this.clientLog.entry({ type: 'ignored', mac: r.mac, detail: why });
     return undefined;
   }
 }
