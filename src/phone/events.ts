@@ -154,6 +154,32 @@ export const registerLost = ev('register', 'fail', { cm: ipv4, reason: z.string(
 export const registerUnanswered = ev('register', 'retry', { registration: z.literal('unanswered'), inSecs: int }, 'No call manager answered; the next round after inSecs');
 export const registerRefused = ev('register', 'retry', { registration: z.literal('refused'), cm: z.string(), status: int, reason: z.string(), inSecs: int }, 'Every call manager refused the phone; the configuration is read again after inSecs');
 
+// ---- calls (src/phone/call) ----------------------------------------------------------------------
+
+const callDirection = z.enum(['outgoing', 'incoming']);
+/** Why a call ended (src/phone/call/call-state.ts): the first two end a connected call normally. */
+const callEndReason = z.enum(['local-hangup', 'remote-hangup', 'rejected', 'cancelled', 'caller-cancelled', 'declined', 'no-answer', 'unsupported-media', 'failed', 'line-lost', 'abandoned']);
+export const callDialing = ev('call', 'start', { call: z.literal('dialing'), offHook: z.boolean() }, 'The dialing screen opened: off hook (NewCall, digits dialed after an inter-digit timeout) or a first digit typed on the home screen (dialed with Dial)');
+export const callCalling = ev('call', 'start', { call: z.literal('calling'), direction: z.literal('outgoing'), number: z.string(), callId: z.string(), cm: ipv4 }, 'An INVITE (with our SDP offer) sent to the call manager for number');
+export const callRingback = ev('call', 'progress', { call: z.literal('ringback'), direction: z.literal('outgoing'), number: z.string(), callId: z.string(), status: int }, 'The far end rings (180, or 183 with early media)');
+export const callRinging = ev('call', 'start', { call: z.literal('ringing'), direction: z.literal('incoming'), number: z.string(), name: z.string().optional(), callId: z.string() }, "An incoming call rings (180 sent): the caller's number and display name");
+export const callConnected = ev('call', 'progress', {
+  call: z.literal('connected'), direction: callDirection, number: z.string(), callId: z.string(),
+  codec: z.enum(['PCMU', 'PCMA']), remote: z.string(), local: z.string(), dtmf: z.boolean(), audio: z.string(),
+}, 'Answered: the codec agreed, where RTP goes (remote) and comes in (local), whether RFC 4733 DTMF was agreed, what this phone sends');
+export const callDtmf = ev('call', 'progress', { call: z.literal('dtmf'), dtmf: z.enum(['sent', 'received']), digit: z.string(), callId: z.string() }, 'A DTMF digit sent or received as RFC 4733 telephone-events');
+const callEnd = {
+  call: z.literal('ended'), reason: callEndReason, direction: callDirection, number: z.string(), callId: z.string(),
+  /** The final response that ended it (a refusal, 487 to our CANCEL), when there was one. */
+  status: int.optional(),
+  /** Connected for this long (0 when it never connected). */
+  connectedMs: int,
+  rtp: z.strictObject({ sent: int, received: int, lost: int }).optional(),
+  dtmfSent: z.string(), dtmfReceived: z.string(),
+};
+export const callEnded = ev('call', 'done', callEnd, 'A connected call ended normally (either side hung up): the RTP packets sent, received and lost, the DTMF both ways');
+export const callFailed = ev('call', 'fail', callEnd, 'A call that did not connect, or ended otherwise: refused (status), cancelled, no answer, no common codec, the line lost');
+
 // ---- boot flows --------------------------------------------------------------------------------
 
 export const flowTransition = z
@@ -178,6 +204,7 @@ export const STEP_EVENTS = [
   customizationNow, customizationAsk, customizationRetry, profileStart, profileDone, profileFail, profileRetry, profileScheduled, profileManual,
   registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
   registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
+  callDialing, callCalling, callRingback, callRinging, callConnected, callDtmf, callEnded, callFailed,
 ] as const;
 
 export const stepEvent = z.union(STEP_EVENTS);
@@ -193,6 +220,7 @@ export const phoneStreamLine = z.union([stepEvent, flowTransition, screenLine]);
 export type StepEvent = z.infer<typeof stepEvent>;
 export type FlowTransition = z.infer<typeof flowTransition>;
 export type RegisteredEvent = z.infer<typeof registerDone>;
+export type CallEvent = Extract<StepEvent, { step: 'call' }>;
 export type ScreenLine = z.infer<typeof screenLine>;
 /** What the firmware publishes on its bus. */
 export type PhoneEvent = StepEvent | FlowTransition;

@@ -40,6 +40,7 @@ import type { MicIssuer } from '../factory/manufacturing-ca.ts';
 import { asMppModel } from './mpp/identity.ts';
 import { Customization } from './mpp/customization.ts';
 import { MppParameters, isProvisioningParam } from './mpp/parameters.ts';
+import { type CallOptions, PhoneCalls } from './call/phone-calls.ts';
 
 export interface FirmwareOptions {
   mac: MacAddress;
@@ -65,6 +66,8 @@ export interface FirmwareOptions {
   firmwareCert?: string;
   /** Multiplatform: the EDOS server to ask (`--edos URL`); the documented host unless said. */
   edosUrl?: string;
+  /** How calls behave (auto-answer, the audio sent, recording, DTMF and hang-up scripted): call/phone-calls.ts. */
+  calls?: CallOptions;
 }
 
 export type RebootKind = 'reset' | 'restart';
@@ -81,6 +84,8 @@ export class Firmware {
   private readonly o: FirmwareOptions;
   readonly persona: Persona;
   readonly trust: TrustStore;
+  /** The phone's calls on its registered line (call/phone-calls.ts). */
+  readonly calls: PhoneCalls;
   private readonly flow: BootFlow;
   private readonly fetcher: ProvisioningFetcher;
   private readonly loadFetcher: ProvisioningFetcher;
@@ -118,6 +123,7 @@ export class Firmware {
       tftpRequest: o.tftpRequest ?? { blksize: 1428, tsize: true, timeoutSecs: 2, windowsize: 4 }, maxBytes: MAX_LOAD_FILE_BYTES, localAddress: o.iface.sourceAddress(),
     });
     this.trust = new TrustStore(o.nvram);
+    this.calls = new PhoneCalls({ ...o.calls, clock: o.clock, network: o.network, report: (e) => this.report(e) });
     this.tvs = new TvsClient({ network: o.network, clock: o.clock, deviceName: tvsDeviceName(o.model.name, o.mac.deviceName) });
     // A Multiplatform phone asks DHCP for provisioning URLs too (options 159 and 160).
     const mpp = this.persona === 'mpp' ? { vendorClass: `Cisco Systems, Inc. IP Phone CP-${o.model.name}-3PCC`, extraRequested: [159, 160] } : {};
@@ -158,6 +164,7 @@ export class Firmware {
     this.cycle?.abort(new Aborted('power off'));
     await this.running;
     this.cycle = undefined;
+    this.calls.close();
   }
 
   /** A reset reboots from DHCP; a restart keeps the address and runs the boot flow again. */
@@ -328,6 +335,7 @@ export class Firmware {
         ...(o.micIssuer ? { micIssuer: o.micIssuer } : {}),
         ...(o.edosUrl ? { edosUrl: o.edosUrl } : {}),
         report: (e) => this.report(e),
+        onSipLine: (line) => this.calls.setLine(line),
         onTransition: (from, to) => this.publish({ type: 'flow', flow: this.persona, from, to, t: this.sinceBoot() }),
         reboot: (kind, why) => this.reboot(kind, why),
       },

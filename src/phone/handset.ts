@@ -58,6 +58,8 @@ export class Handset {
         this.draw();
       }),
     );
+    // A call's screen changes without an event too (its timer, the ended screen going).
+    this.unsubscribe.push(this.firmware.calls.onChange(() => this.draw()));
     for (const k of this.keypads) this.unsubscribe.push(k.onKey((e) => this.ui.press(e.key)));
   }
 

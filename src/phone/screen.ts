@@ -51,7 +51,8 @@ export function fit(text: string, cols: number): string {
   return s.length > cols ? s.slice(0, cols) : s.padEnd(cols);
 }
 
-export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
+/** `newCall`: a registered line can place calls, so the home screen offers NewCall (softkey 3). */
+export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: boolean } = {}): ScreenFrame {
   const head = s.line ? `${s.line}` : s.deviceName;
   const right = s.model;
   const header = head.length + 1 + right.length <= g.cols ? head + right.padStart(g.cols - head.length) : head;
@@ -81,7 +82,7 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry): ScreenFrame {
   }
   const rows = [fit(header, g.cols), '-'.repeat(g.cols), ...body.slice(0, space).map((r) => fit(r, g.cols))];
   while (rows.length < g.rows - 1) rows.push(' '.repeat(g.cols));
-  const softkeys = s.registered ? ['Settings', 'Restart'] : ['Settings'];
+  const softkeys = s.registered ? (o.newCall ? ['Settings', 'Restart', 'NewCall'] : ['Settings', 'Restart']) : ['Settings'];
   rows.push(fit(softkeyLine(softkeys, g.cols), g.cols));
   return { rows, softkeys };
 }

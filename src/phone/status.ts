@@ -24,12 +24,15 @@ const PHASES: Record<StepEvent['step'], string> = {
   reboot: 'Restarting',
   customization: 'Customizing',
   profile: 'Provisioning',
+  call: 'Registered',
 };
 
 export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
   // A flow's state change is for reports and tests; what it means shows in the step events.
   if (e.type !== 'event') return s;
   const next: PhoneStatus = { ...s, log: [...s.log, e.message].slice(-LOG_LINES) };
+  // A call is drawn from the call itself (call/); here it is a line in the log, never a boot step or a problem.
+  if (e.step === 'call') return next;
   // Outcomes only (not every progress line), for Status > Last boot; a refresh is not a boot step.
   if ((e.state === 'done' || e.state === 'fail') && !(e.step === 'register' && s.registered && e.state === 'done')) {
     next.boot = [...s.boot, { step: e.step, state: e.state, t: e.t, message: e.message }].slice(-BOOT_STEPS);

@@ -21,6 +21,12 @@
  *   any screen ──flow asks──► question ──answer (Submit / Yes / No)──► home
  *                                 └──── the cycle ends (reboot) ──────► home, question withdrawn
  *
+ * Calls (call/phone-calls.ts) on a registered phone: a digit on the home screen opens the
+ * dialing screen (Dial calls), NewCall (softkey 3) goes off hook (the number is dialed after the
+ * inter-digit timeout, or Dial); a call's screen takes over from any view but a question, and
+ * every key goes to the call while there is one (EndCall is softkey 2 on every call screen).
+ * Softkey 1 stays Settings on the home screen: a 4x4 keypad has no Settings key.
+ *
  * An activation code is typed as 16 digits shown 4-4-4-4: digits fill it, Back takes the last
  * one off, Clear empties it, Submit sends it once all 16 are in. The UI keeps only which screen
  * is open and what is being typed; everything else shown comes from the firmware.
@@ -54,6 +60,18 @@ export interface PhoneControls {
   applySettings?(s: PhoneSettings): Promise<string | undefined>;
   /** Multiplatform: parameters set by hand (here the line's proxy typed on the keypad). */
   configure?(values: Record<string, string>, source: 'keypad'): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** Calls on the registered line: they take the keys and the screen while there is one. */
+  readonly calls?: CallControls;
+}
+
+/** What the UI needs from the phone's calls (call/phone-calls.ts). */
+export interface CallControls {
+  /** A registered line to call on (the home screen offers NewCall). */
+  readonly available: boolean;
+  /** A key for the call; `home` when the home screen is open. True when the call took it. */
+  press(key: Key, home: boolean): boolean;
+  /** The call's screen, undefined when there is no call. */
+  frame(g: ScreenGeometry, status: PhoneStatus): ScreenFrame | undefined;
 }
 
 type View = { kind: 'home' } | { kind: 'menu'; index: number } | { kind: 'trust' } | { kind: 'log'; offset: number } | { kind: 'factory' } | { kind: 'status'; page: number } | { kind: 'proxy'; text: string } | { kind: 'network' };
@@ -157,6 +175,11 @@ export class PhoneUi implements UserPrompt {
   press(key: Key): void {
     this.note = undefined;
     if (this.question) return this.answerKey(this.question, key);
+    if (this.phone.calls?.press(key, this.view.kind === 'home' && this.phone.status.registered)) {
+      // A call took the key (and its screen covers the view): the menu is left as a call would.
+      if (this.view.kind !== 'home') this.open({ kind: 'home' });
+      return this.changed();
+    }
     if (this.view.kind !== 'home') {
       this.typed = (this.typed + (key === '*' || key === '#' ? key : '.')).slice(-3);
       if (this.typed === '**#') {
@@ -302,10 +325,12 @@ export class PhoneUi implements UserPrompt {
     if (q?.kind === 'authentication-string') {
       return page('LSC update', ['Enter authentication string', ...(q.problem ? [q.problem] : []), q.digits.padEnd(AUTH_STRING_MIN, '_')], ['Submit', 'Cancel'], g, this.note);
     }
+    const call = this.phone.calls?.frame(g, this.phone.status);
+    if (call) return call;
     const v = this.view;
     switch (v.kind) {
       case 'home':
-        return renderScreen(this.phone.status, g);
+        return renderScreen(this.phone.status, g, { newCall: this.phone.calls?.available ?? false });
       case 'menu':
         return page(this.phone.persona === 'mpp' ? 'Applications' : 'Settings', this.menu().map((m, i) => `${i === v.index ? '>' : ' '}${i + 1} ${m}`), ['Select', 'Exit'], g, this.note);
       case 'trust':

@@ -222,9 +222,13 @@ export function parseCSeq(v: string | undefined): { seq: number; method: string 
 }
 
 export const REASON_PHRASES: Record<number, string> = {
-  100: 'Trying', 200: 'OK', 202: 'Accepted', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
-  404: 'Not Found', 405: 'Method Not Allowed', 407: 'Proxy Authentication Required', 423: 'Interval Too Brief',
-  481: 'Call/Transaction Does Not Exist', 500: 'Server Internal Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
+  200: 'OK', 202: 'Accepted', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  404: 'Not Found', 405: 'Method Not Allowed', 407: 'Proxy Authentication Required', 408: 'Request Timeout', 415: 'Unsupported Media Type',
+  420: 'Bad Extension', 423: 'Interval Too Brief', 480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected', 483: 'Too Many Hops', 484: 'Address Incomplete', 486: 'Busy Here',
+  487: 'Request Terminated', 488: 'Not Acceptable Here', 489: 'Bad Event', 491: 'Request Pending',
+  500: 'Server Internal Error', 501: 'Not Implemented', 503: 'Service Unavailable', 603: 'Decline', 604: 'Does Not Exist Anywhere',
 };
 
 /** Builds a response to a request, copying Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2). */

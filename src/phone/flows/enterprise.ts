@@ -130,6 +130,7 @@ export class EnterpriseFlow implements BootFlow {
             if (action === 'reset') ctx.reboot('reset', 'reset-reset');
             else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
           },
+          onLine: ctx.onSipLine,
         },
         provisioned, ctx.net, ctx.reason, signal,
       );

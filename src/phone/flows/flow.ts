@@ -17,6 +17,7 @@ import type { TrustStore } from '../trust-store.ts';
 import type { TvsClient } from '../tvs-client.ts';
 import type { MicIssuer } from '../../factory/manufacturing-ca.ts';
 import type { Banks } from '../banks.ts';
+import type { SipLineFlow } from '../sip-registration.ts';
 
 export type Persona = 'enterprise' | 'mpp';
 
@@ -49,6 +50,8 @@ export interface FlowContext {
   report: Report;
   /** Where a Multiplatform phone asks EDOS (`--edos URL`); the documented host unless said. */
   edosUrl?: string;
+  /** The registered line (its user agent and connection to the call manager) for calls, undefined when it goes. */
+  onSipLine?: (line: SipLineFlow | undefined) => void;
   /** Publishes a state change of the flow. */
   onTransition: (from: string, to: string) => void;
   /** A reset (from DHCP) or a restart (configuration again), asked for by the network. */

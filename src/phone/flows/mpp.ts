@@ -171,6 +171,7 @@ export class MppFlow implements BootFlow {
             if (action === 'reset') ctx.reboot('reset', 'reset-reset');
             else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
           },
+          onLine: ctx.onSipLine,
         },
         { config: lineConfig(line!), file: 'flat profile', server: line!.proxy, configKind: 'profile' }, ctx.net, ctx.reason, signal,
       );
