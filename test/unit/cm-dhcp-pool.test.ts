@@ -16,13 +16,14 @@ import { DatabaseSync } from 'node:sqlite';
 import { VirtualClock } from '../../src/common/clock.ts';
 import { buildConfig } from '../../src/cm/config.ts';
 import { CompanionDb, type LeaseRecord } from '../../src/cm/db.ts';
-import { AddressPool, DECLINE_HOLD_MS, OFFER_HOLD_MS } from '../../src/cm/dhcp/address-pool.ts';
+import { AddressPool, DECLINE_HOLD_MS, OFFER_HOLD_MS, toInt } from '../../src/cm/dhcp/address-pool.ts';
 import { FreeAddresses } from '../../src/cm/dhcp/free-addresses.ts';
 import { GroupCommit } from '../../src/cm/dhcp/group-commit.ts';
 import type { Outgoing } from '../../src/cm/dhcp/handler.ts';
 import { LeaseJournal } from '../../src/cm/dhcp/lease-journal.ts';
 import { InlineLeaseWriter, WorkerLeaseWriter } from '../../src/cm/dhcp/lease-writer.ts';
 import { MinHeap } from '../../src/cm/dhcp/min-heap.ts';
+import { ipv4ToInt } from '../../src/wire/ipv4.ts';
 
 const SEED = 0x12d;
 const SELF = '10.30.0.1';
@@ -74,6 +75,19 @@ t('MinHeap pops in order whatever the pushes, and retain() keeps only what it is
     while (h.size) even.push(h.pop()!);
     assert.equal(even, xs.filter((x) => x % 2 === 0).sort((a, b) => a - b));
   }), { seed: SEED, numRuns: 200 });
+});
+
+t('the pool\'s quick address parser agrees with ipv4ToInt, throws included', () => {
+  const r = (f: (s: string) => number, s: string) => {
+    try {
+      return String(f(s));
+    } catch {
+      return 'throw';
+    }
+  };
+  const part = fc.oneof(fc.nat(300).map(String), fc.constantFrom('', '0', '00', '01', '255', '256', '1000', 'a', ' 1'));
+  fc.assert(fc.property(fc.array(part, { maxLength: 6 }).map((a) => a.join('.')), (s) => r(toInt, s) === r(ipv4ToInt, s)), { seed: SEED, numRuns: 5000 });
+  assert.is(toInt('255.255.255.255'), 0xffffffff);
 });
 
 t('FreeAddresses: lowest free first; what is handed back below the cursor comes back; nothing scans the range', () => {

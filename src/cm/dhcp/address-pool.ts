@@ -24,12 +24,37 @@
  * phone sends 61 = 01 + its MAC anyway).
  */
 import type { Clock } from '../../common/clock.ts';
-import { intToIpv4, ipv4ToInt, prefixToMask } from '../../wire/ipv4.ts';
+import { ipv4ToInt, prefixToMask } from '../../wire/ipv4.ts';
 import type { CompanionConfig } from '../config.ts';
 import type { CompanionDb, LeaseRecord } from '../db.ts';
 import { FreeAddresses } from './free-addresses.ts';
 import { LeaseJournal } from './lease-journal.ts';
 import { MinHeap } from './min-heap.ts';
+
+/** Dotted quad to number as ipv4ToInt does, without its regular expression: several per request. */
+export function toInt(ip: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 0x2e && digits > 0 && parts < 3 && part <= 255) {
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      parts++;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3 && !(digits > 0 && part === 0)) {
+      part = part * 10 + (c - 0x30);
+      digits++;
+    } else {
+      return ipv4ToInt(ip); // not the plain form: let the strict parser decide (and throw)
+    }
+  }
+  return parts === 3 && digits > 0 && part <= 255 ? n * 256 + part : ipv4ToInt(ip);
+}
+
+const toIp = (n: number): string => `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 
 export const OFFER_HOLD_MS = 60_000;
 export const DECLINE_HOLD_MS = 10 * 60_000;
@@ -72,7 +97,7 @@ export class AddressPool {
     this.mask = ipv4ToInt(prefixToMask(cfg.prefix));
     this.self = ipv4ToInt(cfg.address);
     this.free = new FreeAddresses(this.first, this.last, (n) => this.held(n));
-    for (const l of db.leases()) this.index({ ...l, n: ipv4ToInt(l.address) });
+    for (const l of db.leases()) this.index({ ...l, n: toInt(l.address) });
   }
 
   /** The address for a MAC: its lease if it has one, else its offer, else a free one. Takes nothing. */
@@ -82,9 +107,9 @@ export class AddressPool {
     const own = this.byMac.get(mac);
     if (own && this.inRange(own.n) && !this.declined.has(own.n) && (this.offered.get(own.n) ?? mac) === mac) return own.address;
     const offer = this.offers.get(mac);
-    if (offer) return intToIpv4(offer.n);
+    if (offer) return toIp(offer.n);
     const n = this.free.peek() ?? this.overLease(now);
-    return n === undefined ? undefined : intToIpv4(n);
+    return n === undefined ? undefined : toIp(n);
   }
 
   /**
@@ -93,7 +118,7 @@ export class AddressPool {
    * could be offered it before this one's REQUEST.
    */
   hold(mac: string, address: string): void {
-    const n = ipv4ToInt(address);
+    const n = toInt(address);
     const own = this.byMac.get(mac);
     if (own?.n === n && own.expiresAt > this.clock.now()) return;
     if (this.offers.get(mac)?.n === n) return;
@@ -118,7 +143,7 @@ export class AddressPool {
    * after the journal's next commit (dhcp-service.ts), so it leaves after the lease is durable.
    */
   bind(mac: string, address: string, vendorClass: string): void {
-    const n = ipv4ToInt(address);
+    const n = toInt(address);
     const offer = this.offers.get(mac);
     if (offer?.n === n) {
       // Its offer becomes its lease: held all along, never handed back in between.
@@ -144,7 +169,7 @@ export class AddressPool {
    */
   decline(mac: string, address: string): boolean {
     if (!this.inPool(address)) return false;
-    const n = ipv4ToInt(address);
+    const n = toInt(address);
     const lease = this.byMac.get(mac);
     const ownLease = lease?.n === n;
     if (!ownLease && this.offers.get(mac)?.n !== n) return false;
@@ -168,12 +193,12 @@ export class AddressPool {
   }
 
   inPool(ip: string): boolean {
-    return this.inRange(ipv4ToInt(ip));
+    return this.inRange(toInt(ip));
   }
 
   /** On the pool's network: where a relay or an INFORMing client must be for us to answer. */
   onPoolNetwork(ip: string): boolean {
-    return ((ipv4ToInt(ip) & this.mask) >>> 0) === ((this.first & this.mask) >>> 0);
+    return ((toInt(ip) & this.mask) >>> 0) === ((this.first & this.mask) >>> 0);
   }
 
   // ---- the index --------------------------------------------------------------------------------
