@@ -46,6 +46,8 @@ export interface CompanionConfig {
     unregisteredIdleSecs: number;
     /** A connection silent for this long is closed (phones refresh well within it). */
     idleSecs: number;
+    /** Calls one device may be in at once (calling or called); past it a new call gets 486 Busy Here. */
+    maxCallsPerDevice: number;
   };
   callManagers: Array<{ host: string; sipPort: number; priority: number }>;
   autoRegistration: {
@@ -147,6 +149,7 @@ const ConfigFile = z.strictObject({
     maxUnregisteredPerAddress: z.int().min(1).optional(),
     unregisteredIdleSecs: z.number().min(1).optional(),
     idleSecs: z.number().min(10).optional(),
+    maxCallsPerDevice: z.int().min(1).max(1000).optional(),
   }).optional(),
   callManagers: z
     .array(z.strictObject({ host: z.string().min(1, { error: 'is missing' }), sipPort: peerPort.optional(), priority: z.number().optional() }))
@@ -252,6 +255,7 @@ export function buildConfig(raw: unknown, iface: { address: string; prefix: numb
     unregisteredIdleSecs: s.unregisteredIdleSecs ?? 30,
     // Two refresh periods (or keep-alive periods to a backup, 120 s on Cisco phones) and slack.
     idleSecs: s.idleSecs ?? 2 * Math.max(expires, 120) + 30,
+    maxCallsPerDevice: s.maxCallsPerDevice ?? 8,
   };
   // The default member is this companion; with sip.port 0 its port is known only once bound.
   const callManagers = r.callManagers?.map((c, i) => ({ host: c.host, sipPort: c.sipPort ?? 5060, priority: c.priority ?? i })) ?? [{ host: address, sipPort: sip.port, priority: 0 }];

@@ -1,23 +1,32 @@
 /**
- * The companion's SIP registrar on TCP 5060 (reference §9.1, §10 item 5). It knows phones by
- * the device name and MAC in their Contact (`+u.sip!devicename`, `+sip.instance`), answers
- * 200 with a short Expires as CUCM does (120 s by default), leaves the binding alone on a
- * `expires=0;cisco-keep-alive` REGISTER (a phone keeping its backup warm), challenges with
- * digest only phones that have a password, and autoregisters unknown phones: the phone gets
- * the next DN of the range and a `service-control` reset so it reboots onto its own file.
- * Unknown phones with autoregistration off get 403 and a Warning that says why.
+ * The companion's SIP registrar on TCP 5060 (reference §9.1, §10 item 5), on the shared SIP
+ * core (src/sip, docs/sip-core.md): one StreamTransport that listens and enforces the limits of
+ * docs/security.md, one UserAgent whose `onRequest` takes REGISTER and the rest, and whose
+ * `onInvite` routes calls between the registered devices (sip/calls.ts).
+ *
+ * It knows phones by the device name and MAC in their Contact (`+u.sip!devicename`,
+ * `+sip.instance`), answers 200 with a short Expires as CUCM does (120 s by default), leaves
+ * the binding alone on a `expires=0;cisco-keep-alive` REGISTER (a phone keeping its backup
+ * warm), challenges with digest only phones that have a password, and autoregisters unknown
+ * phones: the phone gets the next DN of the range and a `service-control` reset so it reboots
+ * onto its own file. Unknown phones with autoregistration off get 403 and a Warning that says why.
+ *
+ * A REGISTER whose Contact carries none of the Cisco parameters is a third-party SIP client
+ * (baresip, linphone, SIPp) taking a line: its To names a DN, and it must answer the digest
+ * challenge with that DN as user name and the line's password (docs/companion.md, "Calls").
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import net, { type AddressInfo } from 'node:net';
 import { type Clock, SystemClock } from '../common/clock.ts';
+import { type IncomingRequest, type SipSource, StreamTransport, UserAgent, isLocalResponse, newCallId, newTag, nodeTcpSockets } from '../sip/index.ts';
+import type { TransportDrop } from '../sip/transport.ts';
 import { type ServiceAction, buildServiceControl, parseAlarmReason, parseCiscoContacts } from '../wire/cisco-sip.ts';
-import { digestResponse, parseDigestAnswer } from '../wire/sip-digest.ts';
-import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, SipStreamDecoder, encodeSip, header, headers, parseNameAddr, parseSipUri, responseTo } from '../wire/sip.ts';
+import { type SipHeaders, header, headers, parseNameAddr, parseSipUri, splitList } from '../wire/sip.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CompanionDb, PhoneRecord } from './db.ts';
 import { AutoRegistration } from './autoregistration.ts';
-import { LimitLog, Tally } from './limits.ts';
-import { listen } from './listen.ts';
+import { LimitLog } from './limits.ts';
+import { CallRouter } from './sip/calls.ts';
+import { DigestGuard } from './sip/digest.ts';
+import { FlowTable, flowKey } from './sip/flows.ts';
 
 export interface RegistrarLogEntry {
   method: string;
@@ -27,49 +36,22 @@ export interface RegistrarLogEntry {
   detail: string;
 }
 
-const REALM = 'sepi';
-const NONCE_LIFETIME_MS = 5 * 60_000;
-/** How long a phone has to answer a service-control NOTIFY. */
+/** How long a phone has to answer a service-control NOTIFY (shorter than Timer F's 32 s). */
 const NOTIFY_ANSWER_MS = 10_000;
 const SERVER = 'sepi-cm/0.1';
 
-/** One phone's TCP connection. */
-class PhoneConnection {
-  readonly socket: net.Socket;
-  readonly decoder = new SipStreamDecoder();
-  readonly pending = new Map<string, (r: SipResponse) => void>();
-  devices = new Set<string>();
-  readonly address: string;
-
-  constructor(socket: net.Socket) {
-    this.socket = socket;
-    this.address = socket.remoteAddress ?? '';
-  }
-
-  send(m: SipMessage): void {
-    if (!this.socket.destroyed) this.socket.write(encodeSip(m));
-  }
-
-  get peer(): string {
-    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
-  }
-}
-
 export class Registrar {
-  private server: net.Server | undefined;
   private readonly db: CompanionDb;
   private readonly cfg: CompanionConfig;
   private readonly log: (e: RegistrarLogEntry) => void;
   private readonly clock: Clock;
-  private readonly secret = randomBytes(32);
-  private readonly connections = new Map<string, PhoneConnection>();
-  private readonly open = new Set<PhoneConnection>();
-  /** Connections per source address that have registered no device yet. */
-  private readonly unregistered = new Tally();
-  private stopping = false;
+  private readonly digest: DigestGuard;
+  private readonly flows: FlowTable;
   private readonly autoRegistration: AutoRegistration;
   private readonly limits: LimitLog;
-  private cseq = 100;
+  private tcp: StreamTransport | undefined;
+  private ua: UserAgent | undefined;
+  private calls: CallRouter | undefined;
   private host = '';
   private port = 0;
 
@@ -78,265 +60,277 @@ export class Registrar {
     this.cfg = cfg;
     this.log = log;
     this.clock = clock;
+    this.digest = new DigestGuard(clock);
+    this.flows = new FlowTable(cfg.sip.maxUnregisteredPerAddress);
     this.autoRegistration = new AutoRegistration(db, cfg.autoRegistration, clock);
     this.limits = new LimitLog((line) => log({ method: 'LIMIT', device: '', from: '-', status: 0, detail: line }), clock);
   }
 
   /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
   async start(host: string, port: number): Promise<number> {
-    const server = net.createServer((s) => this.accept(s));
-    // Past the cap the kernel's connection is closed at once ('drop'); an accept error (EMFILE)
-    // is reported and the server goes on listening.
-    server.maxConnections = this.cfg.sip.maxConnections;
-    server.on('drop', (d) => this.limits.bite('sip-connections', d?.remoteAddress ?? '-', `${this.cfg.sip.maxConnections} SIP connections open: refused`));
-    server.on('error', (e) => this.limits.bite('sip-accept', '-', `accept failed: ${e.message}`));
-    await listen(server, { port, host });
-    this.server = server;
+    const sip = this.cfg.sip;
+    const tcp = await StreamTransport.open({
+      sockets: nodeTcpSockets,
+      listen: { host, port },
+      maxConnections: sip.maxConnections,
+      // Connection limits are socket timeouts, in real time whatever clock the SIP timers run on.
+      idle: { clock: new SystemClock(), ms: sip.unregisteredIdleSecs * 1000 },
+      admit: (peer) => {
+        const a = this.flows.admit(peer);
+        if (!a.ok) this.limits.bite('sip-unregistered', peer.host, `${a.waiting} connections that registered nothing: refused`);
+        return a.ok;
+      },
+      onDrop: (d) => this.dropped(d),
+    });
+    tcp.onFlowClosed((peer, why) => this.flowClosed(peer, why));
+    this.tcp = tcp;
     this.host = host;
-    this.port = (server.address() as AddressInfo).port;
+    this.port = tcp.listening!.port;
+    const ua = new UserAgent({
+      transports: [tcp], clock: this.clock, aor: `sip:${host}:${this.port}`, userAgent: SERVER, defaultTransport: 'TCP',
+      // Devices are reached over their own connection, whatever their Contact says.
+      dialogFlows: true,
+      onDrop: (d) => this.limits.bite('sip-malformed', hostOf(d.from), `dropped: ${d.reason}`),
+    });
+    ua.onRequest = (req) => this.dispatch(req);
+    this.ua = ua;
+    this.calls = new CallRouter({
+      ua, db: this.db, clock: this.clock, host, port: this.port, maxCallsPerDevice: sip.maxCallsPerDevice,
+      callers: (source) => this.devicesOn(source),
+      reach: (device) => this.reach(device),
+      log: (e) => this.log(e),
+    });
     return this.port;
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    // Sockets close after this returns, and the database closes soon after: their close
-    // handlers must not write to it then (a stopping companion must not die of its own stop).
-    this.stopping = true;
-    for (const c of this.open) c.socket.destroy();
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    // Connections close after this returns, and the database closes soon after: the transport
+    // no longer reports closed connections once closing, so nothing writes to the database then.
+    const ua = this.ua;
+    this.ua = undefined;
+    this.calls = undefined;
+    await ua?.close();
   }
 
   /** Devices with a live connection right now. */
   connected(): string[] {
-    return [...this.connections.keys()];
+    return this.flows.devices();
   }
 
-  private accept(socket: net.Socket): void {
-    const conn = new PhoneConnection(socket);
-    const sip = this.cfg.sip;
-    const waiting = this.unregistered.of(conn.address);
-    if (waiting >= sip.maxUnregisteredPerAddress) {
-      this.limits.bite('sip-unregistered', conn.address, `${waiting} connections that registered nothing: refused`);
-      socket.destroy();
-      return;
-    }
-    this.unregistered.add(conn.address);
-    this.open.add(conn);
-    socket.setNoDelay(true);
-    socket.on('error', () => {});
-    // Idle connections are closed: briefly until a device registers, then after two refresh periods.
-    socket.setTimeout(sip.unregisteredIdleSecs * 1000, () => {
-      this.limits.bite('sip-idle', conn.address, 'idle connections closed');
-      socket.destroy();
-    });
-    socket.on('data', (chunk) => {
-      const r = conn.decoder.push(chunk);
-      if (!r.ok) {
-        this.log({ method: '-', device: '', from: conn.peer, status: 400, detail: `closing: ${r.error.message}` });
-        socket.destroy();
-        return;
-      }
-      for (const m of r.value) {
-        try {
-          this.dispatch(conn, m);
-        } catch (e) {
-          // A bug met by one message ends that exchange, never the registrar.
-          this.log({ method: m.kind === 'request' ? m.method : 'response', device: '', from: conn.peer, status: 500, detail: `internal error: ${(e as Error).message}` });
-          if (m.kind === 'request' && m.method !== 'ACK') conn.send(responseTo(m, 500, [['Server', SERVER]], undefined, this.tag()));
-        }
-      }
-    });
-    socket.on('close', () => {
-      this.open.delete(conn);
-      if (this.stopping) return;
-      if (conn.devices.size === 0) this.unregistered.remove(conn.address);
-      for (const device of conn.devices) {
-        if (this.connections.get(device) !== conn) continue;
-        this.connections.delete(device);
-        const reg = this.db.registration(device);
-        const now = this.clock.now();
-        // CUCM marks a phone unregistered when its TCP connection goes (Last=cm-closed-tcp).
-        if (reg && reg.expiresAt > now) this.db.saveRegistration({ ...reg, expiresAt: now });
-      }
-    });
+  private dropped(d: TransportDrop): void {
+    const host = hostOf(d.from);
+    if (d.reason === 'not admitted') return; // admit() said why
+    if (/connections open: refused$/.test(d.reason)) return this.limits.bite('sip-connections', host, `${this.cfg.sip.maxConnections} SIP connections open: refused`);
+    this.limits.bite('sip-malformed', host, `closing: ${d.reason}`);
   }
 
-  /** A device registered on this connection: it is a phone's now, and may stay quiet longer. */
-  private bind(conn: PhoneConnection, device: string): void {
-    if (conn.devices.size === 0) {
-      this.unregistered.remove(conn.address);
-      conn.socket.setTimeout(this.cfg.sip.idleSecs * 1000);
+  private flowClosed(peer: { host: string; port: number }, why: string): void {
+    if (why.startsWith('idle for')) this.limits.bite('sip-idle', peer.host, 'idle connections closed');
+    const lost = this.flows.closed(peer);
+    this.calls?.flowClosed(peer);
+    const now = this.clock.now();
+    for (const device of lost) {
+      const reg = this.db.registration(device);
+      // CUCM marks a phone unregistered when its TCP connection goes (Last=cm-closed-tcp).
+      if (reg && reg.expiresAt > now) this.db.saveRegistration({ ...reg, expiresAt: now });
     }
-    conn.devices.add(device);
-    this.connections.set(device, conn);
   }
 
-  private dispatch(conn: PhoneConnection, m: SipMessage): void {
-    if (m.kind === 'response') {
-      const key = `${header(m, 'call-id')}|${header(m, 'cseq')}`;
-      conn.pending.get(key)?.(m);
-      return;
-    }
-    switch (m.method) {
+  /** The devices registered over the connection a request came in on (callers), whose registration is current. */
+  private devicesOn(source: SipSource): string[] {
+    const now = this.clock.now();
+    return this.flows.devicesOn(source).filter((d) => (this.db.registration(d)?.expiresAt ?? 0) > now);
+  }
+
+  /** Where a device is reachable now: its registered Contact and its connection; undefined when not registered. */
+  private reach(device: string): { contact: string; host: string; port: number } | undefined {
+    const flow = this.flows.flowOf(device);
+    const reg = this.db.registration(device);
+    if (!flow || !reg || reg.expiresAt <= this.clock.now()) return undefined;
+    return { contact: reg.contact, host: flow.host, port: flow.port };
+  }
+
+  /** Requests outside a dialog other than INVITE (the call router takes those). */
+  private dispatch(req: IncomingRequest): void {
+    switch (req.request.method) {
       case 'REGISTER':
-        return this.onRegister(conn, m);
+        return this.onRegister(req);
       case 'OPTIONS':
       case 'PUBLISH':
-        return conn.send(responseTo(m, 200, [['Server', SERVER]], undefined, this.tag()));
+        return req.respond(200);
       case 'REFER':
         // Phones report alarms (DeviceTLInfo, last out-of-service) with REFER after registering.
-        return conn.send(responseTo(m, 202, [['Server', SERVER]], undefined, this.tag()));
+        return req.respond(202);
       case 'SUBSCRIBE':
-        return conn.send(responseTo(m, 489, [['Server', SERVER]], undefined, this.tag()));
-      case 'ACK':
-        return;
+        return req.respond(489);
       default:
-        return conn.send(responseTo(m, 501, [['Server', SERVER]], undefined, this.tag()));
+        return req.respond(501);
     }
   }
 
-  private tag(): string {
-    return randomBytes(4).toString('hex');
+  private reply(r: IncomingRequest, status: number, device: string, detail: string, extra: SipHeaders = []): void {
+    r.respond(status, { headers: [['Date', new Date(this.clock.now()).toUTCString()], ...extra] });
+    this.log({ method: r.request.method, device, from: flowKey(r.source), status, detail });
   }
 
-  private reply(conn: PhoneConnection, req: SipRequest, status: number, device: string, detail: string, extra: SipHeaders = []): void {
-    conn.send(responseTo(req, status, [['Server', SERVER], ['Date', new Date(this.clock.now()).toUTCString()], ...extra], undefined, this.tag()));
-    this.log({ method: req.method, device, from: conn.peer, status, detail });
+  private warning(text: string): [string, string] {
+    return ['Warning', `399 ${this.host} "${text}"`];
   }
 
-  private onRegister(conn: PhoneConnection, req: SipRequest): void {
-    const contacts = headers(req, 'contact').flatMap(parseCiscoContacts);
+  private onRegister(r: IncomingRequest): void {
+    const req = r.request;
+    const contactValues = headers(req, 'contact');
+    const contacts = contactValues.flatMap(parseCiscoContacts);
     const contact = contacts[0];
+    if (contactValues.length && (contactValues[0]!.trim() === '*' || (contact && !contact.mac && !contact.deviceName && contact.modelCode === undefined))) {
+      return this.onLineRegister(r);
+    }
     const device = contact?.deviceName ?? (contact?.mac ? contact.mac.deviceName : undefined);
     if (!contact || !device || !contact.mac) {
-      return this.reply(conn, req, 400, '', 'REGISTER without +sip.instance / +u.sip!devicename', [['Warning', `399 ${this.host} "Contact must carry +sip.instance and +u.sip!devicename.ccm.cisco.com"`]]);
+      return this.reply(r, 400, '', 'REGISTER without +sip.instance / +u.sip!devicename', [this.warning('Contact must carry +sip.instance and +u.sip!devicename.ccm.cisco.com')]);
     }
     // The name in +u.sip!devicename and the MAC in +sip.instance are one phone's. Checking the
     // password of one and filing the binding under the other let a host with no password take
     // any phone's registration (issue 7).
     if (device !== contact.mac.deviceName) {
-      return this.reply(conn, req, 403, device, `device name does not match +sip.instance (${contact.mac.deviceName})`, [['Warning', `399 ${this.host} "Device name and MAC do not match"`]]);
+      return this.reply(r, 403, device, `device name does not match +sip.instance (${contact.mac.deviceName})`, [this.warning('Device name and MAC do not match')]);
     }
     if (contact.keepAlive) {
       // A keep-alive to this (backup) member: answer, touch nothing (reference §9.1).
-      return this.reply(conn, req, 200, device, 'backup keep-alive', [['Contact', headers(req, 'contact')[0]!], ['Expires', '0']]);
+      return this.reply(r, 200, device, 'backup keep-alive', [['Contact', contactValues[0]!], ['Expires', '0']]);
     }
-    const expiresHeader = header(req, 'expires')?.trim();
-    if (contact.expires === undefined && expiresHeader !== undefined && !/^\d{1,10}$/.test(expiresHeader)) {
-      return this.reply(conn, req, 400, device, 'Expires is not a number of seconds', [['Warning', `399 ${this.host} "Expires must be a number of seconds"`]]);
-    }
-    const requested = Math.min(contact.expires ?? (expiresHeader === undefined ? 3600 : Number(expiresHeader)), 0x7fffffff);
+    const requested = this.requestedExpires(r, contact.expires, device);
+    if (requested === undefined) return;
     const fromUser = parseSipUri(parseNameAddr(header(req, 'from') ?? '')?.uri ?? '')?.user ?? '';
     const mac = contact.mac.hex;
+    const address = r.source.host;
     // Known by the name it registers with, or by its MAC (a device added before it was seen).
     let phone = this.db.phone(device) ?? this.db.phoneByMac(mac);
     let created = false;
     if (!phone) {
       if (!this.cfg.autoRegistration.enabled) {
-        return this.reply(conn, req, 403, device, 'unknown device, autoregistration off', [['Warning', `399 ${this.host} "Unknown device; autoregistration is off"`]]);
+        return this.reply(r, 403, device, 'unknown device, autoregistration off', [this.warning('Unknown device; autoregistration is off')]);
       }
-      if (requested === 0) return this.reply(conn, req, 200, device, 'de-register of unknown device');
-      const a = this.autoRegistration.admit({ deviceName: device, mac, modelCode: contact.modelCode }, conn.address);
+      if (requested === 0) return this.reply(r, 200, device, 'de-register of unknown device');
+      const a = this.autoRegistration.admit({ deviceName: device, mac, modelCode: contact.modelCode }, address);
       if (a.kind === 'rate-limited') {
-        this.limits.bite('autoregistration', conn.address, `more than ${this.cfg.autoRegistration.perAddressBurst} new phones at once or ${this.cfg.autoRegistration.perAddressPerMinute} a minute: refused`);
-        return this.reply(conn, req, 503, device, 'autoregistration rate limit', [['Retry-After', '60'], ['Warning', `399 ${this.host} "Too many new phones from this address; try later"`]]);
+        this.limits.bite('autoregistration', address, `more than ${this.cfg.autoRegistration.perAddressBurst} new phones at once or ${this.cfg.autoRegistration.perAddressPerMinute} a minute: refused`);
+        return this.reply(r, 503, device, 'autoregistration rate limit', [['Retry-After', '60'], this.warning('Too many new phones from this address; try later')]);
       }
       if (a.kind !== 'created') {
-        return this.reply(conn, req, 403, device, 'autoregistration range exhausted', [['Warning', `399 ${this.host} "Autoregistration DNs ${this.cfg.autoRegistration.dnFirst}-${this.cfg.autoRegistration.dnLast} all in use"`]]);
+        return this.reply(r, 403, device, 'autoregistration range exhausted', [this.warning(`Autoregistration DNs ${this.cfg.autoRegistration.dnFirst}-${this.cfg.autoRegistration.dnLast} all in use`)]);
       }
       for (const gone of a.released) this.log({ method: 'REGISTER', device: gone, from: '-', status: 0, detail: `autoregistered phone never came back on its own file: removed, its DN free again` });
       phone = a.phone;
       created = true;
     }
-    if (phone.password && !this.authorized(req, phone)) {
-      return this.reply(conn, req, 401, device, 'challenge', [['WWW-Authenticate', `Digest realm="${REALM}", nonce="${this.nonce()}", algorithm=MD5, qop="auth"`]]);
+    if (phone.password) {
+      const check = this.digest.check(header(req, 'authorization'), 'REGISTER', phone.dn, phone.password);
+      if (check !== 'ok') return this.reply(r, 401, device, 'challenge', [['WWW-Authenticate', this.digest.challenge(check === 'stale')]]);
     }
     if (requested === 0) {
       this.db.removeRegistration(device);
-      this.connections.delete(device);
-      return this.reply(conn, req, 200, device, 'de-registered', [['Expires', '0']]);
+      this.flows.unbind(device);
+      return this.reply(r, 200, device, 'de-registered', [['Expires', '0']]);
     }
-    const granted = Math.max(1, Math.min(requested, this.cfg.sip.expires));
-    const previous = this.db.registration(device);
-    const callId = header(req, 'call-id') ?? '';
-    const now = this.clock.now();
-    const isNew = !previous || previous.callId !== callId || previous.expiresAt < now;
-    const reason = parseAlarmReason(header(req, 'reason') ?? '');
-    this.db.saveRegistration({
-      device, mac, user: fromUser, contact: contact.uri, callId, source: conn.peer,
-      modelCode: contact.modelCode ?? 0, activeLoad: reason?.activeLoad ?? previous?.activeLoad ?? '', member: `${this.host}:${this.port}`,
-      registeredAt: isNew ? now : (previous?.registeredAt ?? now), expiresAt: now + granted * 1000,
-    });
-    this.bind(conn, device);
-    if (fromUser === phone.dn) this.db.markOwnFile(device, now);
-    const echo = `${headers(req, 'contact')[0]!.replace(/;expires=\d+/i, '')};expires=${granted}${isNew ? ';x-cisco-newreg' : ''}`;
-    this.reply(conn, req, 200, device, `${fromUser} ${created ? 'autoregistered' : isNew ? 'registered' : 'refreshed'} for ${granted} s`, [['Contact', echo], ['Expires', String(granted)]]);
+    const { granted, isNew } = this.bind(r, device, { mac, user: fromUser, contact: contact.uri, modelCode: contact.modelCode ?? 0, activeLoad: parseAlarmReason(header(req, 'reason') ?? '')?.activeLoad }, requested);
+    if (fromUser === phone.dn && phone.autoregistered) this.db.markOwnFile(device, this.clock.now());
+    const echo = `${contactValues[0]!.replace(/;expires=\d+/i, '')};expires=${granted}${isNew ? ';x-cisco-newreg' : ''}`;
+    this.reply(r, 200, device, `${fromUser} ${created ? 'autoregistered' : isNew ? 'registered' : 'refreshed'} for ${granted} s`, [['Contact', echo], ['Expires', String(granted)]]);
     // A new device, or a known one still on the default file, must reboot onto its own file.
     if (created) void this.sendServiceControl(device, 'reset');
     else if (isNew && fromUser !== phone.dn) void this.sendServiceControl(device, 'restart');
   }
 
-  private nonce(): string {
-    const ts = this.clock.now().toString(36);
-    return `${ts}.${createHmac('sha256', this.secret).update(ts).digest('hex').slice(0, 32)}`;
+  /** Expires asked for (the Contact's, else the header's, else an hour); undefined once answered 400. */
+  private requestedExpires(r: IncomingRequest, fromContact: number | undefined, device: string): number | undefined {
+    const expiresHeader = header(r.request, 'expires')?.trim();
+    if (fromContact === undefined && expiresHeader !== undefined && !/^\d{1,10}$/.test(expiresHeader)) {
+      this.reply(r, 400, device, 'Expires is not a number of seconds', [this.warning('Expires must be a number of seconds')]);
+      return undefined;
+    }
+    return Math.min(fromContact ?? (expiresHeader === undefined ? 3600 : Number(expiresHeader)), 0x7fffffff);
   }
 
-  private nonceValid(n: string): boolean {
-    const [ts, mac] = n.split('.');
-    if (!ts || !mac) return false;
-    const expect = createHmac('sha256', this.secret).update(ts).digest('hex').slice(0, 32);
-    const age = this.clock.now() - parseInt(ts, 36);
-    return mac.length === expect.length && timingSafeEqual(Buffer.from(mac), Buffer.from(expect)) && age >= 0 && age < NONCE_LIFETIME_MS;
+  /** Saves the binding and ties the device to this connection. */
+  private bind(r: IncomingRequest, device: string, b: { mac: string; user: string; contact: string; modelCode: number; activeLoad: string | undefined }, requested: number): { granted: number; isNew: boolean } {
+    const granted = Math.max(1, Math.min(requested, this.cfg.sip.expires));
+    const previous = this.db.registration(device);
+    const callId = header(r.request, 'call-id') ?? '';
+    const now = this.clock.now();
+    const isNew = !previous || previous.callId !== callId || previous.expiresAt < now;
+    this.db.saveRegistration({
+      device, mac: b.mac, user: b.user, contact: b.contact, callId, source: flowKey(r.source),
+      modelCode: b.modelCode, activeLoad: b.activeLoad ?? previous?.activeLoad ?? '', member: `${this.host}:${this.port}`,
+      registeredAt: isNew ? now : (previous?.registeredAt ?? now), expiresAt: now + granted * 1000,
+    });
+    // A device registered on this connection: it is a phone's now, and may stay quiet longer.
+    if (this.flows.bind(r.source, device)) this.tcp?.setIdle(r.source, this.cfg.sip.idleSecs * 1000);
+    return { granted, isNew };
   }
 
-  private authorized(req: SipRequest, phone: PhoneRecord): boolean {
-    const a = parseDigestAnswer(header(req, 'authorization') ?? '');
-    if (!a || a.realm !== REALM || a.username !== phone.dn || !this.nonceValid(a.nonce)) return false;
-    const expect = digestResponse(a, 'REGISTER', phone.password);
-    return expect.length === a.response.length && timingSafeEqual(Buffer.from(expect), Buffer.from(a.response.toLowerCase()));
+  /**
+   * A third-party SIP client on a line: To names the DN; the line must have a password, and the
+   * client must answer the challenge with the DN and that password. An unknown DN or a line
+   * without a password is challenged the same way and never accepted, so the answers do not
+   * tell which DNs exist.
+   */
+  private onLineRegister(r: IncomingRequest): void {
+    const req = r.request;
+    const dn = parseSipUri(parseNameAddr(header(req, 'to') ?? '')?.uri ?? '')?.user ?? '';
+    const line: PhoneRecord | undefined = dn ? this.db.phoneByDn(dn) : undefined;
+    const device = line?.deviceName ?? '';
+    const check = line?.password ? this.digest.check(header(req, 'authorization'), 'REGISTER', line.dn, line.password) : 'missing';
+    if (!line?.password || check !== 'ok') {
+      return this.reply(r, 401, device, `challenge (line ${dn || '-'}${line && !line.password ? ', which has no password: third-party clients cannot take it' : ''})`, [['WWW-Authenticate', this.digest.challenge(check === 'stale')]]);
+    }
+    const value = headers(req, 'contact')[0]!.trim();
+    const na = value === '*' ? undefined : parseNameAddr(splitList(value)[0] ?? '');
+    const param = na?.params['expires'];
+    const requested = this.requestedExpires(r, param !== undefined && /^\d{1,10}$/.test(param) ? Number(param) : undefined, device);
+    if (requested === undefined) return;
+    if (requested === 0 || !na) {
+      this.db.removeRegistration(device);
+      this.flows.unbind(device);
+      return this.reply(r, 200, device, `line ${dn} de-registered`, [['Expires', '0']]);
+    }
+    const { granted, isNew } = this.bind(r, device, { mac: line.mac ?? '', user: dn, contact: na.uri, modelCode: 0, activeLoad: undefined }, requested);
+    this.reply(r, 200, device, `${dn} line ${isNew ? 'registered' : 'refreshed'} for ${granted} s (${header(req, 'user-agent') ?? 'third-party client'})`, [['Contact', `<${na.uri}>;expires=${granted}`], ['Expires', String(granted)]]);
   }
 
   /**
    * NOTIFY Event: service-control on the phone's own connection, quoting the Call-ID of its
    * REGISTER so the phone knows the request is for its registration.
    */
-  sendServiceControl(device: string, action: ServiceAction): Promise<{ ok: boolean; detail: string }> {
-    const conn = this.connections.get(device);
+  async sendServiceControl(device: string, action: ServiceAction): Promise<{ ok: boolean; detail: string }> {
+    const flow = this.flows.flowOf(device);
     const reg = this.db.registration(device);
-    if (!conn || !reg) return Promise.resolve({ ok: false, detail: `${device} is not connected` });
-    const callId = `${randomBytes(8).toString('hex')}@${this.host}`;
-    const cseq = ++this.cseq;
+    const ua = this.ua;
+    if (!flow || !reg || !ua) return { ok: false, detail: `${device} is not connected` };
     const user = reg.user || device;
     const body = Buffer.from(buildServiceControl({ action, registerCallId: reg.callId, configVersionStamp: '' }));
-    const req: SipRequest = {
-      kind: 'request', method: 'NOTIFY', uri: reg.contact, body,
-      headers: [
-        ['Via', `SIP/2.0/TCP ${this.host}:${this.port};branch=z9hG4bK${randomBytes(6).toString('hex')}`],
-        ['From', `<sip:${user}@${this.host}>;tag=${this.tag()}`],
-        ['To', `<sip:${user}@${this.host}>`],
-        ['Call-ID', callId],
-        ['CSeq', `${cseq} NOTIFY`],
-        ['Max-Forwards', '70'],
-        ['Event', 'service-control'],
-        ['Subscription-State', 'active'],
-        ['Content-Type', 'text/plain'],
-        ['Server', SERVER],
-      ],
-    };
-    return new Promise((resolve) => {
-      const key = `${callId}|${cseq} NOTIFY`;
-      const cancel = this.clock.timer(NOTIFY_ANSWER_MS, () => {
-        conn.pending.delete(key);
-        resolve({ ok: false, detail: 'no answer' });
-      });
-      conn.pending.set(key, (r) => {
-        cancel();
-        conn.pending.delete(key);
-        this.log({ method: 'NOTIFY', device, from: conn.peer, status: r.status, detail: `service-control ${action}` });
-        resolve({ ok: r.status === 200, detail: `${r.status} ${r.reason}` });
-      });
-      conn.send(req);
+    const answer = ua.request({
+      method: 'NOTIFY', uri: reg.contact, destination: { transport: 'TCP', host: flow.host, port: flow.port },
+      from: `<sip:${user}@${this.host}>`, to: `<sip:${user}@${this.host}>`, fromTag: newTag(), callId: newCallId(this.host),
+      headers: [['Event', 'service-control'], ['Subscription-State', 'active']], contentType: 'text/plain', body,
     });
+    // Timer F would wait 32 s; an admin waiting on a reset is told after 10 s.
+    let cancel = () => {};
+    const timeout = new Promise<undefined>((resolve) => {
+      cancel = this.clock.timer(NOTIFY_ANSWER_MS, () => resolve(undefined));
+    });
+    const res = await Promise.race([answer, timeout]);
+    cancel();
+    if (!res) return { ok: false, detail: 'no answer' };
+    if (isLocalResponse(res)) return { ok: false, detail: res.reason };
+    this.log({ method: 'NOTIFY', device, from: flowKey(flow), status: res.status, detail: `service-control ${action}` });
+    return { ok: res.status === 200, detail: `${res.status} ${res.reason}` };
   }
+}
+
+/** The host of a `host:port` or `TCP host:port` a drop names. */
+function hostOf(from: string): string {
+  const addr = from.split(' ').at(-1) ?? from;
+  const i = addr.lastIndexOf(':');
+  return i > 0 && /^\d+$/.test(addr.slice(i + 1)) ? addr.slice(0, i) : addr;
 }

@@ -55,6 +55,13 @@ export class Dialog {
   /** The transport when a target URI names none: the one the dialog was made over. */
   readonly transport: TransportKind;
   readonly role: 'uac' | 'uas';
+  /**
+   * When set, every request in the dialog goes here (the connection or address the dialog was
+   * made over) instead of to the remote target: how a registrar's UA reaches a client whose
+   * Contact is not reachable from outside its own flow (RFC 5626 §5.3). The Request-URI stays
+   * the remote target.
+   */
+  flow: SipDestination | undefined;
   private readonly endHandlers: Array<(why: DialogEnd) => void> = [];
 
   private constructor(p: {
@@ -173,6 +180,7 @@ export class Dialog {
 
   /** Where a request in this dialog goes (the host may still be a name to resolve). */
   destination(): SipDestination | undefined {
+    if (this.flow) return this.flow;
     return uriDestination(this.target().next, this.transport);
   }
 

@@ -31,6 +31,8 @@ export interface UaCore {
   bye(d: Dialog): Promise<SipResponse>;
   /** Server (or User-Agent) header for responses. */
   responseHeaders(): SipHeaders;
+  /** Dialogs keep to the flow they were made over (UserAgentOptions.dialogFlows). */
+  readonly dialogFlows: boolean;
 }
 
 export interface BodyOptions {
@@ -176,6 +178,7 @@ export class OutgoingInvite {
         if (d) d.refreshTarget(r);
         else {
           const nd = Dialog.asUac(req, r, dest.transport);
+          if (this.core.dialogFlows) nd.flow = dest;
           this.early.set(tag, nd);
           this.core.register(nd);
         }
@@ -218,6 +221,7 @@ export class OutgoingInvite {
     const dialog = early ?? Dialog.asUac(req, r, dest.transport);
     dialog.confirm(r);
     this.early.delete(tag);
+    if (!early && this.core.dialogFlows) dialog.flow = dest;
     if (!early) this.core.register(dialog);
     const ack = withNewVia(dialog.createAck(cseqOf(req)!.seq), dest.transport);
     let to: SipDestination;
@@ -277,6 +281,10 @@ export class IncomingInvite {
     return this.core.contactFor(local, t);
   }
 
+  private keepFlow(d: Dialog): void {
+    if (this.core.dialogFlows) d.flow = { transport: this.source.transport, host: this.source.host, port: this.source.port };
+  }
+
   /** Record-Route is copied into every dialog-making response (§12.1.1). */
   private build(status: number, o: BodyOptions, contact: string | undefined): SipResponse {
     const extra: SipHeaders = headers(this.request, 'record-route').map((v): [string, string] => ['Record-Route', v]);
@@ -295,6 +303,7 @@ export class IncomingInvite {
     if (this.state !== 'pending' && this.state !== 'early') return;
     if (!this.dialog) {
       this.dialog = Dialog.asUas(this.request, this.localTag, contact, this.source.transport, 'early');
+      this.keepFlow(this.dialog);
       this.core.register(this.dialog);
     }
     this.state = 'early';
@@ -312,7 +321,10 @@ export class IncomingInvite {
     if (this.state !== 'pending' && this.state !== 'early') throw new Error(`cannot accept an INVITE that is ${this.state}`);
     const res = this.build(200, o, contact);
     const dialog = this.dialog ?? Dialog.asUas(this.request, this.localTag, contact, this.source.transport);
-    if (!this.dialog) this.core.register(dialog);
+    if (!this.dialog) {
+      this.keepFlow(dialog);
+      this.core.register(dialog);
+    }
     this.dialog = dialog;
     if (dialog.state === 'early') dialog.state = 'confirmed';
     else dialog.refreshTarget(this.request);

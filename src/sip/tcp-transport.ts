@@ -88,6 +88,8 @@ export class StreamTransport implements Transport {
   private handler: (m: SipMessage, from: SipSource) => void = () => {};
   private readonly flowClosed: Array<(peer: SipDestination, reason: string) => void> = [];
   private closed = false;
+  /** Inbound connections open now (counted, not found by a scan per accept). */
+  private inbound = 0;
   readonly stats = { received: 0, dropped: 0, sent: 0, accepted: 0, refused: 0 };
 
   /** Makes the transport and starts listening when asked to. */
@@ -122,7 +124,7 @@ export class StreamTransport implements Transport {
 
   private accept(s: StreamSocket): void {
     const key = keyOf(s.remoteAddress, s.remotePort);
-    const inboundCount = [...this.flows.values()].filter((f) => f.inbound).length;
+    const inboundCount = this.inbound;
     const full = inboundCount >= (this.o.maxConnections ?? 1024);
     if (this.closed || full || (this.o.admit && !this.o.admit({ host: normalHost(s.remoteAddress), port: s.remotePort }))) {
       this.stats.refused++;
@@ -136,6 +138,7 @@ export class StreamTransport implements Transport {
 
   private adopt(key: string, s: StreamSocket, inbound: boolean): Flow {
     const flow = new Flow(key, s, inbound, { transport: this.kind, host: normalHost(s.remoteAddress), port: s.remotePort });
+    if (inbound) this.inbound++;
     // A second connection to the same peer replaces the first in the table; the first still works until it closes.
     this.flows.set(key, flow);
     s.onData((d) => this.onData(flow, d));
@@ -215,6 +218,7 @@ export class StreamTransport implements Transport {
   private forget(flow: Flow, why: string): void {
     if (flow.closed) return;
     flow.closed = true;
+    if (flow.inbound) this.inbound--;
     flow.cancelIdle();
     if (this.flows.get(flow.key) === flow) this.flows.delete(flow.key);
     if (this.closed) return;

@@ -49,6 +49,12 @@ export interface UserAgentOptions {
   defaultTransport?: TransportKind;
   /** Host names in URIs to addresses; the system resolver (A records) unless said. No SRV/NAPTR. */
   resolveHost?: (host: string) => Promise<string>;
+  /**
+   * Requests in a dialog go over the flow it was made on (the connection or address an INVITE
+   * came from or went to), not to the remote target: for a registrar's UA whose clients are
+   * reachable only over their own connection (RFC 5626 §5.3). Default false.
+   */
+  dialogFlows?: boolean;
   onDrop?: (d: TransportDrop) => void;
 }
 
@@ -153,6 +159,7 @@ export class UserAgent {
       },
       bye: (d) => this.bye(d),
       responseHeaders: () => (this.o.userAgent ? [['Server', this.o.userAgent]] : []),
+      dialogFlows: o.dialogFlows ?? false,
     };
   }
 

@@ -29,7 +29,7 @@ test('no file: everything from the interface address, as docs/companion.md shows
     dhcp: { enabled: true, poolFirst: '10.99.0.100', poolLast: '10.99.0.199', leaseSecs: 3600, router: '10.99.0.1', dns: ['10.99.0.1'], option150: ['10.99.0.1'], option66: '10.99.0.1', domain: '' },
     tftp: { enabled: true, port: 69 },
     http: { enabled: true, port: 6970 },
-    sip: { enabled: true, port: 5060, expires: 120, listen: '10.99.0.1', maxConnections: 20000, maxUnregisteredPerAddress: 512, unregisteredIdleSecs: 30, idleSecs: 270 },
+    sip: { enabled: true, port: 5060, expires: 120, listen: '10.99.0.1', maxConnections: 20000, maxUnregisteredPerAddress: 512, unregisteredIdleSecs: 30, idleSecs: 270, maxCallsPerDevice: 8 },
     callManagers: [{ host: '10.99.0.1', sipPort: 5060, priority: 0 }],
     autoRegistration: { enabled: true, dnFirst: '2000', dnLast: '2999', perAddressBurst: 200, perAddressPerMinute: 60, abandonAfterSecs: 300 },
     serveDefaultConfig: true,
