@@ -2,15 +2,18 @@
  * `sepi phone`: flags in, one handset out. Builds the ports (clock, network, interface, NVRAM,
  * displays, keypads) and the output subscribers, powers the handset on and waits for --until,
  * --timeout or a signal. Exit status: 0 when --until was reached, 1 with the reason on stderr
- * otherwise, 2 for usage errors (docs/cli.md).
+ * otherwise, 2 for usage errors (docs/cli.md). Calls (docs/calls.md): `--call DN` dials once
+ * registered, `--auto-answer` answers, `--dtmf`, `--hangup-after`, `--audio-file`, `--record`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MacAddress } from '../wire/mac.ts';
 import { PHONE_MODELS, modelByName } from '../wire/models.ts';
 import { isIpv4 } from '../wire/ipv4.ts';
+import { parseWav, writeWav } from '../wire/wav.ts';
+import type { CallOptions } from '../phone/call/phone-calls.ts';
 import { SystemClock } from '../common/clock.ts';
 import { printable } from '../common/printable.ts';
 import type { Board } from '../hw/board.ts';
@@ -71,6 +74,37 @@ export async function loadBoard(name: string): Promise<Board> {
   }
 }
 
+/** The call flags: what a call sends and keeps, and what it does by itself (docs/calls.md). */
+export async function callOptionsFromFlags(v: { dtmf?: string | undefined; 'hangup-after'?: string | undefined; 'auto-answer'?: boolean | undefined; 'audio-file'?: string | undefined; record?: string | undefined }): Promise<CallOptions> {
+  const o: CallOptions = {};
+  if (v['auto-answer']) o.autoAnswer = true;
+  if (v.dtmf !== undefined) {
+    if (!/^[0-9*#A-Da-d]{1,64}$/.test(v.dtmf)) throw new UsageError('--dtmf takes DTMF digits (0-9, *, #, A-D), e.g. 1234#');
+    o.dtmfOnConnect = v.dtmf;
+  }
+  if (v['hangup-after'] !== undefined) {
+    const secs = Number(v['hangup-after']);
+    if (!/^\d+(\.\d+)?$/.test(v['hangup-after']) || !(secs > 0 && secs <= 86_400)) throw new UsageError('--hangup-after takes seconds (above 0, at most a day), e.g. 5 or 2.5');
+    o.hangupAfterMs = Math.round(secs * 1000);
+  }
+  if (v['audio-file'] !== undefined) {
+    const file = v['audio-file'];
+    const bytes = await readFile(file).catch((e: Error) => {
+      throw new UsageError(`--audio-file ${file}: ${e.message}`);
+    });
+    const wav = parseWav(bytes);
+    if (!wav.ok) throw new UsageError(`--audio-file ${file}: ${wav.error.message}`);
+    if (wav.value.sampleRate !== 8000) throw new UsageError(`--audio-file ${file}: ${wav.value.sampleRate} Hz; a call carries 8000 Hz (resample it first, e.g. sox in.wav -r 8000 -c 1 out.wav)`);
+    o.audio = { kind: 'samples', samples: wav.value.samples, name: file };
+  }
+  if (v.record !== undefined) {
+    const file = v.record;
+    // What each call received, written when it ends (the next call's replaces it).
+    o.onRecording = (samples) => writeFileSync(file, writeWav(samples));
+  }
+  return o;
+}
+
 export async function phoneCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'screenshot') return (await import('./screenshot-command.ts')).screenshotCommand(argv.slice(1));
   const { values: v } = parse(argv, {
@@ -80,6 +114,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     'tftp-port': { type: 'string' }, 'json-screens': { type: 'boolean' }, board: { type: 'string' }, keys: { type: 'string' },
     'factory-reset': { type: 'boolean' }, 'capf-auth-string': { type: 'string' }, 'activation-code': { type: 'string' }, factory: { type: 'string' }, 'wait-scale': { type: 'string' }, 'firmware-cert': { type: 'string' },
     persona: { type: 'string' }, edos: { type: 'string' }, 'web-port': { type: 'string' },
+    call: { type: 'string' }, dtmf: { type: 'string' }, 'hangup-after': { type: 'string' }, 'auto-answer': { type: 'boolean' }, 'audio-file': { type: 'string' }, record: { type: 'string' },
   });
   if (v.keys !== undefined && v.keys !== 'stdin') throw new UsageError('--keys takes "stdin" (key names, one or more a line)');
   const board = v.board ? await loadBoard(v.board) : undefined;
@@ -98,6 +133,9 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   if (persona === 'mpp' && !hasMppFirmware(model)) throw new UsageError(`--persona mpp: there is no Multiplatform firmware for the ${model.name} (78xx and 88xx only)`);
   if (v.edos !== undefined && (persona !== 'mpp' || !/^https:\/\/[^\s/]+/.test(v.edos))) throw new UsageError('--edos takes an https:// URL, and only with --persona mpp');
   const webPort = v['web-port'] === undefined ? undefined : positiveInt(v['web-port'], '--web-port', 80);
+  const callTo = v.call;
+  if (callTo !== undefined && !/^[0-9*#+A-Za-z._-]{1,32}$/.test(callTo)) throw new UsageError('--call takes a directory number (digits, * and #), e.g. 1002');
+  const callOptions = await callOptionsFromFlags(v);
   const until = untilGoal(v.until);
   const timeoutSecs = v.timeout === undefined ? undefined : positiveInt(v.timeout, '--timeout', 0);
   const netMode = v.net ?? 'kernel';
@@ -161,7 +199,7 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   // ---- the handset and who listens ------------------------------------------------------------
   const handset = new Handset({
     mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), micIssuer, ...(waitScale !== undefined ? { waitScale } : {}), ...(firmwareCert ? { firmwareCert } : {}),
-    persona, ...(v.edos ? { edosUrl: v.edos } : {}),
+    persona, ...(v.edos ? { edosUrl: v.edos } : {}), calls: callOptions,
     iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
   if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));
@@ -183,6 +221,16 @@ export async function phoneCommand(argv: string[]): Promise<number> {
 
   const run = runUntil(handset, { goal: until, timeoutMs: timeoutSecs === undefined ? undefined : timeoutSecs * 1000, clock });
   stop = run.stop;
+  if (callTo !== undefined) {
+    // Dials once, the first time the phone registers.
+    const unsubscribe = handset.subscribe((e) => {
+      if (e.type !== 'event' || e.step !== 'register' || e.state !== 'done') return;
+      unsubscribe();
+      clock.timer(0, () => {
+        if (!handset.firmware.calls.dial(callTo)) run.stop(1, `--call ${callTo}: the phone could not dial (${handset.firmware.calls.state})`);
+      });
+    });
+  }
   process.once('SIGINT', () => run.stop(130, 'interrupted'));
   process.once('SIGTERM', () => run.stop(143, 'terminated'));
   handset.powerOn();

@@ -1,0 +1,261 @@
+/**
+ * Calls between `sepi phone` processes and peers nobody here wrote, in network namespaces: the
+ * companion hands out addresses and files whose call manager is kamailio (a registrar that
+ * routes INVITEs by usrloc lookup and record-routes, configured below), and a SIPp UAS that
+ * echoes RTP stands behind it on DN 9999. Through the command-line contract: `--call`,
+ * `--auto-answer`, `--dtmf`, `--hangup-after`, `--until call-ended`. tshark's RTP stream
+ * analysis of a capture on the LAN is the judge of the media: two streams, one each way, none
+ * lost.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Lab } from '../support/lab.ts';
+import { type Proc, needs } from '../support/proc.ts';
+import { startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+
+const run = promisify(execFile);
+const peers = suite('calls through kamailio, to a phone and to SIPp');
+let lab: Lab;
+let dir = '';
+let kamAddress = '';
+let sippAddress = '';
+
+const KAMAILIO_CFG = `#!KAMAILIO
+# A registrar that routes: REGISTER saved in usrloc, an INVITE for a registered DN looked up and
+# relayed over the phone's own TCP connection, record-routed so BYE and ACK pass here too; DN
+# 9999 goes to SIPp's UAS over UDP.
+debug=2
+log_stderror=yes
+children=2
+tcp_children=2
+auto_aliases=no
+
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "max_expires", 3600)
+
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+    sl_send_reply("404", "Not here");
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+  if (is_method("REGISTER")) {
+    if (!save("location")) { sl_reply_error(); }
+    exit;
+  }
+  if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
+  t_check_trans();
+  if (is_method("INVITE")) { record_route(); }
+  if ($rU == "9999") {
+    $du = "sip:SIPP_ADDRESS:5080;transport=udp";
+    xlog("L_NOTICE", "ROUTE $rU to SIPp\\n");
+    t_relay();
+    exit;
+  }
+  if (!lookup("location")) {
+    xlog("L_NOTICE", "NOT FOUND $rU\\n");
+    sl_send_reply("404", "Not Found");
+    exit;
+  }
+  xlog("L_NOTICE", "ROUTE $rU to $ru\\n");
+  t_relay();
+}
+`;
+
+/**
+ * SIPp's built-in uas, plus the one line RFC 3261 §12.1.1 asks of every UAS and the built-in
+ * scenario leaves out: the INVITE's Record-Route copied into the 180 and 200, so the caller's
+ * ACK and BYE go back through kamailio (the phone speaks only TCP to its call manager).
+ */
+const SIPP_UAS = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas that copies Record-Route">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <timewait milliseconds="1000"/>
+</scenario>
+`;
+
+peers.before(async () => {
+  await needs('kamailio', 'sipp', 'tshark');
+  lab = await Lab.create('10.96.0');
+  dir = await tempDir('call-peers');
+  kamAddress = await lab.addServerAddress(2);
+  sippAddress = await lab.addServerAddress(3);
+});
+
+peers.after.each(async () => {
+  await lab.dropHosts();
+});
+
+peers.after(async () => {
+  await lab?.destroy();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function startKamailio(): Promise<Proc> {
+  const file = join(dir, 'kamailio.cfg');
+  await writeFile(file, KAMAILIO_CFG.replace('SIPP_ADDRESS', sippAddress));
+  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', file, '-l', `tcp:${kamAddress}:5060`, '-l', `udp:${kamAddress}:5060`, '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
+  await lab.waitForTcp(lab.server, kamAddress, 5060).catch((e: Error) => {
+    throw new Error(`${e.message}\n${k.tail()}`);
+  });
+  return k;
+}
+
+/** tshark's RTP stream analysis: one row per stream (source, destination, packets, lost). */
+async function rtpStreams(pcap: string): Promise<Array<{ src: string; dst: string; pkts: number; lost: number; payload: string }>> {
+  const { stdout } = await run('tshark', ['-r', pcap, '-o', 'rtp.heuristic_rtp:TRUE', '-q', '-z', 'rtp,streams']);
+  const rows: Array<{ src: string; dst: string; pkts: number; lost: number; payload: string }> = [];
+  for (const line of stdout.split('\n')) {
+    const m = /(\d+\.\d+\.\d+\.\d+)\s+(\d+)\s+(\d+\.\d+\.\d+\.\d+)\s+(\d+)\s+0x[0-9A-Fa-f]+\s+(.+?)\s+(\d+)\s+(-?\d+)\s+\(/.exec(line);
+    if (m) rows.push({ src: `${m[1]}:${m[2]}`, dst: `${m[3]}:${m[4]}`, payload: m[5]!, pkts: Number(m[6]), lost: Number(m[7]) });
+  }
+  if (rows.length === 0) throw new Error(`tshark found no RTP stream:\n${stdout}`);
+  return rows;
+}
+
+const isCall = (kind: string) => (e: Record<string, unknown>) => e['step'] === 'call' && e['call'] === kind;
+
+peers('two sepi phones call each other through kamailio: ringing, answered, DTMF across, hung up; tshark sees RTP both ways, nothing lost', async () => {
+  const data = join(dir, 'cm1');
+  await mkdir(data);
+  const kam = await startKamailio();
+  await startCompanion(lab, data, {
+    security: { mode: 'none' }, callManagers: [{ host: kamAddress, sipPort: 5060 }],
+    phones: [{ mac: '001122334501', model: '8841', dn: '1401' }, { mac: '001122334502', model: '8841', dn: '1402' }],
+  });
+  const pcap = join(dir, 'call.pcap');
+  const capture = lab.spawn('tshark', lab.server, 'tshark', ['-i', 'br0', '-w', pcap]);
+  await capture.waitForLine(/Capturing on/, 30_000);
+  const nsB = await lab.addHost('callee', { mac: '00:11:22:33:45:02' });
+  const callee = startPhone(lab, nsB, '001122334502', join(dir, 'nv-b'), ['--auto-answer', '--until', 'call-ended', '--timeout', '120', '--record', join(dir, 'callee.wav')]);
+  await callee.waitForEvent('the callee registered', (e) => e['step'] === 'register' && e['state'] === 'done', 90_000);
+  const nsA = await lab.addHost('caller', { mac: '00:11:22:33:45:01' });
+  const caller = startPhone(lab, nsA, '001122334501', join(dir, 'nv-a'), ['--call', '1402', '--dtmf', '123#', '--hangup-after', '3', '--until', 'call-ended', '--timeout', '120']);
+  const [codeA, codeB] = await Promise.all([caller.exit(150_000), callee.exit(150_000)]);
+  await capture.stop();
+  assert.is(codeA, 0, `caller:\n${caller.tail()}\nkamailio:\n${kam.tail(15)}`);
+  assert.is(codeB, 0, `callee:\n${callee.tail()}`);
+  const ring = callee.events().find(isCall('ringing'))!;
+  assert.is(ring['number'], '1401', "the callee's screen names the caller");
+  const endA = caller.events().find(isCall('ended'))!;
+  const endB = callee.events().find(isCall('ended'))!;
+  assert.equal([endA['state'], endA['reason'], endB['state'], endB['reason']], ['done', 'local-hangup', 'done', 'remote-hangup']);
+  assert.is(endB['dtmfReceived'], '123#', 'the digits arrived as RFC 4733 events');
+  assert.equal(callee.events().filter(isCall('dtmf')).map((e) => e['digit']), ['1', '2', '3', '#']);
+  const a = caller.events().find(isCall('connected'))!;
+  const b = callee.events().find(isCall('connected'))!;
+  // tshark, not our counters: one stream each way between the two phones' RTP ports, none lost.
+  const streams = (await rtpStreams(pcap)).filter((s) => [a['local'], b['local']].includes(s.src));
+  assert.is(streams.length, 2, JSON.stringify(streams));
+  assert.equal(streams.map((s) => `${s.src}>${s.dst}`).sort(), [`${a['local']}>${b['local']}`, `${b['local']}>${a['local']}`].sort());
+  for (const s of streams) {
+    assert.ok(s.pkts >= 100, `${s.src}: ${s.pkts} packets in 3 s`);
+    assert.is(s.lost, 0, `${s.src} lost ${s.lost}`);
+  }
+  const wav = await readFile(join(dir, 'callee.wav'));
+  assert.ok(wav.length > 44 + 2 * 8000 * 2, `the callee's recording holds what it heard (${wav.length} bytes)`);
+});
+
+peers('a sepi phone calls a SIPp UAS through kamailio and hangs up (SIPp checks the ACK and BYE); SIPp echoes the RTP back; an unknown number fails the run', async () => {
+  const data = join(dir, 'cm2');
+  await mkdir(data);
+  await startKamailio();
+  await startCompanion(lab, data, { security: { mode: 'none' }, callManagers: [{ host: kamAddress, sipPort: 5060 }], phones: [{ mac: '001122334503', model: '8841', dn: '1403' }] });
+  await writeFile(join(dir, 'uas.xml'), SIPP_UAS);
+  const sipp = lab.spawn('sipp', lab.server, 'sipp', ['-sf', join(dir, 'uas.xml'), '-i', sippAddress, '-p', '5080', '-t', 'u1', '-m', '1', '-rtp_echo', '-mi', sippAddress, '-mp', '16000', '-nostdin', '-trace_err', '-error_file', join(dir, 'sipp-uas.err'), '-trace_msg', '-message_file', join(dir, 'sipp-uas.msg'), '-timeout', '90s', '-timeout_error']);
+  const ns = await lab.addHost('sippcaller', { mac: '00:11:22:33:45:03' });
+  const phone = startPhone(lab, ns, '001122334503', join(dir, 'nv-c'), ['--call', '9999', '--hangup-after', '2', '--until', 'call-ended', '--timeout', '120']);
+  assert.is(await phone.exit(150_000), 0, phone.tail());
+  assert.is(await sipp.exit(30_000), 0, `sipp: ${await readFile(join(dir, 'sipp-uas.err'), 'utf8').catch(() => '')}`);
+  // SIPp saw our ACK and our BYE (its scenario waits for both), through kamailio.
+  const seen = await readFile(join(dir, 'sipp-uas.msg'), 'utf8');
+  assert.match(seen, /ACK sip:[^\n]*\n[\s\S]*BYE sip:/);
+  const end = phone.events().find(isCall('ended'))!;
+  assert.is(end['reason'], 'local-hangup');
+  const rtp = end['rtp'] as { sent: number; received: number; lost: number };
+  assert.ok(rtp.sent >= 90 && rtp.received >= 50, `SIPp echoed our RTP back: ${JSON.stringify(rtp)}`);
+  const connected = phone.events().find(isCall('connected'))!;
+  assert.is(connected['dtmf'], false, "SIPp's answer has no telephone-event");
+
+  // Nobody registered 1999: kamailio says 404, and the run fails with that reason.
+  const again = startPhone(lab, ns, '001122334503', join(dir, 'nv-c'), ['--call', '1999', '--until', 'call-ended', '--timeout', '120']);
+  assert.is(await again.exit(150_000), 1, again.tail());
+  const refused = again.events().find(isCall('ended'))!;
+  assert.equal([refused['state'], refused['reason'], refused['status']], ['fail', 'rejected', 404]);
+  assert.match(again.tail(), /call to 1999 failed: rejected \(404\)/);
+});
+
+peers.run();
