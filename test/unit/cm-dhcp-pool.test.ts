@@ -199,6 +199,16 @@ t('nothing is written before the commit, and one commit writes every change sinc
   assert.is(pool.journal.stats.commits, 1, 'one transaction');
 });
 
+t('the queues stay bounded by the leases, however many offers and renewals went through them', ({ db, clock }) => {
+  const pool = new AddressPool(db, small('10.30.0.100', '10.30.39.255'), clock);
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < 5000; i++) lease(pool, mac(i));
+    pool.journal.take();
+  }
+  assert.is(pool.size.leases, 5000);
+  assert.ok(pool.backlog <= 2 * 5000 + 3 * 1024, `${pool.backlog} entries for 5000 leases after 20000 offers and binds`);
+});
+
 t('a restart finds every lease in the database: the same MAC gets its address back, a new one gets a free address', ({ db, dir, clock }) => {
   const cfg = small('10.30.0.100', '10.30.0.199');
   const pool = new AddressPool(db, cfg, clock);

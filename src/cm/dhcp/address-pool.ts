@@ -64,6 +64,8 @@ interface Lease extends LeaseRecord {
   n: number;
 }
 type Until = { n: number; until: number };
+/** A lease in the expiry heap: current while the index still holds this very object. */
+type Expiry = { lease: Lease; until: number };
 type Hold = { mac: string; n: number; until: number };
 
 export class AddressPool {
@@ -84,7 +86,7 @@ export class AddressPool {
   private readonly declined = new Map<number, number>();
   private readonly free: FreeAddresses;
   /** Pool leases by expiry; an entry whose lease changed since is skipped. */
-  private readonly expiries = new MinHeap<Until>((a, b) => a.until < b.until || (a.until === b.until && a.n < b.n));
+  private readonly expiries = new MinHeap<Expiry>((a, b) => a.until < b.until || (a.until === b.until && a.lease.n < b.lease.n));
   private readonly offerEnds = new MinHeap<Hold>((a, b) => a.until < b.until);
   private readonly declineEnds = new MinHeap<Until>((a, b) => a.until < b.until);
 
@@ -127,6 +129,8 @@ export class AddressPool {
     this.offers.set(mac, h);
     this.offered.set(n, mac);
     this.offerEnds.push(h);
+    // Offers taken up (bound) stay in the heap until their end; past a bound they are swept out.
+    if (this.offerEnds.size > 2 * this.offers.size + 1024) this.offerEnds.retain((e) => this.offers.get(e.mac) === e);
   }
 
   /** The client chose another server: its offer is free for others at once. */
@@ -192,6 +196,11 @@ export class AddressPool {
     return { leases: this.byMac.size, offers: this.offers.size, declined: this.declined.size };
   }
 
+  /** Entries in the queues (heaps), stale ones included: bounded by the leases and holds, not by time. */
+  get backlog(): number {
+    return this.expiries.size + this.offerEnds.size + this.declineEnds.size + this.free.backlog;
+  }
+
   inPool(ip: string): boolean {
     return this.inRange(toInt(ip));
   }
@@ -230,37 +239,45 @@ export class AddressPool {
       this.handedBack(before.n);
     }
     if (this.inRange(l.n)) {
-      this.expiries.push({ n: l.n, until: l.expiresAt });
-      // Renewals leave stale entries behind; past a bound they are swept out at once.
-      if (this.expiries.size > 2 * this.byAddress.size + 1024) this.expiries.retain((e) => this.byAddress.get(e.n)?.expiresAt === e.until);
+      this.expiries.push({ lease: l, until: l.expiresAt });
+      // Renewals leave stale entries behind; past a bound they are swept out, one entry a lease.
+      if (this.expiries.size > 2 * this.byAddress.size + 1024) {
+        const seen = new Set<Lease>();
+        this.expiries.retain((e) => this.current(e) && !seen.has(e.lease) && seen.add(e.lease) !== undefined);
+      }
     }
   }
 
   /** The pool lease over longest whose address nobody holds now, if any. */
   private overLease(now: number): number | undefined {
     for (let e = this.expiries.peek(); e !== undefined; e = this.expiries.peek()) {
-      const l = this.byAddress.get(e.n);
-      if (!l || l.expiresAt !== e.until) {
+      if (!this.current(e)) {
         this.expiries.pop();
         continue;
       }
       // Over at its end: a released lease (its end set to the moment of release) at once.
       if (e.until > now) return undefined;
+      const n = e.lease.n;
       // Offered or declined meanwhile: back in the heap when the hold ends (handedBack).
-      if (this.offered.has(e.n) || this.declined.has(e.n)) {
+      if (this.offered.has(n) || this.declined.has(n)) {
         this.expiries.pop();
         continue;
       }
-      return e.n;
+      return n;
     }
     return undefined;
+  }
+
+  /** The entry is for the lease the index holds on its address now (not one renewed or replaced since). */
+  private current(e: Expiry): boolean {
+    return this.byAddress.get(e.lease.n) === e.lease;
   }
 
   /** An address no longer held by an offer, a decline or a lease: back where the pool looks. */
   private handedBack(n: number): void {
     if (!this.inRange(n) || this.offered.has(n) || this.declined.has(n)) return;
     const l = this.byAddress.get(n);
-    if (l) this.expiries.push({ n, until: l.expiresAt });
+    if (l) this.expiries.push({ lease: l, until: l.expiresAt });
     else if (n !== this.self) this.free.add(n);
   }
 

@@ -37,24 +37,30 @@ export class MinHeap<T> {
     const last = a.pop();
     if (a.length === 0 || last === undefined) return top;
     a[0] = last;
-    let i = 0;
+    this.down(0);
+    return top;
+  }
+
+  /** Keeps only the entries `keep` accepts, rebuilt in O(n): stale entries swept out past a bound. */
+  retain(keep: (x: T) => boolean): void {
+    const a = this.items;
+    let n = 0;
+    for (const x of a) if (keep(x)) a[n++] = x;
+    a.length = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  private down(i: number): void {
+    const a = this.items;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
       if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
       if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
-      if (m === i) break;
+      if (m === i) return;
       [a[i], a[m]] = [a[m]!, a[i]!];
       i = m;
     }
-    return top;
-  }
-
-  /** Keeps only the entries `keep` accepts (rebuilding in O(n)): stale entries past a bound. */
-  retain(keep: (x: T) => boolean): void {
-    const kept = this.items.filter(keep);
-    this.items.length = 0;
-    for (const x of kept) this.push(x);
   }
 }
