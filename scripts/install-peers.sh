@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs, when missing, the Debian packages of the peers that nobody here wrote and that the
 # end-to-end tests, the demo and the bench run against: dnsmasq, tftpd-hpa, tftp-hpa, atftp,
-# busybox udhcpc, kamailio, tshark, SIPp, socat, Kea's DHCPv4 server and ISC's perfdhcp (in
+# busybox udhcpc, kamailio, tshark, SIPp, baresip (headless core: calls through the companion), socat, Kea's DHCPv4 server and ISC's perfdhcp (in
 # kea-admin) for the DHCP row of the bench, iproute2 (ip netns), nftables (a lossy LAN),
 # jq (the JSON stream's recipes in docs/cli.md), openssl and python3 (an independent ITL
 # builder and a second opinion on signatures), and Debian's python3-cryptography and python3-lxml
@@ -26,6 +26,7 @@ have busybox   || need="$need busybox"
 have kamailio  || need="$need kamailio"
 have tshark    || need="$need tshark"
 have sipp      || need="$need sip-tester"
+have baresip   || need="$need baresip-core"
 have socat     || need="$need socat"
 have pkill     || need="$need procps"
 have openssl   || need="$need openssl"
