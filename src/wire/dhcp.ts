@@ -85,18 +85,21 @@ export interface DhcpMessage {
 
 function cString(b: Uint8Array): string {
   const nul = b.indexOf(0);
+  if (nul === 0) return '';
   return text(nul < 0 ? b : b.subarray(0, nul));
 }
 
 function readOptions(r: ByteReader, end: number, into: Map<number, Uint8Array>, area: string): boolean {
   while (r.offset < end) {
-    const code = r.u8(`${area} option code`);
+    // The reads below cannot run past `end` (checked first), so their labels are never shown:
+    // constants, not a string built per option of every message.
+    const code = r.u8('option code');
     if (code === 0) continue; // pad: a single byte with no length
     if (code === 255) return true;
     if (r.offset >= end) r.fail('truncated', `${area} option ${code} has no length byte`);
-    const len = r.u8(`option ${code} length`);
+    const len = r.u8('option length');
     if (r.offset + len > end) r.fail('truncated', `option ${code} says ${len} bytes, ${end - r.offset} left in ${area}`);
-    const value = r.bytes(len, `option ${code} value`);
+    const value = r.bytes(len, 'option value');
     const prev = into.get(code);
     into.set(code, prev ? Buffer.concat([prev, value]) : Uint8Array.from(value));
   }
@@ -119,7 +122,7 @@ export function decodeDhcp(buf: Uint8Array): Result<DhcpMessage> {
     const xid = r.u32();
     const secs = r.u16();
     const flags = r.u16();
-    const ips = [0, 1, 2, 3].map(() => bytesToIpv4(r.bytes(4)));
+    const ipField = r.bytes(16);
     const chaddrField = r.bytes(16);
     const snameField = r.bytes(64);
     const fileField = r.bytes(128);
@@ -145,7 +148,7 @@ export function decodeDhcp(buf: Uint8Array): Result<DhcpMessage> {
     }
     return {
       op: op as 1 | 2, htype, hlen, hops, xid, secs, flags,
-      ciaddr: ips[0]!, yiaddr: ips[1]!, siaddr: ips[2]!, giaddr: ips[3]!,
+      ciaddr: bytesToIpv4(ipField, 0), yiaddr: bytesToIpv4(ipField, 4), siaddr: bytesToIpv4(ipField, 8), giaddr: bytesToIpv4(ipField, 12),
       chaddr: Uint8Array.from(chaddrField.subarray(0, hlen)),
       sname, file, options,
     };
@@ -153,32 +156,39 @@ export function decodeDhcp(buf: Uint8Array): Result<DhcpMessage> {
 }
 
 /**
- * A dotted quad's four bytes, as ipv4ToBytes reads them (the same addresses accepted, the same
- * RangeError otherwise) without a regular expression or arrays: the companion's DHCP server
- * encodes five addresses per reply, thousands of replies a second (docs/scale.md).
+ * A dotted quad as a number, accepting what ipv4ToBytes accepts (no leading zeros, each part at
+ * most 255) and throwing the same RangeError otherwise, without a regular expression or arrays:
+ * the companion's DHCP server encodes five addresses per reply, thousands of replies a second
+ * (docs/scale.md).
  */
-function quadBytes(ip: string): Uint8Array {
-  const out = new Uint8Array(4);
-  let part = 0;
+function quadInt(ip: string): number {
   let n = 0;
+  let part = 0;
   let digits = 0;
+  let parts = 0;
   for (let i = 0; i <= ip.length; i++) {
     const c = i < ip.length ? ip.charCodeAt(i) : 0x2e;
     if (c === 0x2e) {
-      if (digits === 0 || part > 3) break;
-      out[part++] = n;
-      n = 0;
+      if (digits === 0 || parts === 4) break;
+      n = n * 256 + part;
+      parts++;
+      part = 0;
       digits = 0;
-    } else if (c >= 0x30 && c <= 0x39 && !(digits > 0 && n === 0)) {
-      n = n * 10 + (c - 0x30);
-      if (++digits > 3 || n > 255) break;
+    } else if (c >= 0x30 && c <= 0x39 && !(digits > 0 && part === 0)) {
+      part = part * 10 + (c - 0x30);
+      if (++digits > 3 || part > 255) break;
     } else {
       break;
     }
-    if (i === ip.length && part === 4) return out;
+    if (i === ip.length && parts === 4) return n;
   }
   throw new RangeError(`not an IPv4 address: ${ip}`);
 }
+
+const quadBytes = (ip: string): Uint8Array => {
+  const n = quadInt(ip);
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+};
 
 /**
  * One buffer of the exact size, written in place: no growing writer, no intermediate arrays —
@@ -186,19 +196,23 @@ function quadBytes(ip: string): Uint8Array {
  * a RangeError for an address, a chaddr, an sname/file or an option code that cannot be encoded.
  */
 export function encodeDhcp(m: DhcpMessage): Buffer {
-  const ips = [quadBytes(m.ciaddr), quadBytes(m.yiaddr), quadBytes(m.siaddr), quadBytes(m.giaddr)];
+  const ciaddr = quadInt(m.ciaddr);
+  const yiaddr = quadInt(m.yiaddr);
+  const siaddr = quadInt(m.siaddr);
+  const giaddr = quadInt(m.giaddr);
   if (m.chaddr.length > 16) throw new RangeError('chaddr longer than 16 bytes');
-  const sname = ascii(m.sname);
-  if (sname.length >= 64) throw new RangeError('field longer than 63 bytes');
-  const file = ascii(m.file);
-  if (file.length >= 128) throw new RangeError('field longer than 127 bytes');
+  const sname = m.sname === '' ? undefined : ascii(m.sname);
+  if (sname && sname.length >= 64) throw new RangeError('field longer than 63 bytes');
+  const file = m.file === '' ? undefined : ascii(m.file);
+  if (file && file.length >= 128) throw new RangeError('field longer than 127 bytes');
   let size = HEADER_BYTES + 4 + 1;
   for (const [code, value] of m.options) {
     if (code <= 0 || code >= 255) throw new RangeError(`option code ${code} cannot be encoded`);
     // RFC 3396: values longer than 255 bytes go out as consecutive instances of the option.
     size += value.length + 2 * Math.max(1, Math.ceil(value.length / 255));
   }
-  const b = Buffer.alloc(Math.max(size, MIN_MESSAGE));
+  // From Node's pool of small buffers (no allocation of its own), zeroed: padding is zeros.
+  const b = Buffer.allocUnsafe(Math.max(size, MIN_MESSAGE)).fill(0);
   b[0] = m.op & 0xff;
   b[1] = m.htype & 0xff;
   b[2] = m.hlen & 0xff;
@@ -206,13 +220,23 @@ export function encodeDhcp(m: DhcpMessage): Buffer {
   b.writeUInt32BE(m.xid >>> 0, 4);
   b.writeUInt16BE(m.secs & 0xffff, 8);
   b.writeUInt16BE(m.flags & 0xffff, 10);
-  for (let k = 0; k < 4; k++) b.set(ips[k]!, 12 + 4 * k);
+  b.writeUInt32BE(ciaddr, 12);
+  b.writeUInt32BE(yiaddr, 16);
+  b.writeUInt32BE(siaddr, 20);
+  b.writeUInt32BE(giaddr, 24);
   b.set(m.chaddr, 28);
-  b.set(sname, 44);
-  b.set(file, 108);
+  if (sname) b.set(sname, 44);
+  if (file) b.set(file, 108);
   b.writeUInt32BE(MAGIC, HEADER_BYTES);
   let at = HEADER_BYTES + 4;
   for (const [code, value] of m.options) {
+    if (value.length <= 255) {
+      b[at++] = code & 0xff;
+      b[at++] = value.length;
+      b.set(value, at);
+      at += value.length;
+      continue;
+    }
     let from = 0;
     do {
       const chunk = value.subarray(from, from + 255);
