@@ -136,3 +136,6 @@ await main();
 const dhcp = await benchDhcp();
 process.stdout.write(dhcp.lines.join('\n') + '\n');
 await recordRow('dhcp', dhcp.figures);
+
+// 4. Firmware: cold start of the bundle to its first LCD frame and RSS of an idle registered phone, against the sources (bench/firmware.ts).
+await (await import('./firmware.ts')).benchFirmwareRow();

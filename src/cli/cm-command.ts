@@ -10,6 +10,7 @@ import { AdminClient, AdminClientError } from '../cm/admin-client.ts';
 import { UsageError, parse, required } from './args.ts';
 import { onboardingCommand } from './cm-onboarding-command.ts';
 import { MPP_OPTIONS, mppCommand } from './cm-mpp-command.ts';
+import { LOAD_OPTIONS, loadCommand, loadFlag, setPhoneLoad } from './cm-load-command.ts';
 
 export async function cmCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return (await import('./cm-serve.ts')).serve(argv.slice(1));
@@ -24,13 +25,15 @@ export async function cmCommand(argv: string[]): Promise<number> {
     'require-activation-code': { type: 'boolean' }, owner: { type: 'string' }, onboarding: { type: 'string' }, id: { type: 'string' },
     pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'string' }, 'csv-out': { type: 'boolean' },
     template: { type: 'string' }, 'dummy-mac': { type: 'boolean' }, 'device-pool': { type: 'string' }, blank: { type: 'boolean' }, 'show-phones-ready-to-activate': { type: 'string' },
-    ...MPP_OPTIONS,
+    ...MPP_OPTIONS, ...LOAD_OPTIONS,
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);
   const out = (x: unknown, text: () => string) => process.stdout.write((v.json ? JSON.stringify(x, null, 2) : text()) + '\n');
   try {
     const [what, verb, arg] = p;
+    const loads = what ? await loadCommand(what, verb, p, v, data, client, out) : undefined;
+    if (loads !== undefined) return loads;
     const onboarding = what ? await onboardingCommand(what, verb, arg, { ...v, _name: p[3] }, client, out) : undefined;
     if (onboarding !== undefined) return onboarding;
     const mpp = what ? await mppCommand(what, verb, v, data, client, out) : undefined;
@@ -44,6 +47,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
       switch (verb) {
         case 'add': {
           const needsCode = v['require-activation-code'] ?? false;
+          const load = loadFlag(v);
           const body: AddPhoneRequest = {
             ...(needsCode && v.mac === undefined ? {} : { mac: required(v.mac, '--mac (or --require-activation-code for a BAT device)') }),
             model: v.model ?? '8841', dn: v.dn, description: v.description, password: v.password,
@@ -51,6 +55,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
           };
           const r = await client.call<PhoneView>('POST', '/v1/phones', body);
           out(r, () => `added ${r.deviceName} (${r.model}) DN ${r.dn}${r.activationCode ? `\nactivation code ${r.activationCode.code} (until ${r.activationCode.expiresAt}); shown once here, and to its owner in Self-Care` : ''}`);
+          if (load) await setPhoneLoad(data, client, r.deviceName, load, out);
           return 0;
         }
         case 'list': {
@@ -89,7 +94,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
           return 0;
         }
       }
-      throw new UsageError('sepi cm phone add|list|show|rm|reset|certificate');
+      throw new UsageError('sepi cm phone add|set|list|show|rm|reset|certificate');
     }
     if (what === 'trust') {
       switch (verb) {
@@ -125,7 +130,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
       }
       throw new UsageError('sepi cm trust list|export ROLE|import FILE --roles R|rotate-tftp|rollback on|off');
     }
-    throw new UsageError('sepi cm serve | status | phone … | trust … | edos … | profile …');
+    throw new UsageError('sepi cm serve | status | phone … | trust … | edos … | profile … | load …');
   } catch (e) {
     if (e instanceof AdminClientError) {
       process.stderr.write(`sepi cm: ${e.message}\n`);

@@ -24,7 +24,9 @@ import { eventLine, screenLine } from '../phone/json-lines.ts';
 import { LineKeypad } from '../phone/keypads.ts';
 import { KernelInterface, NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
 import { FileNvram } from '../phone/nvram.ts';
-import { hasMppFirmware } from '../phone/mpp/identity.ts';
+import { asMppModel, hasMppFirmware } from '../phone/mpp/identity.ts';
+import { type BankBoot, chooseBank, execFirmware, takeBankBoot, thisLaunch } from '../phone/bank-exec.ts';
+import type { RebootReason } from '../phone/events.ts';
 import { wipeKeepingMic } from '../phone/mic.ts';
 import { CA_KEY_FILE, defaultFactoryDir } from '../factory/factory-files.ts';
 import type { MicIssuer } from '../factory/manufacturing-ca.ts';
@@ -176,6 +178,22 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const network = new NodeNetwork();
   const nvram = new FileNvram(nvramDir);
   if (v['factory-reset']) await wipeKeepingMic(nvram);
+  // The bank to run (bank-exec.ts): this firmware, or another bank's re-executed in its place.
+  const factoryLoads = persona === 'mpp' ? asMppModel(model) : model;
+  const note = (text: string) => process.stderr.write(`sepi phone ${mac.deviceName}: ${printable(text)}\n`);
+  // Its arguments again, less what a power-on does once (a re-exec is the same power-on, or a reboot).
+  const again = process.argv.slice(2).filter((a) => a !== '--factory-reset');
+  const relaunch = async (factory: BankBoot['factory'] | undefined, reason?: RebootReason): Promise<BankBoot | number> => {
+    const choice = await chooseBank(nvram, { active: factoryLoads.activeLoad, inactive: factoryLoads.inactiveLoad }, thisLaunch(), factory ?? thisLaunch(), note);
+    const boot = { ...choice.boot, ...(reason ? { reason } : {}) };
+    if (choice.run === 'here') return boot;
+    note(`bank ${boot.bank}: running load ${boot.load} (${choice.launch.script})`);
+    return execFirmware(choice.launch, again, boot);
+  };
+  const launched = takeBankBoot(process.env) ?? (await relaunch(undefined));
+  if (typeof launched === 'number') return launched;
+  const bankBoot: BankBoot = launched;
+  let handingOver: RebootReason | undefined;
   const displays: Display[] = [];
   const keypads: Keypad[] = [];
   let wall: TtyLcdWall | undefined;
@@ -200,6 +218,13 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const handset = new Handset({
     mac, model, network, clock, nvram, httpPort, tftpPort, settingsOverride, geometry: g, displays, keypads, ...(capfAuthString ? { capfAuthString } : {}), ...(activationCode ? { activationCode } : {}), micIssuer, ...(waitScale !== undefined ? { waitScale } : {}), ...(firmwareCert ? { firmwareCert } : {}),
     persona, ...(v.edos ? { edosUrl: v.edos } : {}), calls: callOptions,
+    bankProcess: {
+      bank: bankBoot.bank, decided: { ...(bankBoot.fellBack ? { fellBack: bankBoot.fellBack } : {}), ...(bankBoot.reason ? { reason: bankBoot.reason } : {}) },
+      handOver: (reason) => {
+        handingOver = reason;
+        stop(0, 'another bank runs the phone now');
+      },
+    },
     iface: netMode === 'kernel' ? new KernelInterface(iface) : new UnmanagedInterface(iface),
   });
   if (json) handset.subscribe((e) => process.stdout.write(eventLine(e)));
@@ -239,6 +264,13 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   await web?.close();
   wall?.close();
   await network.close();
+  // A load installed (or a trial fallen back): the bank now active runs the phone, in this process's place.
+  if (handingOver) {
+    const next = await relaunch(bankBoot.factory, handingOver);
+    if (typeof next === 'number') return next;
+    note(`bank ${next.bank} (${next.load}) is this firmware: starting it again`);
+    return execFirmware(thisLaunch(), again, next);
+  }
   if (outcome.kind === 'reached') return 0;
   const why = outcome.kind === 'timeout' ? `--until ${until ?? '(none)'} not reached in ${timeoutSecs} s; last: ${outcome.last}` : outcome.why;
   process.stderr.write(`sepi phone ${mac.deviceName}: ${printable(why)}\n`);

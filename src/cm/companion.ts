@@ -37,6 +37,7 @@ import { MppFileSource, MppProfiles } from './edos/profiles.ts';
 import { MppOperations } from './edos/operations.ts';
 import { EDOS_PATH, EdosServer, edosLine } from './edos/edos-server.ts';
 import { openEdosIdentity } from './edos/identity.ts';
+import { LoadOperations } from './admin/loads.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -90,6 +91,10 @@ export class Companion {
 
   get mpp(): MppOperations {
     return this.need().ops.mpp;
+  }
+
+  get loads(): LoadOperations {
+    return this.need().ops.loads!;
   }
 
   private need(): { ops: AdminOperations; endpoints: Endpoints } {
@@ -157,6 +162,7 @@ export class Companion {
         trust: new TrustOperations({ db, config, pki, log }),
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined, endpoints, mppUrls }),
         mpp: new MppOperations({ store: mppStore, profiles: mppProfiles, edos: edos && mppUrls.edosUrl ? { url: mppUrls.edosUrl, counts: () => edos.counts() } : undefined, clock, log }),
+        loads: new LoadOperations({ db, dataDir, configured: config.loadInformation, clock, log }),
       };
       if (pki && config.web.enabled) {
         const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, mpp: ops.mpp, clock, log, pki });

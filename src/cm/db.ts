@@ -193,6 +193,15 @@ const MIGRATIONS = [
      profile_key TEXT NOT NULL DEFAULT '',
      updated_at INTEGER NOT NULL
    );`,
+  // 10: firmware loads (src/cm/loads.ts): Device Defaults' load per device type (the default
+  // file's loadInformationNNN, over the configuration file's map) and a phone's own load.
+  `CREATE TABLE default_loads (
+     code INTEGER PRIMARY KEY,
+     model TEXT NOT NULL,
+     load TEXT NOT NULL CHECK (length(load) BETWEEN 1 AND 128),
+     updated_at INTEGER NOT NULL
+   );
+   ALTER TABLE phones ADD COLUMN load_information TEXT NOT NULL DEFAULT '' CHECK (length(load_information) <= 128);`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */

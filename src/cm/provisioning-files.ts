@@ -21,12 +21,13 @@
 import { X509Certificate, constants, publicEncrypt } from 'node:crypto';
 import { type CallManagerMember, type DeviceSecurity, type TvsMember, DEFAULT_SIP_STACK, USECALLMANAGER, writeDeviceConfig, writeShortConfig, writeXmlDefault } from '../wire/cnf-xml.ts';
 import { buildEncryptedConfig, configCertHash } from '../wire/enc-config.ts';
-import { PHONE_MODELS } from '../wire/models.ts';
+import { PHONE_MODELS, modelByName } from '../wire/models.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CapfAuth, CompanionDb, PhoneCertificate, PhoneRecord } from './db.ts';
 import type { TrustFiles } from './trust-files.ts';
 import type { TftpRoot } from './tftp-root.ts';
 import type { ActivationStore } from './activation/store.ts';
+import { LoadStore } from './loads.ts';
 
 /** Activation onboarding as the files show it: Device Defaults, and where the service listens. */
 export interface OnboardingFiles {
@@ -52,9 +53,12 @@ export class ProvisioningFiles {
   private readonly onboarding: OnboardingFiles | undefined;
 
   private readonly root: TftpRoot | undefined;
+  /** Which load each phone is told to run (loads.ts). */
+  private readonly loads: LoadStore;
 
   constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles, log: (line: string) => void = () => {}, onboarding?: OnboardingFiles, root?: TftpRoot) {
     this.db = db;
+    this.loads = new LoadStore(db, config.loadInformation);
     this.config = config;
     this.trust = config.security.mode === 'none' ? undefined : trust;
     this.log = log;
@@ -95,7 +99,7 @@ export class ProvisioningFiles {
       const phone = this.db.phone(`SEP${m[1]!.toUpperCase()}`);
       if (!phone || this.onboarding?.store.phoneOnboarding(phone.deviceName)?.requiresCode) return { kind: 'absent' };
       const security = this.security(this.db.certificate(phone.deviceName));
-      if (security.encrConfig) return { kind: 'file', data: Buffer.from(writeShortConfig({ loadInformation: '', security })), contentType: 'text/xml' };
+      if (security.encrConfig) return { kind: 'file', data: Buffer.from(writeShortConfig({ loadInformation: this.loadFor(phone), security })), contentType: 'text/xml' };
       if (phone.password && !this.warnedInClear.has(phone.deviceName)) {
         this.warnedInClear.add(phone.deviceName);
         this.log(`${phone.deviceName}: line password served in the clear in ${name} (no encrypted configuration: sepi cm phone certificate ${phone.deviceName} --install --encrypted-config)`);
@@ -142,7 +146,7 @@ export class ProvisioningFiles {
       registerWithProxy: true,
       sipStack: DEFAULT_SIP_STACK,
       lines: [{ button: 1, dn: p.dn, displayName: p.description || p.dn, label: p.dn, proxy: USECALLMANAGER, port: this.config.sip.port, authName: p.password ? p.dn : '', authPassword: p.password, contact: p.dn }],
-      loadInformation: '',
+      loadInformation: this.loadFor(p),
       inactiveLoadInformation: '',
       versionStamp: p.versionStamp,
       deviceSecurityMode: 1,
@@ -153,10 +157,15 @@ export class ProvisioningFiles {
     });
   }
 
+  /** The load a phone's file names: its own, else its model's (Device Defaults over the configuration's map). */
+  private loadFor(p: PhoneRecord): string {
+    return this.loads.forPhone(p, modelByName(p.model)?.code);
+  }
+
   defaultFile(): string {
-    const loads = Object.entries(this.config.loadInformation).map(([code, load]) => {
-      const model = [...PHONE_MODELS.values()].find((m) => m.code === Number(code));
-      return { code: Number(code), model: model ? `Cisco ${model.name}` : '', load };
+    const loads = this.loads.defaults().map(({ code, load }) => {
+      const model = [...PHONE_MODELS.values()].find((m) => m.code === code);
+      return { code, model: model ? `Cisco ${model.name}` : '', load };
     });
     const o = this.onboarding;
     const onboarding = o

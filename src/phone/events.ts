@@ -44,7 +44,7 @@ const fetchResult = {
 export const REBOOT_REASONS = ['power-on', 'reset-reset', 'reset-restart', 'user-restart', 'trust-list-erased', 'factory-reset', 'dhcp-lease-lost', 'load-installed', 'configured-by-hand', 'resync', 'settings-changed'] as const;
 const rebootReason = z.enum(REBOOT_REASONS);
 
-export const powerStart = ev('power', 'start', { reason: rebootReason, mac: z.string(), model: z.string(), persona: z.enum(['enterprise', 'mpp']), load: z.string() }, 'A boot cycle begins: why, and who this phone is');
+export const powerStart = ev('power', 'start', { reason: rebootReason, mac: z.string(), model: z.string(), persona: z.enum(['enterprise', 'mpp']), load: z.string(), inactiveLoad: z.string() }, 'A boot cycle begins: why, who this phone is, the load it runs and the one in its other bank');
 export const powerFail = ev('power', 'fail', { problem: z.enum(['settings', 'firmware-error']), error: z.string().optional() }, 'The boot cannot go on: bad settings, or a firmware bug (with its stack)');
 export const rebootStart = ev('reboot', 'start', { kind: z.enum(['reset', 'restart']), reason: rebootReason }, 'A reset (from DHCP) or a restart (configuration again, address kept) begins');
 

@@ -35,7 +35,7 @@ import type { TftpRequestOptions } from './tftp-client.ts';
 import { TrustStore } from './trust-store.ts';
 import { TvsClient } from './tvs-client.ts';
 import { wipeKeepingMic } from './mic.ts';
-import { Banks } from './banks.ts';
+import { type Bank, Banks } from './banks.ts';
 import type { MicIssuer } from '../factory/manufacturing-ca.ts';
 import { asMppModel } from './mpp/identity.ts';
 import { Customization } from './mpp/customization.ts';
@@ -68,6 +68,20 @@ export interface FirmwareOptions {
   edosUrl?: string;
   /** How calls behave (auto-answer, the audio sent, recording, DTMF and hang-up scripted): call/phone-calls.ts. */
   calls?: CallOptions;
+  /**
+   * This process is one bank's firmware (`sepi phone`, bank-exec.ts): the launcher chose the
+   * bank at power-on and counted the boot (`decided`, so the first cycle does not count it
+   * again). A later boot that finds another bank active — a load installed, a trial fallen
+   * back — calls `handOver` instead of going on: the process then runs that bank's firmware.
+   * Without it (fleets, tests) the banks are only recorded and reported.
+   */
+  bankProcess?: { bank: Bank; decided: BankDecision; handOver: (reason: RebootReason) => void };
+}
+
+/** What the launcher decided at power-on (bank-exec.ts): a fallback it made, and why the phone booted (a reboot handed over to this bank). */
+export interface BankDecision {
+  fellBack?: { from: string; to: string };
+  reason?: RebootReason;
 }
 
 export type RebootKind = 'reset' | 'restart';
@@ -99,6 +113,8 @@ export class Firmware {
   private statusValue: PhoneStatus;
   private poweredOn = false;
   private scale: number;
+  /** The launcher's choice at power-on, for the first cycle only. */
+  private decided: BankDecision | undefined;
 
   constructor(options: FirmwareOptions) {
     this.persona = options.persona ?? 'enterprise';
@@ -106,6 +122,7 @@ export class Firmware {
     const o = this.persona === 'mpp' ? { ...options, model: asMppModel(options.model) } : options;
     this.o = o;
     this.scale = o.waitScale ?? 1;
+    this.decided = o.bankProcess?.decided;
     this.flow = flowFor(this.persona);
     this.statusValue = initialStatus(o.model.name, o.mac.deviceName);
     this.fetcher = new ProvisioningFetcher({
@@ -154,7 +171,8 @@ export class Firmware {
 
   powerOn(): void {
     this.poweredOn = true;
-    this.startCycle('power-on', 'dhcp');
+    // A bank's firmware started by a reboot of the one before (bank-exec.ts) boots for that reason.
+    this.startCycle(this.decided?.reason ?? 'power-on', 'dhcp');
   }
 
   /** Stops every activity of the current cycle and waits until it has. */
@@ -300,12 +318,20 @@ export class Firmware {
     this.bootAt = o.clock.now();
     // The banks say which load runs: a trial that did not register falls back at this boot.
     const banks = await Banks.load(o.nvram, { active: o.model.activeLoad, inactive: o.model.inactiveLoad });
-    const trial = await banks.atBoot();
-    const model = { ...o.model, activeLoad: banks.activeLoad, inactiveLoad: banks.inactiveLoad };
-    this.report({ step: 'power', state: 'start', ms: 0, message: `${model.name} ${model.activeLoad}`, reason, mac: o.mac.hex, model: model.name, persona: this.persona, load: model.activeLoad });
-    if (trial.fellBack) {
-      this.report({ step: 'load', state: 'progress', ms: 0, message: `Load ${trial.fellBack.from} never registered: back to ${trial.fellBack.to}`, trial: 'failed', load: trial.fellBack.from, activeLoad: trial.fellBack.to });
+    const bp = o.bankProcess;
+    const decided = this.decided;
+    this.decided = undefined;
+    const trial = decided ?? (bp && banks.activeBank !== bp.bank ? {} : await banks.atBoot());
+    const fellBack = (t: { from: string; to: string }) => this.report({ step: 'load', state: 'progress', ms: 0, message: `Load ${t.from} never registered: back to ${t.to}`, trial: 'failed', load: t.from, activeLoad: t.to });
+    if (bp && banks.activeBank !== bp.bank) {
+      // Another bank's firmware runs the phone now (bank-exec.ts); it counts this boot itself.
+      if (trial.fellBack) fellBack(trial.fellBack);
+      bp.handOver(reason);
+      return;
     }
+    const model = { ...o.model, activeLoad: banks.activeLoad, inactiveLoad: banks.inactiveLoad };
+    this.report({ step: 'power', state: 'start', ms: 0, message: `${model.name} ${model.activeLoad}`, reason, mac: o.mac.hex, model: model.name, persona: this.persona, load: model.activeLoad, inactiveLoad: model.inactiveLoad });
+    if (trial.fellBack) fellBack(trial.fellBack);
     await o.nvram.write('boot', { lastReason: reason, at: new Date(o.clock.now()).toISOString() });
     const settings = { ...(await loadSettings(o.nvram)), ...o.settingsOverride };
     await this.trust.load();

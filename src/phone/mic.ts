@@ -8,6 +8,7 @@ import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import type { MicIssuer } from '../factory/manufacturing-ca.ts';
 import { serialForMac } from '../factory/factory-files.ts';
 import type { Nvram } from './nvram.ts';
+import { BANK_NAMES } from './banks.ts';
 
 const DOC = 'mic';
 
@@ -53,8 +54,6 @@ export async function ensureMic(nvram: Nvram, issuer: MicIssuer | undefined, o: 
  */
 export async function wipeKeepingMic(nvram: Nvram): Promise<void> {
   const mic = await readMic(nvram);
-  const banks = await nvram.readBytes('banks.json');
-  await nvram.wipe();
+  await nvram.wipe(BANK_NAMES);
   if (mic) await nvram.write(DOC, mic);
-  if (banks) await nvram.writeBytes('banks.json', banks);
 }

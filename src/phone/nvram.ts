@@ -5,7 +5,7 @@
  * fleets that need no state across runs. A document that fails to parse (disk corruption) is
  * treated as absent rather than crashing the boot.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.ts';
 
@@ -17,8 +17,8 @@ export interface Nvram {
   write(name: string, value: unknown): Promise<void>;
   /** Removes a file or a folder (`trust` takes `trust/itl.tlv` with it). */
   remove(name: string): Promise<void>;
-  /** Factory reset: everything goes. */
-  wipe(): Promise<void>;
+  /** Factory reset: everything goes, but the top-level names in `keep` (the firmware banks). */
+  wipe(keep?: readonly string[]): Promise<void>;
 }
 
 /** Names are relative, lower-case paths: nothing a document name can do reaches outside NVRAM. */
@@ -74,8 +74,9 @@ export class FileNvram implements Nvram {
     await rm(this.path(name), { recursive: true, force: true });
   }
 
-  async wipe(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+  async wipe(keep: readonly string[] = []): Promise<void> {
+    if (keep.length === 0) await rm(this.dir, { recursive: true, force: true });
+    else for (const name of await readdir(this.dir).catch(() => [])) if (!keep.includes(name)) await rm(join(this.dir, name), { recursive: true, force: true });
     await mkdir(this.dir, { recursive: true });
   }
 }
@@ -105,8 +106,8 @@ export class MemoryNvram implements Nvram {
     for (const k of [...this.files.keys()]) if (k === name || k.startsWith(`${name}/`)) this.files.delete(k);
   }
 
-  async wipe(): Promise<void> {
-    this.files.clear();
+  async wipe(keep: readonly string[] = []): Promise<void> {
+    for (const k of [...this.files.keys()]) if (!keep.includes(k.split('/')[0]!)) this.files.delete(k);
   }
 
   /** The names held, for tests. */

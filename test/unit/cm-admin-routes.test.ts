@@ -101,6 +101,7 @@ api('each outcome kind has one status, as version 1 documents them', () => {
     'POST /v1/trust/rotate-tftp 200', 'POST /v1/trust/rollback 200',
     'GET /v1/edos/rules 200', 'POST /v1/edos/rules 200', 'DELETE /v1/edos/rules/:scope/:target 200',
     'GET /v1/mpp/profiles/:mac 200', 'POST /v1/mpp/profiles/:mac 200', 'DELETE /v1/mpp/profiles/:mac 200',
+    'GET /v1/loads 200', 'POST /v1/loads 201', 'POST /v1/device-defaults/load 200', 'POST /v1/phones/:device/load 200',
   ]);
 });
 

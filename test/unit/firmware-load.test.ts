@@ -23,14 +23,15 @@ const LOAD = 'sepi88xx.2-0-0-0001';
 /** Writes a load into the companion's TFTP root; `forge` changes a component after it was listed. */
 async function publish(h: Harness, o: { forge?: boolean } = {}): Promise<void> {
   const root = join(h.dataFolder, 'tftp-root');
-  await mkdir(join(root, 'lib'), { recursive: true });
+  // Components in a folder named after the load, beside its .loads (as `sepi cm load add` puts them).
+  await mkdir(join(root, LOAD, 'lib'), { recursive: true });
   const files: Array<[string, Buffer]> = [[`lib/${LOAD}.mjs`, randomBytes(200_000)], ['board.txt', Buffer.from('pi4-st7735r')]];
   const body = files.map(([f, d]) => `${f} ${d.length} ${createHash('sha256').update(d).digest('hex')}`).join('\r\n') + '\r\n';
   const f = certFacts(signer.der);
   if (!f.ok) throw f.error;
   const loads = buildSignedFile({ version: [1, 1], digest: 'sha256', filename: `${LOAD}.loads`, signer: { name: f.value.subject, serial: f.value.serial, issuer: f.value.issuer, modulusBytes: f.value.modulusBytes }, body: Buffer.from(body), sign: (d, data) => cryptoSign(d, data, signer.privateKey) });
   await writeFile(join(root, `${LOAD}.loads`), loads);
-  for (const [name, data] of files) await writeFile(join(root, name), o.forge && name === 'board.txt' ? Buffer.from('something else') : data);
+  for (const [name, data] of files) await writeFile(join(root, LOAD, name), o.forge && name === 'board.txt' ? Buffer.from('something else') : data);
 }
 
 const powerOn = (p: HarnessPhone) => p.steps().filter((e) => e.step === 'power' && e.state === 'start') as Array<StepEvent & { load?: string; reason?: string }>;

@@ -22,6 +22,8 @@
  *   GET    /v1/edos/rules              POST   /v1/edos/rules {mac | model, profileRule | none | fault}
  *   DELETE /v1/edos/rules/:scope/:target
  *   GET    /v1/mpp/profiles/:mac       POST   /v1/mpp/profiles/:mac {profile?, key?}   DELETE /v1/mpp/profiles/:mac
+ *   GET    /v1/loads                   POST   /v1/loads {paths}
+ *   POST   /v1/device-defaults/load {model, load}    POST /v1/phones/:device/load {load}
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -35,6 +37,8 @@ import type { StatusOperations } from './status.ts';
 import type { TrustOperations } from './trust.ts';
 import { EdosRuleRequest, MacParams, ProfileRequest, RuleParams } from '../edos/contract.ts';
 import type { MppOperations } from '../edos/operations.ts';
+import { AddLoadsRequest, DefaultLoadRequest, type LoadOperations, PhoneLoadRequest } from './loads.ts';
+import { unavailable } from './outcome.ts';
 
 /** Everything the admin API (or any other front end) can ask of the companion. */
 export interface AdminOperations {
@@ -45,7 +49,11 @@ export interface AdminOperations {
   status: StatusOperations;
   /** Multiplatform phones: EDOS rules and provisioning profiles (src/cm/edos/). */
   mpp: MppOperations;
+  /** Firmware loads (admin/loads.ts); without them the load routes answer 409. */
+  loads?: LoadOperations;
 }
+
+const noLoads = unavailable('this companion keeps no loads');
 
 interface Route<B, P> {
   method: 'GET' | 'POST' | 'DELETE';
@@ -93,6 +101,10 @@ export const ROUTES = [
   route({ method: 'GET', url: '/v1/mpp/profiles/:mac', ok: 200, params: MacParams, run: (o, { params }) => o.mpp.showProfile(params.mac) }),
   route({ method: 'POST', url: '/v1/mpp/profiles/:mac', ok: 200, params: MacParams, body: ProfileRequest, run: (o, { params, body }) => o.mpp.setProfile(params.mac, body) }),
   route({ method: 'DELETE', url: '/v1/mpp/profiles/:mac', ok: 200, params: MacParams, run: (o, { params }) => o.mpp.clearProfile(params.mac) }),
+  route({ method: 'GET', url: '/v1/loads', ok: 200, run: (o) => o.loads?.list() ?? noLoads }),
+  route({ method: 'POST', url: '/v1/loads', ok: 201, body: AddLoadsRequest, run: (o, { body }) => o.loads?.add(body) ?? noLoads }),
+  route({ method: 'POST', url: '/v1/device-defaults/load', ok: 200, body: DefaultLoadRequest, run: (o, { body }) => o.loads?.setDefault(body) ?? noLoads }),
+  route({ method: 'POST', url: '/v1/phones/:device/load', ok: 200, params: DeviceParams, body: PhoneLoadRequest, run: (o, { params, body }) => o.loads?.setPhone(params.device, body) ?? noLoads }),
 ];
 
 const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-7', io: 'input' });
