@@ -180,6 +180,9 @@ export class SipRegistration {
       ...(this.o.line?.displayName ? { displayName: this.o.line.displayName } : {}),
       userAgent: `Cisco-CP${this.o.model.name}/${this.o.model.uaVersion}`,
       defaultTransport: 'TCP',
+      // The phone speaks to its call manager only: a call's ACK, BYE and re-INVITE go over the
+      // connection the call was made on (the call manager's), whatever the far end's Contact says.
+      dialogFlows: true,
       // A call's Contact: the registered one without the keep-alive parameters.
       contact: (local) => buildCiscoContact({ user: this.contactUser, host: local.host, port: local.port, mac: this.o.mac, modelCode: this.o.model.code }),
       credentials: (realm, res) => this.credentials(realm, res),

@@ -9,15 +9,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Lab } from '../support/lab.ts';
 import { type Proc, needs } from '../support/proc.ts';
 import { startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+import { rtpStreams } from '../support/rtp-streams.ts';
 
-const run = promisify(execFile);
 const peers = suite('calls through kamailio, to a phone and to SIPp');
 let lab: Lab;
 let dir = '';
@@ -172,18 +170,6 @@ async function startKamailio(): Promise<Proc> {
     throw new Error(`${e.message}\n${k.tail()}`);
   });
   return k;
-}
-
-/** tshark's RTP stream analysis: one row per stream (source, destination, packets, lost). */
-async function rtpStreams(pcap: string): Promise<Array<{ src: string; dst: string; pkts: number; lost: number; payload: string }>> {
-  const { stdout } = await run('tshark', ['-r', pcap, '-o', 'rtp.heuristic_rtp:TRUE', '-q', '-z', 'rtp,streams']);
-  const rows: Array<{ src: string; dst: string; pkts: number; lost: number; payload: string }> = [];
-  for (const line of stdout.split('\n')) {
-    const m = /(\d+\.\d+\.\d+\.\d+)\s+(\d+)\s+(\d+\.\d+\.\d+\.\d+)\s+(\d+)\s+0x[0-9A-Fa-f]+\s+(.+?)\s+(\d+)\s+(-?\d+)\s+\(/.exec(line);
-    if (m) rows.push({ src: `${m[1]}:${m[2]}`, dst: `${m[3]}:${m[4]}`, payload: m[5]!, pkts: Number(m[6]), lost: Number(m[7]) });
-  }
-  if (rows.length === 0) throw new Error(`tshark found no RTP stream:\n${stdout}`);
-  return rows;
 }
 
 const isCall = (kind: string) => (e: Record<string, unknown>) => e['step'] === 'call' && e['call'] === kind;

@@ -16,6 +16,7 @@ import { VirtualClock } from '../../src/common/clock.ts';
 import { Companion } from '../../src/cm/companion.ts';
 import { buildConfig } from '../../src/cm/config.ts';
 import type { PhoneEvent, StepEvent } from '../../src/phone/events.ts';
+import type { CallOptions } from '../../src/phone/call/phone-calls.ts';
 import { Handset } from '../../src/phone/handset.ts';
 import { ScriptedKeypad } from '../../src/phone/keypads.ts';
 import { UnmanagedInterface } from '../../src/phone/node-ports.ts';
@@ -92,12 +93,12 @@ export class Harness {
   }
 
   /** A phone on the loopback LAN, powered on. */
-  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string; activationCode?: string; noMic?: boolean; micIssuer?: MicIssuer; firmwareCert?: string; persona?: 'enterprise' | 'mpp'; edosUrl?: string; nvram?: MemoryNvram } = {}): HarnessPhone {
+  phone(mac: string, o: { model?: string; settings?: Partial<PhoneSettings>; waitScale?: number; capfAuthString?: string; activationCode?: string; noMic?: boolean; micIssuer?: MicIssuer; firmwareCert?: string; persona?: 'enterprise' | 'mpp'; edosUrl?: string; nvram?: MemoryNvram; calls?: CallOptions } = {}): HarnessPhone {
     const c = this.companion;
     const keypad = new ScriptedKeypad('test');
     const nvram = o.nvram ?? new MemoryNvram();
     const handset = new Handset({
-      ...(o.persona ? { persona: o.persona } : {}), ...(o.edosUrl ? { edosUrl: o.edosUrl } : {}),
+      ...(o.persona ? { persona: o.persona } : {}), ...(o.edosUrl ? { edosUrl: o.edosUrl } : {}), ...(o.calls ? { calls: o.calls } : {}),
       mac: MacAddress.parse(mac)!, model: modelByName(o.model ?? '8841')!, network: this.network, iface: new UnmanagedInterface('lo'), clock: this.clock, nvram,
       httpPort: c?.endpoints.http ?? 6970, tftpPort: c?.endpoints.tftp ?? 69, keypads: [keypad],
       ...(o.settings ? { settingsOverride: o.settings } : {}), ...(o.waitScale ? { waitScale: o.waitScale } : {}), ...(o.capfAuthString ? { capfAuthString: o.capfAuthString } : {}),

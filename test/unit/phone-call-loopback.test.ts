@@ -1,145 +1,98 @@
 /**
- * Two whole phones (Handset, Firmware) call each other on 127.0.0.1 on the in-process harness
- * (VirtualClock, real sockets): they boot from the companion's files, register over TCP with a
- * call manager, and the call goes over those same connections. The call manager here is a
- * minimal B2BUA built in this test from src/sip (the registrar's REGISTER answered, an INVITE
- * routed by DN to the connection its phone registered from, bodies passed across, BYE and
- * CANCEL relayed): the companion's own routing is tested end to end in test/e2e/phone-call.
- * RTP runs over real UDP; the keypad is scripted, the screens read as text.
+ * Whole phones (Handset, Firmware) calling through the companion on 127.0.0.1, on the in-process
+ * harness (VirtualClock, real TCP and UDP): what the phone's side of a call does beyond the
+ * plain dial-answer-hang-up of test/unit/cm-calls-phones.test.ts — off hook with the inter-digit
+ * timeout, auto-answer with a scripted hang-up, each side's tone heard by the other (Goertzel on
+ * the recordings), a callee that declines, a caller that cancels while it rings, a busy callee.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Clock } from '../../src/common/clock.ts';
-import { type Dialog, type IncomingInvite, type SipSource, StreamTransport, UserAgent, nodeTcpSockets, uriOf } from '../../src/sip/index.ts';
-import { header, parseSipUri } from '../../src/wire/sip.ts';
+import { tonePower } from '../../src/media/audio.ts';
+import type { CallOptions } from '../../src/phone/call/phone-calls.ts';
 import type { StepEvent } from '../../src/phone/events.ts';
 import { Harness, type HarnessPhone } from '../support/harness.ts';
 
-/** The smallest call manager that routes: REGISTER binds a DN to its connection, INVITE goes there. */
-class MiniB2bua {
-  readonly bindings = new Map<string, SipSource>();
-  readonly invites: string[] = [];
-  readonly ua: UserAgent;
-  readonly port: number;
-
-  private constructor(ua: UserAgent, port: number) {
-    this.ua = ua;
-    this.port = port;
-  }
-
-  static async start(clock: Clock): Promise<MiniB2bua> {
-    const tcp = await StreamTransport.open({ sockets: nodeTcpSockets, listen: { host: '127.0.0.1', port: 0 } });
-    const ua = new UserAgent({ transports: [tcp], clock, aor: 'sip:cm@127.0.0.1', defaultTransport: 'TCP', userAgent: 'test-b2bua' });
-    const b = new MiniB2bua(ua, tcp.listening!.port);
-    ua.onRequest = (req) => {
-      if (req.request.method !== 'REGISTER') return req.respond(req.request.method === 'OPTIONS' ? 200 : 405);
-      const user = parseSipUri(uriOf(header(req.request, 'to')) ?? '')?.user ?? '';
-      const keepAlive = header(req.request, 'expires') === '0';
-      if (!keepAlive) b.bindings.set(user, req.source);
-      req.respond(200, { headers: [['Contact', header(req.request, 'contact') ?? ''], ['Expires', keepAlive ? '0' : '3600']] });
-    };
-    ua.onInvite = (inv) => b.route(inv);
-    return b;
-  }
-
-  private async route(inv: IncomingInvite): Promise<void> {
-    const dn = parseSipUri(inv.request.uri)?.user ?? '';
-    const caller = parseSipUri(uriOf(header(inv.request, 'from')) ?? '')?.user ?? 'unknown';
-    this.invites.push(`${caller}->${dn}`);
-    const to = this.bindings.get(dn);
-    if (!to) return inv.reject(404);
-    const out = this.ua.invite({
-      uri: `sip:${dn}@127.0.0.1`, from: `<sip:${caller}@127.0.0.1>`, destination: { transport: 'TCP', host: to.host, port: to.port },
-      body: inv.request.body, contentType: 'application/sdp',
-      onProvisional: (r) => (r.status === 180 || r.status === 183) && void inv.progress(r.status).catch(() => {}),
-    });
-    inv.oncancel = () => out.cancel();
-    const { response, dialog } = await out.result;
-    if (!dialog) return inv.reject(response.status >= 300 ? response.status : 500);
-    let inside: Dialog;
-    try {
-      inside = await inv.accept({ body: response.body, contentType: 'application/sdp' });
-    } catch {
-      return void this.ua.bye(dialog).catch(() => {});
-    }
-    // A BYE on either side ends the other.
-    const relay = (from: Dialog, other: Dialog) => from.onEnd((why) => why === 'bye-received' && other.state !== 'terminated' && void this.ua.bye(other).catch(() => {}));
-    relay(inside, dialog);
-    relay(dialog, inside);
-  }
-
-  close(): Promise<void> {
-    return this.ua.close();
-  }
-}
-
-const calls = suite('two phones call each other through a call manager on loopback');
+const calls = suite('phones call through the companion on loopback');
 let h: Harness;
-let cm: MiniB2bua;
 
 calls.after.each(async () => {
   await h?.stop();
-  await cm?.close();
 });
 
 type CallStep = Extract<StepEvent, { step: 'call' }>;
-const callEvents = (p: HarnessPhone): CallStep[] => p.steps().filter((e): e is CallStep & { at: number } => e.step === 'call');
+type Ended = Extract<CallStep, { call: 'ended' }>;
 const isCall = (kind: string) => (e: StepEvent): e is CallStep => e.step === 'call' && e.call === kind;
+const isEnded = (e: StepEvent): e is Ended => e.step === 'call' && e.call === 'ended';
 const screen = (p: HarnessPhone) => p.handset.frame().rows.join('\n');
 
-async function twoPhones(): Promise<[HarnessPhone, HarnessPhone]> {
+async function phones(options: CallOptions[]): Promise<HarnessPhone[]> {
   h = new Harness();
-  cm = await MiniB2bua.start(h.clock);
   await h.dhcp.start();
-  await h.startCompanion({
-    security: { mode: 'none' }, callManagers: [{ host: '127.0.0.1', sipPort: cm.port, priority: 0 }],
-    phones: [{ mac: '0011223344c1', model: '8841', dn: '1201' }, { mac: '0011223344c2', model: '8841', dn: '1202' }],
-  });
-  const a = h.phone('00:11:22:33:44:c1');
-  const b = h.phone('00:11:22:33:44:c2');
-  const registered = (e: StepEvent) => e.step === 'register' && e.state === 'done';
-  await h.event(a, 'A registered', registered);
-  await h.event(b, 'B registered', registered);
-  return [a, b];
+  const macs = options.map((_, i) => `0011223344e${i + 1}`);
+  await h.startCompanion({ security: { mode: 'none' }, autoRegistration: { enabled: false }, phones: macs.map((mac, i) => ({ mac, model: '8841', dn: `150${i + 1}` })) });
+  const out = options.map((calls, i) => h.phone(macs[i]!.replace(/(..)(?!$)/g, '$1:'), { calls }));
+  for (const p of out) await h.event(p, `${p.handset.deviceName} registered`, (e) => e.step === 'register' && e.state === 'done');
+  return out;
 }
 
-calls('dialed on the keypad, answered on the keypad, DTMF across, hung up by the caller: RTP both ways, nothing lost', async () => {
-  const [a, b] = await twoPhones();
-  assert.match(screen(a), /NewCa/, 'a registered phone offers NewCall');
-  a.keypad.press('1', '2', '0', '2', 'soft1');
-  await h.event(b, 'B rings', isCall('ringing'));
-  assert.match(screen(b), /Incoming call\s+1201/);
-  await h.event(a, 'A hears it ring', isCall('ringback'));
-  assert.equal(cm.invites, ['1201->1202']);
-  b.keypad.press('soft1');
-  const connected = await h.event(a, 'A connected', isCall('connected'));
-  await h.event(b, 'B connected', isCall('connected'));
-  assert.ok(connected.call === 'connected' && connected.codec === 'PCMU' && connected.dtmf);
-  await h.until('two seconds of call', () => h.clock.now() >= connected.at + 2000 || undefined);
-  assert.match(screen(a), /Connected\s+1202\s+00:0[23] PCMU/);
-  a.keypad.press('4', '2');
-  await h.until('both digits at B', () => callEvents(b).filter((e) => e.call === 'dtmf' && e.dtmf === 'received').length === 2 || undefined);
-  a.keypad.press('soft2');
-  const endA = await h.event(a, 'A ended', isCall('ended'));
-  const endB = await h.event(b, 'B ended', isCall('ended'));
-  assert.ok(endA.call === 'ended' && endB.call === 'ended');
-  if (endA.call !== 'ended' || endB.call !== 'ended') return;
-  assert.equal([endA.state, endA.reason, endB.state, endB.reason], ['done', 'local-hangup', 'done', 'remote-hangup']);
-  assert.is(endB.dtmfReceived, '42');
-  for (const e of [endA, endB]) {
-    assert.ok(e.rtp && e.rtp.sent >= 100 && e.rtp.received >= 100, JSON.stringify(e.rtp));
-    assert.is(e.rtp?.lost, 0);
-  }
-  assert.match(screen(b), /Far end hung up\s+1201/);
-  assert.ok(a.handset.status.registered && b.handset.status.registered, 'both still registered');
+calls('NewCall off hook: the number goes after 5 s without a digit; the auto-answering callee hangs up after 2 s; each heard the other\'s tone', async () => {
+  const heardByA: Int16Array[] = [];
+  const heardByB: Int16Array[] = [];
+  const [a, b] = await phones([
+    { audio: { kind: 'tone', hz: 1004 }, onRecording: (s) => heardByA.push(s) },
+    { autoAnswer: true, hangupAfterMs: 2000, audio: { kind: 'tone', hz: 697 }, onRecording: (s) => heardByB.push(s) },
+  ]);
+  a!.keypad.press('soft3', '1', '5', '0', '2');
+  const typed = h.clock.now();
+  assert.match(screen(a!), /Off hook\s+>1502_/);
+  const calling = await h.event(a!, 'A calls', isCall('calling'));
+  assert.ok(calling.at - typed >= 5000 && calling.at - typed < 5100, `dialed ${calling.at - typed} ms after the last digit`);
+  const endA = await h.event(a!, 'A ended', isEnded);
+  const endB = await h.event(b!, 'B ended', isEnded);
+  assert.equal([endA.reason, endB.reason, endA.state], ['remote-hangup', 'local-hangup', 'done']);
+  assert.ok(endB.connectedMs >= 2000 && endB.connectedMs < 2100, String(endB.connectedMs));
+  const atB = heardByB[0]!;
+  const atA = heardByA[0]!;
+  assert.ok(atB.length >= 8000 && atA.length >= 8000, `${atA.length} and ${atB.length} samples recorded`);
+  assert.ok(tonePower(atB, 1004) > 50 * tonePower(atB, 697), 'B heard A\'s 1004 Hz');
+  assert.ok(tonePower(atA, 697) > 50 * tonePower(atA, 1004), 'A heard B\'s 697 Hz');
 });
 
-calls('a number nobody registered is refused, and the caller\'s screen says so', async () => {
-  const [a] = await twoPhones();
-  a.keypad.press('1', '9', '9', '9', 'soft1');
-  const end = await h.event(a, 'A refused', isCall('ended'));
-  assert.ok(end.call === 'ended' && end.state === 'fail' && end.reason === 'rejected' && end.status === 404);
-  assert.match(screen(a), /Call refused\s+404 Not Found/);
+calls('the callee declines (486 on the caller\'s screen); the caller cancels while it rings (the callee sees the caller hang up); a busy callee is 486', async () => {
+  const [a, b, c] = await phones([{}, {}, {}]);
+  a!.keypad.press('1', '5', '0', '2', 'soft1');
+  await h.event(b!, 'B rings', isCall('ringing'));
+  b!.keypad.press('soft2');
+  const declined = await h.event(a!, 'A refused', isEnded);
+  assert.equal([declined.reason, declined.status], ['rejected', 486]);
+  assert.match(screen(a!), /Call refused\s+486 Busy Here/);
+  assert.is((await h.event(b!, 'B declined', isEnded)).reason, 'declined');
+
+  const seenA = a!.steps().length;
+  const seenB = b!.steps().length;
+  // A digit on the ended screen (or the home screen it went back to) starts the next call.
+  a!.keypad.press('1', '5', '0', '2', 'soft1');
+  await h.event(b!, 'B rings again', isCall('ringing'), seenB);
+  await h.event(a!, 'A hears it ring', isCall('ringback'), seenA);
+  a!.keypad.press('soft2');
+  assert.is((await h.event(a!, 'A cancelled', isEnded, seenA)).reason, 'cancelled');
+  const gone = await h.event(b!, 'B sees the caller hang up', isEnded, seenB);
+  assert.equal([gone.reason, gone.status], ['caller-cancelled', 487]);
+  assert.match(screen(b!), /Caller hung up/);
+
+  // B in a call with C; A's call to B is busy, and B's call goes on.
+  const seenB1 = b!.steps().length;
+  c!.keypad.press('1', '5', '0', '2', 'soft1');
+  await h.event(b!, 'B rings for C', isCall('ringing'), seenB1);
+  b!.keypad.press('soft1');
+  await h.event(b!, 'B in a call with C', isCall('connected'), seenB1);
+  const seenB2 = b!.steps().length;
+  const seenA2 = a!.steps().length;
+  a!.keypad.press('1', '5', '0', '2', 'soft1');
+  const busy = await h.event(a!, 'A gets busy', isEnded, seenA2);
+  assert.equal([busy.reason, busy.status], ['rejected', 486]);
+  assert.is(b!.handset.firmware.calls.state, 'connected', 'the call in progress goes on');
+  assert.not.ok(b!.steps().slice(seenB2).some(isEnded), 'B\'s call did not end');
 });
 
 calls.run();
