@@ -257,6 +257,19 @@ t('an expired lease offered to its own client is held: not offered to another be
   assert.is(pool.allocate(mac(1)), undefined, 'offered to another: not the old client\'s any more');
 });
 
+t('a DISCOVER retransmitted holds the same offer longer', async ({ db, clock }) => {
+  const pool = new AddressPool(db, small('10.30.0.100', '10.30.0.100'), clock);
+  const a = pool.allocate(mac(1))!;
+  pool.hold(mac(1), a);
+  await clock.advance(50_000);
+  assert.is(pool.allocate(mac(1)), a);
+  pool.hold(mac(1), a);
+  await clock.advance(50_000);
+  assert.is(pool.allocate(mac(2)), undefined, 'still held 100 s after the first offer');
+  await clock.advance(OFFER_HOLD_MS);
+  assert.is(pool.allocate(mac(2)), a);
+});
+
 t('a declined address sits out its hold, then goes back to the pool', async ({ db, clock }) => {
   const pool = new AddressPool(db, small('10.30.0.100', '10.30.0.101'), clock);
   const a = lease(pool, mac(1))!;

@@ -123,8 +123,8 @@ export class AddressPool {
     const n = toInt(address);
     const own = this.byMac.get(mac);
     if (own?.n === n && own.expiresAt > this.clock.now()) return;
-    if (this.offers.get(mac)?.n === n) return;
-    this.dropHold(mac);
+    // The same offer again (a retransmitted DISCOVER) holds it longer; another lets the old one go.
+    if (this.offers.get(mac)?.n !== n) this.dropHold(mac);
     const h = { mac, n, until: this.clock.now() + OFFER_HOLD_MS };
     this.offers.set(mac, h);
     this.offered.set(n, mac);
