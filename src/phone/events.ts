@@ -250,8 +250,9 @@ export interface PhoneStatus {
   problem: string | undefined;
   /** A refusal the phone is living with (a file refused, the last good one in use): stays on show while registered. */
   warning: { text: string; from: 'trust' | 'config' } | undefined;
-  /** The firmware load running (from the power-on event). */
+  /** The firmware load running, and the one in the other bank (from the power-on event). */
   load: string;
+  inactiveLoad: string;
   /** This boot's step outcomes, oldest first, with their time since power-on: Status > Last boot. */
   boot: Array<{ step: string; state: 'done' | 'fail'; t: number; message: string }>;
   /** A Multiplatform phone's customization state (Open … Aborted); undefined on an enterprise phone. */

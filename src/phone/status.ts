@@ -8,7 +8,7 @@ const LOG_LINES = 12;
 const BOOT_STEPS = 24;
 
 export function initialStatus(model: string, deviceName: string): PhoneStatus {
-  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined, load: '', boot: [], customization: undefined, profileUrl: undefined };
+  return { model, deviceName, phase: 'Off', registered: false, address: undefined, tftpServer: undefined, configFile: undefined, line: undefined, callManager: undefined, log: [], problem: undefined, warning: undefined, load: '', inactiveLoad: '', boot: [], customization: undefined, profileUrl: undefined };
 }
 
 const PHASES: Record<StepEvent['step'], string> = {
@@ -41,7 +41,7 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
   switch (e.step) {
     case 'power':
       // The customization state lives in NVRAM: a reboot does not forget it (the flow says it again).
-      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power, log: next.log, address: s.address, load: e.load, customization: s.customization };
+      if (e.state === 'start') return { ...initialStatus(s.model, s.deviceName), phase: PHASES.power, log: next.log, address: s.address, load: e.load, inactiveLoad: e.inactiveLoad, customization: s.customization };
       break;
     case 'dhcp':
       if (e.state === 'done') next.address = e.address;

@@ -301,7 +301,9 @@ export class PhoneUi implements UserPrompt {
           // Customization first: it is what support asks for, and a 20x8 LCD cuts the last lines.
           return [`CP-${s.model}-3PCC`, `Customization: ${s.customization ?? '-'}`, `Serial ${serialForMac(mac)}`, `MAC ${mac}`, `SW ${s.load || '-'}`];
         }
-        return [`Cisco ${s.model}`, s.deviceName, `Load ${s.load || '-'}`];
+        // Model and device on one line, and no space after the labels (wrapping breaks at spaces):
+        // a 20x8 LCD then shows both loads whole.
+        return [`${s.model} ${s.deviceName}`, `Load:${s.load || '-'}`, `Inactive:${s.inactiveLoad || '-'}`];
       case 'Network':
         return [`IP ${s.address ?? 'none'}`, `TFTP ${s.tftpServer ?? 'none'}`, `File ${s.configFile ?? 'none'}`];
       case 'Trust list':

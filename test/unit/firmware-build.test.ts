@@ -24,6 +24,8 @@ test('a load: the bundle runs, the .loads is signed by the firmware key and list
     assert.match(out.stdout, /firmware sepi88xx\.1-0-0-0002: \d+ files/);
     const load = join(dir, 'out', 'sepi88xx.1-0-0-0002');
     const loads = await readFile(join(load, 'sepi88xx.1-0-0-0002.loads'));
+    // And beside the folder, as a TFTP root holds a load (out/firmware/<load>.loads, <load>/…).
+    assert.equal(await readFile(join(dir, 'out', 'sepi88xx.1-0-0-0002.loads')), loads);
     const parsed = parseSignedFile(loads);
     if (!parsed.ok) return assert.unreachable(parsed.error.message);
     assert.equal(parsed.value.header.version, [1, 1]);

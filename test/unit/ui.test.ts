@@ -60,10 +60,10 @@ test('status messages scroll no further than the oldest line, and back', () => {
 test('Status: product information, network, trust list, registration, last boot with times; up and down between them', () => {
   const { ui } = phone();
   const st = (ui as unknown as { phone: PhoneControls }).phone.status;
-  Object.assign(st, { load: 'sip88xx.14-2-1-0001-14', address: '10.99.0.100', tftpServer: '10.99.0.1', configFile: 'SEP001122334455.cnf.xml', line: '1001', callManager: '10.99.0.1',
+  Object.assign(st, { load: 'sip88xx.14-2-1-0001-14', inactiveLoad: 'sip88xx.12-8-1-0001-455', address: '10.99.0.100', tftpServer: '10.99.0.1', configFile: 'SEP001122334455.cnf.xml', line: '1001', callManager: '10.99.0.1',
     boot: [{ step: 'dhcp', state: 'done', t: 140, message: 'IP' }, { step: 'config', state: 'fail', t: 900, message: 'x' }, { step: 'register', state: 'done', t: 2500, message: 'Registered' }] });
   for (const k of ['settings', '5'] as const) ui.press(k);
-  assert.match(screen(ui), /Product info 1\/5[\s\S]*Cisco 8841[\s\S]*SEP001122334455[\s\S]*Load\s+sip88xx\.14-2-1-0001-\s+14/);
+  assert.match(screen(ui), /Product info 1\/5[\s\S]*8841 SEP001122334455[\s\S]*Load:sip88xx\.14-2-1-\s*0001-14[\s\S]*Inactive:sip88xx\.12-\s*8-1-0001-455/);
   ui.press('down');
   assert.match(screen(ui), /Network 2\/5[\s\S]*IP 10\.99\.0\.100[\s\S]*TFTP 10\.99\.0\.1/);
   ui.press('down');

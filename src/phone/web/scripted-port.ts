@@ -42,7 +42,7 @@ export class ScriptedPhone implements PhoneWebPort {
     this.current = {
       model: '8841', deviceName: 'SEP001122334455', phase: 'Registered', registered: true, address: '10.0.0.20', tftpServer: '10.0.0.1',
       configFile: mpp ? undefined : 'SEP001122334455.cnf.xml', line: '1001', callManager: '10.0.0.1', log: [], problem: undefined, warning: undefined,
-      load: this.id.softwareVersion, boot: [], customization: mpp ? 'Open' : undefined, profileUrl: undefined, ...o.status,
+      load: this.id.softwareVersion, inactiveLoad: '', boot: [], customization: mpp ? 'Open' : undefined, profileUrl: undefined, ...o.status,
     };
     this.lcd = { rows: ['  1001                  ', ' Customization: Open    '], softkeys: ['Recents', 'Fwd all'] };
     this.params = o.params ?? (mpp ? { Profile_Rule: '', Proxy_1_: '', Resync_Periodic: '3600', Password_1_: 'line-secret' } : {});
