@@ -18,7 +18,7 @@ import { SystemClock } from '../common/clock.ts';
 import { printable } from '../common/printable.ts';
 import type { Board } from '../hw/board.ts';
 import type { TtyLcdWall } from '../hw/tty-display.ts';
-import { type UntilGoal, UNTIL_GOALS, isUntilGoal, runUntil } from '../phone/goals.ts';
+import { type UntilGoal, UNTIL_GOALS, isUntilGoal, reaches, runUntil } from '../phone/goals.ts';
 import { Handset } from '../phone/handset.ts';
 import { eventLine, screenLine } from '../phone/json-lines.ts';
 import { LineKeypad } from '../phone/keypads.ts';
@@ -247,9 +247,10 @@ export async function phoneCommand(argv: string[]): Promise<number> {
   const run = runUntil(handset, { goal: until, timeoutMs: timeoutSecs === undefined ? undefined : timeoutSecs * 1000, clock });
   stop = run.stop;
   if (callTo !== undefined) {
-    // Dials once, the first time the phone registers.
+    // Dials once, the first time the phone registers on its own configuration (as --until
+    // registered): an autoregistered phone's first registration is reset at once.
     const unsubscribe = handset.subscribe((e) => {
-      if (e.type !== 'event' || e.step !== 'register' || e.state !== 'done') return;
+      if (!reaches('registered', e)) return;
       unsubscribe();
       clock.timer(0, () => {
         if (!handset.firmware.calls.dial(callTo)) run.stop(1, `--call ${callTo}: the phone could not dial (${handset.firmware.calls.state})`);
