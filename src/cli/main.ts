@@ -8,9 +8,10 @@ import { UsageError } from './args.ts';
 const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its companion call manager
 
   sepi phone --iface IF [--mac MAC] [--board NAME] [--model 8841] [--nvram DIR] [--display tty|text|none]
-             [--until dhcp|config|registered|registered-any] [--timeout SECONDS] [--json-events]
+             [--until dhcp|config|registered|registered-any|customized|call-ended] [--timeout SECONDS] [--json-events]
              [--net kernel|none] [--tftp-server IP[,IP]] [--static IP/PREFIX] [--lcd 20x8|40x15]
              [--capf-auth-string DIGITS] [--activation-code CODE] [--factory DIR] [--wait-scale F]
+             [--call DN] [--dtmf DIGITS] [--hangup-after SECONDS] [--auto-answer] [--audio-file WAV] [--record WAV]
   sepi phone screenshot [--from http://PHONE:PORT | < json-screens stream] [--out FILE] [--font PSF]
   sepi fleet --iface IF --count N [--mac-base MAC] [--model 8841] [--nvram-root DIR]
              [--until registered] [--timeout SECONDS] [--json]
