@@ -70,7 +70,11 @@ export class Registrar {
   async start(host: string, port: number): Promise<number> {
     const sip = this.cfg.sip;
     const tcp = await StreamTransport.open({
-      sockets: nodeTcpSockets,
+      // Inbound only: everything the registrar sends rides a connection a device opened. A
+      // response whose connection has closed is dropped rather than sent over a new connection
+      // to the Via's sent-by (§18.2.2), which would let any host make the companion open
+      // connections to addresses of its choosing.
+      sockets: { listen: nodeTcpSockets.listen!, connect: (host, p) => Promise.reject(new Error(`the registrar opens no connections (${host}:${p})`)) },
       listen: { host, port },
       maxConnections: sip.maxConnections,
       // Connection limits are socket timeouts, in real time whatever clock the SIP timers run on.
