@@ -118,7 +118,7 @@ function answering(p: TestPhone): Promise<Dialog> {
 
 calls.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sepi-cm-calls-'));
-  companion = new Companion({ dataDir: dir, config: loopbackConfig({ security: { mode: 'none' }, autoRegistration: { enabled: false } }), clock, log: (l) => lines.push(l) });
+  companion = new Companion({ dataDir: dir, config: loopbackConfig({ security: { mode: 'none' }, autoRegistration: { enabled: false }, sip: { maxCallsPerDevice: 2 } }), clock, log: (l) => lines.push(l) });
   await companion.start();
   cm = { transport: 'TCP', host: '127.0.0.1', port: companion.endpoints.sip! };
   expectOk(companion.phones.add({ mac: '0011223344A1', model: '8841', dn: '1001' }));
@@ -192,6 +192,29 @@ calls('the callee refuses: its status reaches the caller (486 Busy Here)', async
   const b = await TestPhone.cisco('0011223344A2', '1002');
   b.onInvite = (inv) => inv.reject(486);
   assert.is((await a.call('1002').result).response.status, 486);
+});
+
+calls('a device already in sip.maxCallsPerDevice calls (2 here) is busy: 486, and the calls that ring are untouched', async () => {
+  const a = await TestPhone.cisco('0011223344A1', '1001');
+  const b = await TestPhone.cisco('0011223344A2', '1002');
+  b.onInvite = (inv) => inv.progress(180);
+  const logged = lines.length;
+  const ringing: Array<ReturnType<TestPhone['call']>> = [];
+  for (let i = 0; i < 2; i++) {
+    const rang = next<void>();
+    ringing.push(a.call('1002', { onProvisional: (r) => r.status === 180 && rang.set() }));
+    await rang.promise;
+  }
+  assert.is((await a.call('1002').result).response.status, 486);
+  assert.is(b.invites.length, 2, 'the third call never reached the callee');
+  for (const c of ringing) c.cancel();
+  for (const c of ringing) assert.is((await c.result).response.status, 487);
+  // The calls ended, so the device may call again.
+  b.onInvite = (inv) => inv.reject(486);
+  // Each call is over once the callee's leg has ended too (its 487 came back).
+  await until('the companion counted the calls down', () => lines.slice(logged).filter((l) => /: 487 call 1001 → 1002: 487 Request Terminated/.test(l)).length >= 2);
+  assert.is((await a.call('1002').result).response.status, 486);
+  assert.is(b.invites.length, 3, 'this one reached the callee (and the callee said busy)');
 });
 
 calls('the caller cancels while it rings: 487 on both legs', async () => {

@@ -208,8 +208,9 @@ export class CallRouter {
         if (v !== undefined && !isLocalResponse(response)) keep.push([n === 'warning' ? 'Warning' : 'Retry-After', v]);
       }
       inv.reject(status, { headers: keep });
-      this.d.log({ method: 'INVITE', device: call.caller.device, from: call.caller.peer, status, detail: `call ${call.name}: ${why}` });
     }
+    const told = inv.tx.lastResponse?.status ?? status;
+    this.d.log({ method: 'INVITE', device: call.caller.device, from: call.caller.peer, status: told, detail: `call ${call.name}: ${why}` });
     this.end(call, why, false);
   }
 
