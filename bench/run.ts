@@ -11,6 +11,9 @@
  *     heap figures are live objects, not whatever the collector had not reached yet.
  *  3. DHCP exchanges/s through a relay: the companion against Kea and dnsmasq under perfdhcp
  *     and sepi's own generator (bench/dhcp.ts); its figures also go to bench/results.json.
+ *  4. Firmware: the bundle's cold start and idle RSS against the sources (bench/firmware.ts).
+ *  5. The boot-storm curve, 1k to 10k phones in one sepi fleet against the companion
+ *     (bench/storm.ts; SEPI_BENCH_STORM=1000,2000 for fewer).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -139,3 +142,12 @@ await recordRow('dhcp', dhcp.figures);
 
 // 4. Firmware: cold start of the bundle to its first LCD frame and RSS of an idle registered phone, against the sources (bench/firmware.ts).
 await (await import('./firmware.ts')).benchFirmwareRow();
+
+// 5. The boot-storm curve: N phones at once in one sepi fleet against the companion (bench/storm.ts).
+{
+  const { storm, stormTable } = await import('./storm.ts');
+  const counts = (process.env['SEPI_BENCH_STORM'] ?? '1000,2000,5000,10000').split(',').map(Number).filter((n) => n > 0);
+  const points = await storm(counts);
+  process.stdout.write(stormTable(points));
+  await recordRow('storm', { points });
+}
