@@ -10,7 +10,9 @@
  * a higher one to find each server's ceiling. sepi and Kea are run ROUNDS times, alternating,
  * and the median is quoted with every run beside it (this is a shared 2-core machine: perfdhcp,
  * the server and the kernel compete for the cores, and other work on the machine moves the
- * figures from run to run). Then sepi's own generator (dhcp-load.ts: each MAC once, so every
+ * figures from run to run). Beside each rate, the CPU time the server process used per exchange
+ * (user + system of all its threads, from /proc): what an exchange costs the server, a figure
+ * the machine's other work moves much less than the rate. Then sepi's own generator (dhcp-load.ts: each MAC once, so every
  * exchange is a new lease; it counts only replies unicast to the relay and checks that no
  * address went to two MACs) against all three.
  *
@@ -20,7 +22,7 @@
  *   SEPI_BENCH_DHCP_RATES=5000,12000 SEPI_BENCH_DHCP_CLIENTS=20000 SEPI_BENCH_DHCP_SECONDS=20
  *   SEPI_BENCH_DHCP_ROUNDS=3 SEPI_BENCH_DHCP_SERVERS=sepi,kea,dnsmasq
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Lab } from '../test/support/lab.ts';
 import { type Proc, needs } from '../test/support/proc.ts';
@@ -47,6 +49,12 @@ const LABEL: Record<Server, string> = { sepi: 'sepi', kea: 'Kea', dnsmasq: 'dnsm
 export interface PerfdhcpRun {
   /** perfdhcp's "Rate:" line: 4-way exchanges per second over the test period. */
   rate: number;
+  /**
+   * CPU time the server process used (user + system, all its threads, from /proc) per exchange
+   * completed, in µs: what one exchange costs the server, much less moved by other work on the
+   * machine than the rate is.
+   */
+  cpuMicros: number;
   /** DISCOVERs and REQUESTs sent, OFFERs and ACKs received. */
   sent: { discover: number; request: number };
   received: { offer: number; ack: number };
@@ -67,14 +75,27 @@ function perfdhcpFigures(p: Proc): PerfdhcpRun {
   const sent = [...out.matchAll(/sent packets:\s*(\d+)/g)].map((m) => Number(m[1]));
   const received = [...out.matchAll(/received packets:\s*(\d+)/g)].map((m) => Number(m[1]));
   if (!rate) throw new Error(`perfdhcp printed no rate:\n${p.tail(60)}`);
-  return { rate: Math.round(Number(rate[1])), sent: { discover: sent[0] ?? 0, request: sent[1] ?? 0 }, received: { offer: received[0] ?? 0, ack: received[1] ?? 0 } };
+  return { rate: Math.round(Number(rate[1])), cpuMicros: 0, sent: { discover: sent[0] ?? 0, request: sent[1] ?? 0 }, received: { offer: received[0] ?? 0, ack: received[1] ?? 0 } };
 }
 
-async function perfdhcp(lab: Lab, ns: string, label: string, rate: number, seconds: number): Promise<PerfdhcpRun> {
+/** User + system CPU seconds of a process so far (all its threads), from /proc/PID/stat. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+async function perfdhcp(lab: Lab, ns: string, server: Proc, label: string, rate: number, seconds: number): Promise<PerfdhcpRun> {
+  const pid = server.child.pid!;
+  const before = await cpuSeconds(pid);
   // -l: send from the relay's address, so giaddr is set and replies come back to it on port 67.
   const p = lab.spawn(`perfdhcp-${label}`, ns, 'perfdhcp', ['-4', '-l', RELAY, '-r', String(rate), '-R', String(CLIENTS), '-p', String(seconds), '-b', 'mac=02:5e:01:00:00:00', '-g', 'single', SERVER]);
   await p.exit((seconds + 60) * 1000);
-  return perfdhcpFigures(p);
+  const used = (await cpuSeconds(pid)) - before;
+  const f = perfdhcpFigures(p);
+  return { ...f, cpuMicros: f.rate > 0 ? Math.round((used * 1e6) / (f.rate * seconds)) : 0 };
 }
 
 async function load(lab: Lab, ns: string, label: string, rate: number): Promise<LoadRun> {
@@ -85,7 +106,7 @@ async function load(lab: Lab, ns: string, label: string, rate: number): Promise<
   return { exchangesPerSecond: Math.round(Number(s['exchangesPerSecond'])), acked: Number(s['acked']), duplicates: Number(s['duplicates']), naks: Number(s['nak']), retransmits: Number(s['retransmit']) };
 }
 
-async function kea(lab: Lab, dir: string): Promise<void> {
+async function kea(lab: Lab, dir: string): Promise<Proc> {
   const conf = join(dir, 'kea-dhcp4.json');
   await writeFile(conf, JSON.stringify({
     Dhcp4: {
@@ -105,15 +126,17 @@ async function kea(lab: Lab, dir: string): Promise<void> {
   }, null, 2));
   const p = lab.spawn('kea-dhcp4', lab.server, 'kea-dhcp4', ['-c', conf], { KEA_LOCKFILE_DIR: dir, KEA_PIDFILE_DIR: dir });
   await p.waitForLine(/DHCP4_STARTED/, 30_000);
+  return p;
 }
 
-async function dnsmasq(lab: Lab, dir: string): Promise<void> {
+async function dnsmasq(lab: Lab, dir: string): Promise<Proc> {
   const p = lab.spawn('dnsmasq', lab.server, 'dnsmasq', [
     '--keep-in-foreground', '--conf-file=/dev/null', '--interface=br0', '--bind-interfaces', '--port=0', '--no-ping', '--log-facility=-',
     `--dhcp-range=${POOL.first},${POOL.last},${POOL.mask},${LEASE_SECS}`, `--dhcp-option=150,${SERVER}`, `--dhcp-option=66,${SERVER}`,
     `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, '--dhcp-lease-max=200000', '--user=root', '--pid-file=',
   ]);
   await p.waitFor('dnsmasq started', () => [...p.lines, ...p.errLines].some((l) => /started|DHCP, IP range/.test(l)) || undefined, 15_000);
+  return p;
 }
 
 const median = (xs: number[]) => {
@@ -131,13 +154,13 @@ export async function benchDhcp(): Promise<{ lines: string[]; figures: Record<st
     const ns = await lab.addHost('relay', { address: `${RELAY}/24` });
     let round = 0;
     /** A server with an empty lease store in a folder of its own. */
-    const fresh = async (name: Server) => {
+    const fresh = async (name: Server): Promise<Proc> => {
       const dir = join(work, `${name}-${round++}`);
       await mkdir(dir);
       // SEPI_BENCH_DHCP_NODE_OPTIONS: Node flags for the companion (--cpu-prof, say) when looking into a figure.
-      if (name === 'sepi') await startCompanion(lab, dir, { prefix: POOL.prefix, security: { mode: 'none' }, dhcp: { poolFirst: POOL.first, poolLast: POOL.last, leaseSecs: LEASE_SECS } }, { env: { NODE_OPTIONS: env('NODE_OPTIONS', '') } });
-      else if (name === 'kea') await kea(lab, dir);
-      else await dnsmasq(lab, dir);
+      if (name === 'sepi') return startCompanion(lab, dir, { prefix: POOL.prefix, security: { mode: 'none' }, dhcp: { poolFirst: POOL.first, poolLast: POOL.last, leaseSecs: LEASE_SECS } }, { env: { NODE_OPTIONS: env('NODE_OPTIONS', '') } });
+      if (name === 'kea') return kea(lab, dir);
+      return dnsmasq(lab, dir);
     };
     for (const [i, rate] of RATES.entries()) {
       const seconds = i === 0 ? SECONDS : Math.max(5, Math.round(SECONDS / 2));
@@ -146,14 +169,14 @@ export async function benchDhcp(): Promise<{ lines: string[]; figures: Record<st
       const order = SERVERS.filter((s) => s !== 'dnsmasq');
       for (let r = 0; r < ROUNDS; r++) {
         for (const name of r % 2 ? [...order].reverse() : order) {
-          await fresh(name);
-          (runs[name] ??= []).push(await perfdhcp(lab, ns, name, rate, seconds));
+          const server = await fresh(name);
+          (runs[name] ??= []).push(await perfdhcp(lab, ns, server, name, rate, seconds));
           await lab.stopAll();
         }
       }
       if (i === 0 && SERVERS.includes('dnsmasq')) {
-        await fresh('dnsmasq');
-        runs.dnsmasq = [await perfdhcp(lab, ns, 'dnsmasq', rate, seconds)];
+        const server = await fresh('dnsmasq');
+        runs.dnsmasq = [await perfdhcp(lab, ns, server, 'dnsmasq', rate, seconds)];
         await lab.stopAll();
       }
     }
@@ -169,6 +192,7 @@ export async function benchDhcp(): Promise<{ lines: string[]; figures: Record<st
 
   const lines = [`DHCP through a relay (giaddr set, replies to port 67), ${CLIENTS} MACs, 4-way exchanges/s; perfdhcp: median of ${ROUNDS} runs for sepi and Kea [each run], OFFERs/ACKs received of DISCOVERs/REQUESTs sent in the median run:`];
   const medians: Record<string, Partial<Record<Server, number>>> = {};
+  const cpuMedians: Record<string, Partial<Record<Server, number>>> = {};
   for (const [i, rate] of RATES.entries()) {
     const runs = perf[String(rate)]!;
     const m: Partial<Record<Server, number>> = (medians[String(rate)] = {});
@@ -178,9 +202,12 @@ export async function benchDhcp(): Promise<{ lines: string[]; figures: Record<st
       if (!rs) continue;
       m[name] = median(rs.map((x) => x.rate));
       const mid = rs.find((x) => x.rate === m[name]) ?? rs[0]!;
-      lines.push(`    ${LABEL[name].padEnd(8)} ${String(m[name]).padStart(6)}/s  [${rs.map((x) => x.rate).join(', ')}]  OFFER ${mid.received.offer}/${mid.sent.discover}, ACK ${mid.received.ack}/${mid.sent.request}`);
+      const cpu = median(rs.map((x) => x.cpuMicros));
+      (cpuMedians[String(rate)] ??= {})[name] = cpu;
+      lines.push(`    ${LABEL[name].padEnd(8)} ${String(m[name]).padStart(6)}/s  [${rs.map((x) => x.rate).join(', ')}]  OFFER ${mid.received.offer}/${mid.sent.discover}, ACK ${mid.received.ack}/${mid.sent.request}; server CPU ${cpu} µs an exchange`);
     }
-    if (m.sepi && m.kea) lines.push(`    ratio sepi / Kea ${(m.sepi / m.kea).toFixed(2)}${m.dnsmasq ? `, sepi / dnsmasq ${(m.sepi / m.dnsmasq).toFixed(1)}` : ''}`);
+    const c = cpuMedians[String(rate)] ?? {};
+    if (m.sepi && m.kea) lines.push(`    ratio sepi / Kea ${(m.sepi / m.kea).toFixed(2)}${m.dnsmasq ? `, sepi / dnsmasq ${(m.sepi / m.dnsmasq).toFixed(1)}` : ''}; CPU an exchange sepi / Kea ${c.sepi && c.kea ? (c.sepi / c.kea).toFixed(2) : '-'}`);
   }
   lines.push(`  dhcp-load (sepi's generator as the relay), ${CLIENTS} new MACs once each at ${RATES[0]}/s offered:`);
   for (const name of SERVERS) {
@@ -189,7 +216,7 @@ export async function benchDhcp(): Promise<{ lines: string[]; figures: Record<st
   }
   if (own.sepi && own.kea) lines.push(`    ratio sepi / Kea ${(own.sepi.exchangesPerSecond / own.kea.exchangesPerSecond).toFixed(2)}`);
   lines.push('  (2 shared cores: the generator, the server and the kernel compete; figures move run to run, read the ratios)');
-  return { lines, figures: { clients: CLIENTS, rounds: ROUNDS, ratesOffered: RATES, perfdhcp: perf, perfdhcpMedians: medians, dhcpLoad: own } };
+  return { lines, figures: { clients: CLIENTS, rounds: ROUNDS, ratesOffered: RATES, perfdhcp: perf, perfdhcpMedians: medians, cpuMicrosPerExchange: cpuMedians, dhcpLoad: own } };
 }
 
 if (import.meta.main) {
