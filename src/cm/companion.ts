@@ -38,6 +38,8 @@ import { MppOperations } from './edos/operations.ts';
 import { EDOS_PATH, EdosServer, edosLine } from './edos/edos-server.ts';
 import { openEdosIdentity } from './edos/identity.ts';
 import { LoadOperations } from './admin/loads.ts';
+import { IvrOperations } from './ivr/operations.ts';
+import { IvrStore } from './ivr/store.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -97,6 +99,10 @@ export class Companion {
     return this.need().ops.loads!;
   }
 
+  get ivr(): IvrOperations {
+    return this.need().ops.ivr!;
+  }
+
   private need(): { ops: AdminOperations; endpoints: Endpoints } {
     if (!this.running) throw new Error('companion not started');
     return this.running;
@@ -110,7 +116,7 @@ export class Companion {
       const db = new CompanionDb(dataDir);
       this.undo.push(() => db.close());
       const endpoints: Endpoints = {};
-      const registrar = config.sip.enabled ? new Registrar(db, config, (e) => log(sipLine(e)), clock) : undefined;
+      const registrar = config.sip.enabled ? new Registrar(db, config, (e) => log(sipLine(e)), clock, log) : undefined;
       const { store, activation, manufacturing, operations: onboarding } = await openOnboarding({ db, config, clock, log, dataDir });
       const phones = new PhoneOperations({ db, config, clock, log, serviceControl: registrar, onboarding: { store, activation } });
       phones.seed(config.phones);
@@ -163,6 +169,7 @@ export class Companion {
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined, endpoints, mppUrls }),
         mpp: new MppOperations({ store: mppStore, profiles: mppProfiles, edos: edos && mppUrls.edosUrl ? { url: mppUrls.edosUrl, counts: () => edos.counts() } : undefined, clock, log }),
         loads: new LoadOperations({ db, dataDir, configured: config.loadInformation, clock, log }),
+        ivr: new IvrOperations({ db, store: new IvrStore(db), templates: new TemplateStore(db), log }),
       };
       if (pki && config.web.enabled) {
         const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, mpp: ops.mpp, clock, log, pki });

@@ -202,6 +202,11 @@ const MIGRATIONS = [
      updated_at INTEGER NOT NULL
    );
    ALTER TABLE phones ADD COLUMN load_information TEXT NOT NULL DEFAULT '' CHECK (length(load_information) <= 128);`,
+  // 11: the self-provisioning IVR (src/cm/ivr/): the user profile's "Allow End User to Provision
+  // their own phones", its limit, and how many phones the user provisioned through the IVR.
+  `ALTER TABLE users ADD COLUMN self_provisioning INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN provision_limit INTEGER NOT NULL DEFAULT 10 CHECK (provision_limit BETWEEN 0 AND 10000);
+   ALTER TABLE users ADD COLUMN provisioned INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */

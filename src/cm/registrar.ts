@@ -25,6 +25,9 @@ import type { CompanionDb, PhoneRecord } from './db.ts';
 import { AutoRegistration } from './autoregistration.ts';
 import { LimitLog } from './limits.ts';
 import { CallRouter } from './sip/calls.ts';
+import { IvrCalls } from './ivr/ivr-calls.ts';
+import { openRtpUdp } from './ivr/prompt-audio.ts';
+import { IvrStore } from './ivr/store.ts';
 import { DigestGuard } from './sip/digest.ts';
 import { FlowTable, flowKey } from './sip/flows.ts';
 
@@ -52,11 +55,15 @@ export class Registrar {
   private tcp: StreamTransport | undefined;
   private ua: UserAgent | undefined;
   private calls: CallRouter | undefined;
+  private ivr: IvrCalls | undefined;
+  /** Lines already in words (the IVR's). */
+  private readonly line: (line: string) => void;
   private host = '';
   private port = 0;
 
-  constructor(db: CompanionDb, cfg: CompanionConfig, log: (e: RegistrarLogEntry) => void, clock: Clock = new SystemClock()) {
+  constructor(db: CompanionDb, cfg: CompanionConfig, log: (e: RegistrarLogEntry) => void, clock: Clock = new SystemClock(), line?: (line: string) => void) {
     this.db = db;
+    this.line = line ?? ((l) => log({ method: 'IVR', device: '', from: '-', status: 0, detail: l }));
     this.cfg = cfg;
     this.log = log;
     this.clock = clock;
@@ -98,8 +105,13 @@ export class Registrar {
     });
     ua.onRequest = (req) => this.dispatch(req);
     this.ua = ua;
+    this.ivr = new IvrCalls({
+      ua, db: this.db, store: new IvrStore(this.db), clock: this.clock, address: host === '0.0.0.0' ? this.cfg.address : host, openUdp: openRtpUdp,
+      reset: (device) => this.sendServiceControl(device, 'reset'), log: this.line,
+    });
+    const ivr = this.ivr;
     this.calls = new CallRouter({
-      ua, db: this.db, clock: this.clock, host, port: this.port, maxCallsPerDevice: sip.maxCallsPerDevice,
+      ua, db: this.db, clock: this.clock, host, port: this.port, maxCallsPerDevice: sip.maxCallsPerDevice, ivr,
       callers: (source) => this.devicesOn(source),
       reach: (device) => this.reach(device),
       log: (e) => this.log(e),
@@ -113,6 +125,8 @@ export class Registrar {
     const ua = this.ua;
     this.ua = undefined;
     this.calls = undefined;
+    this.ivr?.stop();
+    this.ivr = undefined;
     await ua?.close();
   }
 

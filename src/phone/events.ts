@@ -168,6 +168,7 @@ export const callConnected = ev('call', 'progress', {
   codec: z.enum(['PCMU', 'PCMA']), remote: z.string(), local: z.string(), dtmf: z.boolean(), audio: z.string(),
 }, 'Answered: the codec agreed, where RTP goes (remote) and comes in (local), whether RFC 4733 DTMF was agreed, what this phone sends');
 export const callDtmf = ev('call', 'progress', { call: z.literal('dtmf'), dtmf: z.enum(['sent', 'received']), digit: z.string(), callId: z.string() }, 'A DTMF digit sent or received as RFC 4733 telephone-events');
+export const callPrompt = ev('call', 'progress', { call: z.literal('prompt'), text: z.string(), callId: z.string() }, "A prompt's words from the far end (the companion's IVR) in an INFO or MESSAGE, Content-Type text/plain (docs/protocols/ivr.md)");
 const callEnd = {
   call: z.literal('ended'), reason: callEndReason, direction: callDirection, number: z.string(), callId: z.string(),
   /** The final response that ended it (a refusal, 487 to our CANCEL), when there was one. */
@@ -204,7 +205,7 @@ export const STEP_EVENTS = [
   customizationNow, customizationAsk, customizationRetry, profileStart, profileDone, profileFail, profileRetry, profileScheduled, profileManual,
   registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
   registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
-  callDialing, callCalling, callRingback, callRinging, callConnected, callDtmf, callEnded, callFailed,
+  callDialing, callCalling, callRingback, callRinging, callConnected, callDtmf, callPrompt, callEnded, callFailed,
 ] as const;
 
 export const stepEvent = z.union(STEP_EVENTS);

@@ -24,6 +24,8 @@
  *   GET    /v1/mpp/profiles/:mac       POST   /v1/mpp/profiles/:mac {profile?, key?}   DELETE /v1/mpp/profiles/:mac
  *   GET    /v1/loads                   POST   /v1/loads {paths}
  *   POST   /v1/device-defaults/load {model, load}    POST /v1/phones/:device/load {load}
+ *   GET    /v1/ivr                     POST   /v1/ivr {extension?, auth?, authCode?, template?}
+ *   GET    /v1/users/:id/provisioning  POST   /v1/users/:id/provisioning {selfProvisioning?, limit?}
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -39,6 +41,10 @@ import { EdosRuleRequest, MacParams, ProfileRequest, RuleParams } from '../edos/
 import type { MppOperations } from '../edos/operations.ts';
 import { AddLoadsRequest, DefaultLoadRequest, type LoadOperations, PhoneLoadRequest } from './loads.ts';
 import { unavailable } from './outcome.ts';
+import { IvrRequest, type IvrOperations, UserProvisioningRequest } from '../ivr/operations.ts';
+
+const UserParams = z.object({ id: z.string() });
+const noIvr = unavailable('this companion has no self-provisioning IVR');
 
 /** Everything the admin API (or any other front end) can ask of the companion. */
 export interface AdminOperations {
@@ -51,6 +57,8 @@ export interface AdminOperations {
   mpp: MppOperations;
   /** Firmware loads (admin/loads.ts); without them the load routes answer 409. */
   loads?: LoadOperations;
+  /** The self-provisioning IVR's settings and the users' self-provisioning (src/cm/ivr/). */
+  ivr?: IvrOperations;
 }
 
 const noLoads = unavailable('this companion keeps no loads');
@@ -89,6 +97,10 @@ export const ROUTES = [
   route({ method: 'POST', url: '/v1/device-defaults', ok: 200, body: DeviceDefaultRequest, run: (o, { body }) => o.onboarding.setDeviceDefault(body) }),
   route({ method: 'GET', url: '/v1/users', ok: 200, run: (o) => o.onboarding.users() }),
   route({ method: 'POST', url: '/v1/users', ok: 201, body: AddUserRequest, run: (o, { body }) => o.onboarding.addUser(body) }),
+  route({ method: 'GET', url: '/v1/users/:id/provisioning', ok: 200, params: UserParams, run: (o, { params }) => o.ivr?.user(params.id) ?? noIvr }),
+  route({ method: 'POST', url: '/v1/users/:id/provisioning', ok: 200, params: UserParams, body: UserProvisioningRequest, run: (o, { params, body }) => o.ivr?.setUser(params.id, body) ?? noIvr }),
+  route({ method: 'GET', url: '/v1/ivr', ok: 200, run: (o) => o.ivr?.show() ?? noIvr }),
+  route({ method: 'POST', url: '/v1/ivr', ok: 200, body: IvrRequest, run: (o, { body }) => o.ivr?.set(body) ?? noIvr }),
   route({ method: 'POST', url: '/v1/trust/manufacturing', ok: 201, body: ManufacturingCaRequest, run: (o, { body }) => o.onboarding.importManufacturingCa(body) }),
   route({ method: 'GET', url: '/v1/trust', ok: 200, run: (o) => o.trust.status() }),
   route({ method: 'GET', url: '/v1/trust/certificates/:role', ok: 200, params: RoleParams, run: (o, { params }) => o.trust.exportCertificate(params.role) }),

@@ -46,6 +46,8 @@ export interface CallRouterDeps {
   /** Where a device is reachable: its registered Contact and its connection; undefined when not registered. */
   reach(device: string): { contact: string; host: string; port: number } | undefined;
   log(e: CallLogEntry): void;
+  /** The self-provisioning IVR (src/cm/ivr/): calls to its extension are its own, not routed. */
+  ivr?: { extension(): string | undefined; take(inv: IncomingInvite, caller: { device: string; dn: string }): Promise<void> };
 }
 
 interface Party {
@@ -123,6 +125,7 @@ export class CallRouter {
     const callerPhone = callerDevice === undefined ? undefined : this.d.db.phone(callerDevice);
     if (!callerDevice || !callerPhone) return this.refuse(inv, 403, '', `call to ${req.uri} from a connection with no registered device`, 'Register before calling');
     const dn = parseSipUri(req.uri)?.user ?? '';
+    if (dn && this.d.ivr && dn === this.d.ivr.extension()) return this.d.ivr.take(inv, { device: callerDevice, dn: callerPhone.dn });
     const calleePhone = dn ? this.d.db.phoneByDn(dn) : undefined;
     if (!calleePhone) return this.refuse(inv, 404, callerDevice, `call ${callerPhone.dn} → ${dn || req.uri}: no such directory number`);
     const target = this.d.reach(calleePhone.deviceName);

@@ -16,7 +16,8 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
-import { type Dialog, type IncomingInvite, type OutgoingInvite, isLocalResponse, newCallId } from '../../sip/index.ts';
+import { type Dialog, type IncomingInvite, type IncomingRequest, type OutgoingInvite, isLocalResponse, newCallId } from '../../sip/index.ts';
+import { printable } from '../../common/printable.ts';
 import { type RtpStats, RtpSession } from '../../media/rtp-session.ts';
 import { Recording } from '../../media/audio.ts';
 import { type AudioCodec, type Sdp, answerAudio, offerAudio, parseSdp, writeSdp } from '../../wire/sdp.ts';
@@ -152,13 +153,33 @@ export class PhoneCalls {
   /** The registered line (from the registration), or undefined when it went: a call on it ends. */
   setLine(line: SipLineFlow | undefined): void {
     const previous = this.line;
-    if (previous && previous.ua !== line?.ua) previous.ua.onInvite = undefined;
+    if (previous && previous.ua !== line?.ua) previous.ua.onInvite = previous.ua.onDialogRequest = undefined;
     this.line = line;
-    if (line) line.ua.onInvite = (inv) => this.incoming(inv, line);
+    if (line) {
+      line.ua.onInvite = (inv) => this.incoming(inv, line);
+      line.ua.onDialogRequest = (req) => this.inDialog(req);
+    }
     const call = this.call;
     if (call && !call.over && call.line !== line) this.end(call, 'line-lost', undefined, 'the registration that carried it ended');
     if (!line && this.state === 'dialing') this.abandon();
     this.changed();
+  }
+
+  /**
+   * A request in a call's dialog: an INFO or MESSAGE with text/plain is a prompt's words (the
+   * companion's IVR, docs/protocols/ivr.md), reported as a call event; the answers are the UA's
+   * defaults (200 to INFO, OPTIONS, NOTIFY and to such a MESSAGE; 501 otherwise).
+   */
+  private inDialog(req: IncomingRequest): void {
+    const m = req.request;
+    const call = this.call;
+    const type = (header(m, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const prompt = (m.method === 'INFO' || m.method === 'MESSAGE') && type === 'text/plain';
+    if (prompt && call && !call.over && req.dialog && req.dialog === (call.dialog ?? call.incoming?.dialog)) {
+      const text = printable(Buffer.from(m.body).toString('utf8').slice(0, 1024));
+      this.report(call, { state: 'progress', message: `prompt: ${text}`, call: 'prompt', text, callId: call.callId });
+    }
+    req.respond(prompt || m.method === 'INFO' || m.method === 'OPTIONS' || m.method === 'NOTIFY' ? 200 : 501);
   }
 
   // ---- the keypad ------------------------------------------------------------------------------
