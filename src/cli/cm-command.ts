@@ -11,11 +11,12 @@ import { UsageError, parse, required } from './args.ts';
 import { onboardingCommand } from './cm-onboarding-command.ts';
 import { MPP_OPTIONS, mppCommand } from './cm-mpp-command.ts';
 import { LOAD_OPTIONS, loadCommand, loadFlag, setPhoneLoad } from './cm-load-command.ts';
+import { IVR_OPTIONS, ivrCommand, normalizeSelfProvisioning } from './cm-ivr-command.ts';
 
 export async function cmCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return (await import('./cm-serve.ts')).serve(argv.slice(1));
   // `codes export --csv` is a switch where `bat insert --csv FILE` takes a file: one name, two kinds.
-  const args = argv.includes('codes') ? argv.map((a) => (a === '--csv' ? '--csv-out' : a)) : argv;
+  const args = normalizeSelfProvisioning(argv.includes('codes') ? argv.map((a) => (a === '--csv' ? '--csv-out' : a)) : argv);
   const { values: v, positionals: p } = parse(args, {
     data: { type: 'string' }, mac: { type: 'string' }, model: { type: 'string' }, dn: { type: 'string' },
     description: { type: 'string' }, password: { type: 'string' }, restart: { type: 'boolean' }, json: { type: 'boolean' },
@@ -25,7 +26,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
     'require-activation-code': { type: 'boolean' }, owner: { type: 'string' }, onboarding: { type: 'string' }, id: { type: 'string' },
     pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'string' }, 'csv-out': { type: 'boolean' },
     template: { type: 'string' }, 'dummy-mac': { type: 'boolean' }, 'device-pool': { type: 'string' }, blank: { type: 'boolean' }, 'show-phones-ready-to-activate': { type: 'string' },
-    ...MPP_OPTIONS, ...LOAD_OPTIONS,
+    ...MPP_OPTIONS, ...LOAD_OPTIONS, ...IVR_OPTIONS,
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);
@@ -34,6 +35,8 @@ export async function cmCommand(argv: string[]): Promise<number> {
     const [what, verb, arg] = p;
     const loads = what ? await loadCommand(what, verb, p, v, data, client, out) : undefined;
     if (loads !== undefined) return loads;
+    const ivr = what ? await ivrCommand(what, verb, arg, v, client, out) : undefined;
+    if (ivr !== undefined) return ivr;
     const onboarding = what ? await onboardingCommand(what, verb, arg, { ...v, _name: p[3] }, client, out) : undefined;
     if (onboarding !== undefined) return onboarding;
     const mpp = what ? await mppCommand(what, verb, v, data, client, out) : undefined;
@@ -130,7 +133,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
       }
       throw new UsageError('sepi cm trust list|export ROLE|import FILE --roles R|rotate-tftp|rollback on|off');
     }
-    throw new UsageError('sepi cm serve | status | phone … | trust … | edos … | profile … | load …');
+    throw new UsageError('sepi cm serve | status | phone … | trust … | edos … | profile … | load … | ivr …');
   } catch (e) {
     if (e instanceof AdminClientError) {
       process.stderr.write(`sepi cm: ${e.message}\n`);

@@ -113,6 +113,22 @@ test('sepi cm phone show 02:aa:… through the command line (issue 7)', async ()
   assert.is(rm.stdout, 'removed 02:aa:bb:cc:dd:ef\n');
 });
 
+test('sepi cm ivr set|show and user add --self-provisioning / user set through the command line (issue 10)', async () => {
+  const sepi = (...args: string[]) => promisify(execFile)(SEPI, ['cm', '--data', dir, ...args]);
+  const set = await sepi('ivr', 'set', '--extension', '8999', '--auth', 'users-and-admins', '--auth-code', '987654');
+  assert.is(set.stdout, 'extension 8999\nauthentication users-and-admins (authentication code set)\ntemplate none\n');
+  const shown = JSON.parse((await sepi('ivr', 'show', '--json')).stdout) as Record<string, unknown>;
+  assert.equal(shown, { extension: '8999', auth: 'users-and-admins', authCodeSet: true, template: null }, 'the code itself is never shown');
+  const added = await sepi('user', 'add', '--id', '5001', '--password', 'correct horse', '--pin', '1234', '--primary-dn', '2101', '--self-provisioning', '--limit', '3');
+  assert.is(added.stdout, 'added user 5001\n5001: self-provisioning on, limit 3, provisioned 0\n');
+  assert.is((await sepi('user', 'set', '5001', '--self-provisioning', 'off', '--limit', '10')).stdout, '5001: self-provisioning off, limit 10, provisioned 0\n');
+  const tooLong = await sepi('ivr', 'set', '--auth-code', '1'.repeat(21)).then(() => undefined, (e: { code: number; stderr: string }) => e);
+  assert.ok(tooLong && tooLong.code === 1 && /0 to 20 digits/.test(tooLong.stderr), JSON.stringify(tooLong));
+  const taken = await sepi('ivr', 'set', '--extension', '1001').then(() => undefined, (e: { code: number; stderr: string }) => e);
+  assert.ok(taken && /1001 is the line of SEP02AABBCCDDEE/.test(taken.stderr), 'a phone\'s DN is no IVR extension');
+  assert.is(companion.ivr.show().kind === 'ok' && (companion.ivr.show() as { value: { extension: string } }).value.extension, '8999');
+});
+
 test('stopped: the socket is gone and the folder can be served again', async () => {
   await companion.stop();
   assert.is(await stat(join(dir, 'admin.sock')).then(() => 'there', () => 'gone'), 'gone');
