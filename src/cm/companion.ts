@@ -169,7 +169,7 @@ export class Companion {
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined, endpoints, mppUrls }),
         mpp: new MppOperations({ store: mppStore, profiles: mppProfiles, edos: edos && mppUrls.edosUrl ? { url: mppUrls.edosUrl, counts: () => edos.counts() } : undefined, clock, log }),
         loads: new LoadOperations({ db, dataDir, configured: config.loadInformation, clock, log }),
-        ivr: new IvrOperations({ db, store: new IvrStore(db), templates: new TemplateStore(db), log }),
+        ivr: new IvrOperations({ db, store: new IvrStore(db), templates: new TemplateStore(db), range: config.autoRegistration.enabled ? { first: config.autoRegistration.dnFirst, last: config.autoRegistration.dnLast } : undefined, log }),
       };
       if (pki && config.web.enabled) {
         const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, mpp: ops.mpp, clock, log, pki });

@@ -31,6 +31,8 @@ async function setUp(auth: 'none' | 'users' | 'users-and-admins', dtmf: string, 
   const c = h.companion!;
   expectOk(c.onboarding.addUser({ id: '5001', password: 'correct horse', pin: '1234', primaryDn: '2101' }));
   expectOk(c.ivr.setUser('5001', { selfProvisioning: true }));
+  const inRange = c.ivr.set({ extension: '3050' });
+  assert.ok(inRange.kind === 'invalid' && /autoregistration range 3000-3099/.test(inRange.message), 'an extension autoregistration could give a phone');
   expectOk(c.ivr.set({ extension: '8999', auth, ...(o.authCode !== undefined ? { authCode: o.authCode } : {}) }));
   if (o.provisioned !== undefined) {
     // The count as ten earlier phones would have left it: straight into the database.

@@ -46,10 +46,19 @@ export interface UserProvisioningView {
   provisioned: number;
 }
 
-export class IvrOperations {
-  private readonly d: { db: CompanionDb; store: IvrStore; templates: TemplateStore; log: (line: string) => void };
+export interface IvrOperationsDeps {
+  db: CompanionDb;
+  store: IvrStore;
+  templates: TemplateStore;
+  /** The autoregistration range, when autoregistration is on: the IVR's extension must lie outside it. */
+  range?: { first: string; last: string } | undefined;
+  log: (line: string) => void;
+}
 
-  constructor(d: { db: CompanionDb; store: IvrStore; templates: TemplateStore; log: (line: string) => void }) {
+export class IvrOperations {
+  private readonly d: IvrOperationsDeps;
+
+  constructor(d: IvrOperationsDeps) {
     this.d = d;
   }
 
@@ -64,6 +73,10 @@ export class IvrOperations {
       if (!DIRECTORY_NUMBER.test(req.extension)) return invalid('extension', 'extension must be a directory number');
       const holder = this.d.db.phoneByDn(req.extension);
       if (holder) return invalid('extension', `${req.extension} is the line of ${holder.deviceName}`);
+      const r = this.d.range;
+      if (r && /^\d+$/.test(req.extension) && req.extension.length === r.first.length && Number(req.extension) >= Number(r.first) && Number(req.extension) <= Number(r.last)) {
+        return invalid('extension', `${req.extension} is in the autoregistration range ${r.first}-${r.last}: a phone could be given it`);
+      }
     }
     if (req.authCode !== undefined && !/^\d{0,20}$/.test(req.authCode)) return invalid('authCode', 'the authentication code is 0 to 20 digits');
     if (req.template !== undefined && req.template !== '' && !this.d.templates.get(req.template)) return notFound(`no template ${req.template} (sepi cm template add)`);
