@@ -115,4 +115,14 @@ t('a phone that is not autoregistered cannot be provisioned', async () => {
   await refused(p, /This device cannot be provisioned/);
 });
 
+t('no digit for 10 s, three times: the IVR says goodbye after 30 s of virtual time', async () => {
+  const p = await setUp('users', '');
+  const seen = p.steps().length;
+  await refused(p, /No entry was received\. Goodbye/);
+  const connected = p.steps().slice(seen).find(isCall('connected'))!;
+  const end = p.steps().slice(seen).find(isCall('ended'))!;
+  assert.ok(end.at - connected.at >= 30_000 && end.at - connected.at < 35_000, `ended ${end.at - connected.at} ms after connecting`);
+  assert.equal(prompts(p).filter((t) => /No entry was received/.test(t)).length, 3);
+});
+
 t.run();
