@@ -69,6 +69,7 @@ async function provisioned(auth: 'none' | 'users' | 'users-and-admins', dtmf: st
   const phone = expectOk(h.companion!.phones.show('SEP001122335501')) as { dn: string };
   assert.is(phone.dn, '2101');
   assert.equal(expectOk(h.companion!.ivr.user('5001')).provisioned, 1);
+  assert.equal(expectOk(h.companion!.onboarding.users()).find((u) => u.id === '5001')?.phones, ['SEP001122335501'], 'the user owns the phone');
   assert.ok(h.companionLog.some((l) => /ivr SEP001122335501 \(3000\): says "Enter your self-service user ID/.test(l)), 'the prompt text in the log');
   assert.ok(h.companionLog.some((l) => /provisioned SEP001122335501 for user 5001 on 2101 \(authenticated \w+\); 3000 back to the autoregistration range/.test(l)), h.companionLog.filter((l) => l.startsWith('ivr')).join('\n'));
 }
