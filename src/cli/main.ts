@@ -26,7 +26,9 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi cm --data DIR device-defaults set --model 8841 --onboarding activation-code|auto-registration
   sepi cm --data DIR load add PATH… | load list [--json]      (firmware loads into the TFTP root)
   sepi cm --data DIR device-defaults set --model 8841 --load ID | phone set MAC --load ID | phone add … --load ID
-  sepi cm --data DIR user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] | list
+  sepi cm --data DIR user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] [--self-provisioning [--limit 10]] | list
+  sepi cm --data DIR user set ID [--self-provisioning on|off] [--limit N] | user show ID
+  sepi cm --data DIR ivr set [--extension 8999] [--auth none|users|users-and-admins] [--auth-code DIGITS] [--template NAME] | ivr show
   sepi cm --data DIR trust list | export sast|tftp|tvs|capf | import CERT --roles SAST,TFTP | import-manufacturing CERT
   sepi factory init|export [--dir DIR] | mic --mac MAC --model 8841 --nvram DIR
   sepi cm --data DIR template add NAME --model 8841 [--require-activation-code] | bat insert --csv FILE --template NAME [--dummy-mac]
