@@ -25,8 +25,13 @@ import type { IvrStore } from './store.ts';
 export const DIGIT_TIMEOUT_MS = 10_000;
 /** Between the goodbye and the BYE: the goodbye's beep and text reach the caller first. */
 const GOODBYE_MS = 1_000;
-/** Text of one prompt at most, in an INFO. */
+/** How prompts' words travel (docs/protocols/ivr.md). */
 export const PROMPT_CONTENT_TYPE = 'text/plain';
+/** IVR calls at once (each holds an RTP socket), and per calling device. */
+export const MAX_IVR_CALLS = 32;
+const MAX_PER_DEVICE = 1;
+/** The BYE waits this long at most for the prompts' INFOs to be answered. */
+const INFO_WAIT_MS = 2_000;
 
 export interface IvrCallsDeps {
   ua: UserAgent;
@@ -61,6 +66,12 @@ export class IvrCalls {
 
   /** Answers a call to the IVR from `caller` (a registered device). */
   async take(inv: IncomingInvite, caller: { device: string; dn: string }): Promise<void> {
+    const mine = [...this.live].filter((c) => c.device === caller.device).length;
+    if (this.live.size >= MAX_IVR_CALLS || mine >= MAX_PER_DEVICE) {
+      inv.reject(486);
+      this.d.log(`ivr ${caller.device} (${caller.dn}): refused, busy (486): ${mine >= MAX_PER_DEVICE ? 'this device is in the IVR already' : `${MAX_IVR_CALLS} IVR calls at once`}`);
+      return;
+    }
     const call = new IvrCall(this.d, caller, () => this.live.delete(call));
     this.live.add(call);
     await call.run(inv);
@@ -92,6 +103,10 @@ class IvrCall {
     this.d = d;
     this.caller = caller;
     this.gone = gone;
+  }
+
+  get device(): string {
+    return this.caller.device;
   }
 
   private log(text: string): void {
@@ -222,7 +237,13 @@ class IvrCall {
   private finish(reason: 'provisioned' | 'refused' | 'gave-up'): void {
     const dialog = this.dialog;
     this.d.clock.timer(GOODBYE_MS, () => {
-      void this.sending.then(async () => {
+      // A caller that never answers an INFO does not hold the BYE for Timer F's 32 s.
+      let cancelWait = () => {};
+      const waited = new Promise<void>((resolve) => {
+        cancelWait = this.d.clock.timer(INFO_WAIT_MS, resolve);
+      });
+      void Promise.race([this.sending, waited]).then(async () => {
+        cancelWait();
         if (dialog && dialog.state === 'confirmed') await this.d.ua.bye(dialog).catch(() => undefined);
         this.close(`ended: ${reason}`);
         if (reason !== 'provisioned') return;
