@@ -12,12 +12,11 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import { verifySecret } from '../../common/password-hash.ts';
 import { RtpSession } from '../../media/rtp-session.ts';
-import type { UdpEndpoint } from '../../phone/ports.ts';
 import type { Dialog, IncomingInvite, UserAgent } from '../../sip/index.ts';
 import { answerAudio, parseSdp, writeSdp } from '../../wire/sdp.ts';
 import type { CompanionDb } from '../db.ts';
 import { decide } from './decide.ts';
-import { PromptAudio } from './prompt-audio.ts';
+import { PromptAudio, type UdpEndpoint } from './prompt-audio.ts';
 import { type IvrOutput, SelfProvisioningScript } from './script.ts';
 import type { IvrStore } from './store.ts';
 

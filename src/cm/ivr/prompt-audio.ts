@@ -7,8 +7,12 @@
 import dgram from 'node:dgram';
 import type { AudioSource } from '../../media/audio.ts';
 import { FRAME_SAMPLES } from '../../media/audio.ts';
-import type { Peer, UdpEndpoint } from '../../phone/ports.ts';
+import type { RtpSessionOptions } from '../../media/rtp-session.ts';
 import { tone } from '../../wire/g711.ts';
+
+/** The socket an RtpSession sends and receives on (the companion imports nothing from src/phone/). */
+export type UdpEndpoint = RtpSessionOptions['socket'];
+type Peer = RtpSessionOptions['remote'];
 
 /** The beep that marks a prompt: 440 Hz for 200 ms. */
 export const PROMPT_HZ = 440;
