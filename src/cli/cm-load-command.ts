@@ -12,7 +12,7 @@
  * folder directly (locked meanwhile, as cm-mpp-command.ts does): the files are generated from
  * the database at every request, so a change holds from the companion's next start.
  */
-import { existsSync } from 'node:fs';
+import { onCompanionOrFolder } from './companion-or-folder.ts';
 import { resolve } from 'node:path';
 import type { Outcome } from '../cm/admin/contract.ts';
 import type { DefaultLoadRequest, DefaultLoadView, LoadAddView, LoadListView, LoadOperations, PhoneLoadRequest, PhoneLoadView } from '../cm/admin/loads.ts';
@@ -57,32 +57,10 @@ async function directApi(ops: LoadOperations): Promise<LoadApi> {
 
 /** Runs `fn` against the running companion, or, when none serves the folder, on the folder itself. */
 async function withApi<T>(data: string, client: AdminClient, fn: (api: LoadApi) => Promise<T>): Promise<T> {
-  try {
-    return await fn(restApi(client));
-  } catch (e) {
-    if (!(e instanceof AdminClientError) || e.status !== 0) throw e;
-  }
-  if (!existsSync(data)) throw new AdminClientError(0, `no data folder ${data}`);
-  const [{ openDataFolder }, { CompanionDb }, { LoadOperations: Ops }, { SystemClock }] = await Promise.all([
-    import('../cm/data-folder.ts'), import('../cm/db.ts'), import('../cm/admin/loads.ts'), import('../common/clock.ts'),
-  ]);
-  let release: () => Promise<void>;
-  try {
-    release = await openDataFolder(data);
-  } catch (e) {
-    throw new AdminClientError(0, (e as Error).message);
-  }
-  try {
-    const db = new CompanionDb(data);
-    try {
-      process.stderr.write(`sepi cm: no companion is serving ${data}: working on its folder directly (the configuration file's loadInformation is not known here)\n`);
-      return await fn(await directApi(new Ops({ db, dataDir: data, configured: {}, clock: new SystemClock(), log: () => {} })));
-    } finally {
-      db.close();
-    }
-  } finally {
-    await release();
-  }
+  return onCompanionOrFolder(data, () => fn(restApi(client)), async (db) => {
+    const [{ LoadOperations: Ops }, { SystemClock }] = await Promise.all([import('../cm/admin/loads.ts'), import('../common/clock.ts')]);
+    return fn(await directApi(new Ops({ db, dataDir: data, configured: {}, clock: new SystemClock(), log: () => {} })));
+  }, "working on its folder directly (the configuration file's loadInformation is not known here)");
 }
 
 /** `--load ID` checked here, so a phone is not added with a load the companion would refuse. */

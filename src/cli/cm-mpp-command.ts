@@ -13,7 +13,7 @@
  * both servers read the rules and profiles from the database on every request, so the change
  * holds from the companion's next start.
  */
-import { existsSync } from 'node:fs';
+import { onCompanionOrFolder } from './companion-or-folder.ts';
 import { readFile } from 'node:fs/promises';
 import type { Outcome } from '../cm/admin/contract.ts';
 import { AdminClient, AdminClientError } from '../cm/admin-client.ts';
@@ -70,32 +70,10 @@ async function directApi(ops: MppOperations): Promise<MppApi> {
 
 /** Runs `fn` against the running companion, or, when none serves the folder, against its database. */
 async function withApi<T>(data: string, client: AdminClient, fn: (api: MppApi) => Promise<T>): Promise<T> {
-  try {
-    return await fn(restApi(client));
-  } catch (e) {
-    if (!(e instanceof AdminClientError) || e.status !== 0) throw e;
-  }
-  if (!existsSync(data)) throw new AdminClientError(0, `no data folder ${data}`);
-  const [{ openDataFolder }, { CompanionDb }, { MppStore }, { MppOperations: Ops }, { SystemClock }] = await Promise.all([
-    import('../cm/data-folder.ts'), import('../cm/db.ts'), import('../cm/edos/store.ts'), import('../cm/edos/operations.ts'), import('../common/clock.ts'),
-  ]);
-  let release: () => Promise<void>;
-  try {
-    release = await openDataFolder(data);
-  } catch (e) {
-    throw new AdminClientError(0, (e as Error).message);
-  }
-  try {
-    const db = new CompanionDb(data);
-    try {
-      process.stderr.write(`sepi cm: no companion is serving ${data}: working on its database directly\n`);
-      return await fn(await directApi(new Ops({ store: new MppStore(db), clock: new SystemClock(), log: () => {} })));
-    } finally {
-      db.close();
-    }
-  } finally {
-    await release();
-  }
+  return onCompanionOrFolder(data, () => fn(restApi(client)), async (db) => {
+    const [{ MppStore }, { MppOperations: Ops }, { SystemClock }] = await Promise.all([import('../cm/edos/store.ts'), import('../cm/edos/operations.ts'), import('../common/clock.ts')]);
+    return fn(await directApi(new Ops({ store: new MppStore(db), clock: new SystemClock(), log: () => {} })));
+  }, 'working on its database directly');
 }
 
 function macFlag(v: Values): string {
