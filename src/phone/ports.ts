@@ -4,33 +4,18 @@
  * thousand times in one process. Implementations for Node live in node-ports.ts; the adapters
  * for people (displays, keypads) in render.ts, keypads.ts and src/hw/.
  */
+import type { DatagramPeer, DatagramSocket, StreamSocket } from '../sip/sockets.ts';
 import type { Key } from './keys.ts';
 import type { ScreenFrame } from './screen.ts';
 
-export interface Peer {
-  address: string;
-  port: number;
-}
+/** An address and port: the SIP core's datagram peer. */
+export type Peer = DatagramPeer;
 
-export interface UdpEndpoint {
-  readonly port: number;
-  send(data: Uint8Array, port: number, address: string): Promise<void>;
-  /** Sets the datagram handler, replacing any earlier one. */
-  onMessage(handler: (data: Buffer, from: Peer) => void): void;
-  close(): void;
-}
+/** One bound UDP socket: the SIP core's datagram socket (src/sip/sockets.ts), one type for both. */
+export type UdpEndpoint = DatagramSocket;
 
-export interface TcpConnection {
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  write(data: Uint8Array): void;
-  onData(handler: (data: Buffer) => void): void;
-  /** Called once, when the connection is gone for whatever reason. */
-  onClose(handler: (reason: string) => void): void;
-  close(): void;
-}
+/** One connected TCP or TLS stream: the SIP core's stream socket, one type for both. */
+export type TcpConnection = StreamSocket;
 
 export interface HttpGetOptions {
   timeoutMs: number;

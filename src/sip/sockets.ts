@@ -1,8 +1,8 @@
 /**
  * The sockets the SIP transports run on, as ports. The transports never call node:dgram or
  * node:net themselves: a factory hands them sockets, so a test can give them in-memory ones,
- * the phone its own NetworkPort's (whose UdpEndpoint and TcpConnection already have these
- * shapes) and the companion the Node ones in node-sockets.ts.
+ * the phone its own NetworkPort's (whose UdpEndpoint, TcpConnection and Peer are these types)
+ * and the companion the Node ones in node-sockets.ts.
  */
 
 export interface DatagramPeer {
@@ -10,7 +10,7 @@ export interface DatagramPeer {
   port: number;
 }
 
-/** One bound UDP socket. Structurally the phone's `UdpEndpoint` (plus the bound address when known). */
+/** One bound UDP socket (the phone's `UdpEndpoint`), with the bound address when known. */
 export interface DatagramSocket {
   readonly port: number;
   readonly address?: string;
@@ -20,7 +20,7 @@ export interface DatagramSocket {
   close(): void;
 }
 
-/** One connected byte stream (TCP or TLS). Structurally the phone's `TcpConnection`. */
+/** One connected byte stream, TCP or TLS (the phone's `TcpConnection`). */
 export interface StreamSocket {
   readonly localAddress: string;
   readonly localPort: number;
