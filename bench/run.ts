@@ -14,6 +14,8 @@
  *  4. Firmware: the bundle's cold start and idle RSS against the sources (bench/firmware.ts).
  *  5. The boot-storm curve, 1k to 10k phones in one sepi fleet against the companion
  *     (bench/storm.ts; SEPI_BENCH_STORM=1000,2000 for fewer).
+ *  6. Calls per second: SIPp UAC → SIPp UAS through the companion (third-party lines, digest)
+ *     and through kamailio (stateful proxy, usrloc), same offered rate (bench/calls.ts).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -151,3 +153,6 @@ await (await import('./firmware.ts')).benchFirmwareRow();
   process.stdout.write(stormTable(points));
   await recordRow('storm', { points });
 }
+
+// 6. Calls: SIPp UAC → UAS through the companion and through kamailio at the same offered rate (bench/calls.ts).
+await (await import('./calls.ts')).benchCallsRow();
