@@ -6,6 +6,7 @@
  * a terminal, a JSON line a second with --json), the summary with percentiles per step and
  * failures by reason, and `--report FILE` (JSON and JUnit XML). A shard (`--shard-index`, or
  * the index a Kubernetes Indexed Job gives) takes its slice of the MAC range (fleet/shard.ts).
+ * The phone's call flags work here too, for every phone (`--call 7001+`: phone i calls 7001 + i).
  */
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,8 @@ import { Handset } from '../phone/handset.ts';
 import { NodeNetwork, UnmanagedInterface } from '../phone/node-ports.ts';
 import { FileNvram, MemoryNvram } from '../phone/nvram.ts';
 import { UsageError, parse, positiveInt, required } from './args.ts';
-import { settingsFromFlags, untilGoal } from './phone-command.ts';
+import { reaches } from '../phone/goals.ts';
+import { callOptionsFromFlags, settingsFromFlags, untilGoal } from './phone-command.ts';
 
 export async function fleetCommand(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -30,7 +32,12 @@ export async function fleetCommand(argv: string[]): Promise<number> {
     'nvram-root': { type: 'string' }, 'memory-nvram': { type: 'boolean' }, until: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' },
     'tftp-server': { type: 'string' }, 'stagger-ms': { type: 'string' }, rate: { type: 'string' }, report: { type: 'string' },
     'shard-index': { type: 'string' }, 'shard-index-env': { type: 'string' }, companions: { type: 'string' }, 'dry-run': { type: 'boolean' },
+    call: { type: 'string' }, dtmf: { type: 'string' }, 'hangup-after': { type: 'string' }, 'auto-answer': { type: 'boolean' }, 'audio-file': { type: 'string' },
   });
+  // The phone's call flags, for every phone of the fleet; `--call 7001+` has phone i call 7001 + i.
+  const callTo = v.call;
+  if (callTo !== undefined && !/^(\d{1,15}\+|[0-9*#+A-Za-z._-]{1,32})$/.test(callTo)) throw new UsageError('--call takes a directory number, or NUMBER+ (phone i calls NUMBER + i)');
+  const callOptions = await callOptionsFromFlags(v);
   const count = positiveInt(v.count, '--count', 10);
   const base = MacAddress.parse(v['mac-base'] ?? '02:5e:91:00:00:00');
   if (!base) throw new UsageError('--mac-base must be a MAC address');
@@ -75,8 +82,9 @@ export async function fleetCommand(argv: string[]): Promise<number> {
   for (let i = 0; i < count; i++) {
     const mac = macOf(shard.firstMac, i);
     const nvram = v['memory-nvram'] ? new MemoryNvram() : new FileNvram(join(root, mac.deviceName));
-    const phone = new Handset({ mac, model, network, iface: new UnmanagedInterface(iface), clock, nvram, settingsOverride });
+    const phone = new Handset({ mac, model, network, iface: new UnmanagedInterface(iface), clock, nvram, settingsOverride, calls: callOptions });
     stats.watch(phone);
+    if (callTo !== undefined) dialOnceRegistered(phone, callTo.endsWith('+') ? String(BigInt(callTo.slice(0, -1)) + BigInt(i)) : callTo, clock);
     phones.push(phone);
     phone.powerOn();
     // At the rate: phone i powers on at i/rate seconds (sleeping only when ahead of that schedule).
@@ -99,6 +107,16 @@ export async function fleetCommand(argv: string[]): Promise<number> {
   if (v.json) process.stdout.write(JSON.stringify({ type: 'summary', ...summary }) + '\n');
   else process.stdout.write(summaryText(summary, timeoutSecs));
   return summary.reached === count ? 0 : 1;
+}
+
+/** Dials once, the first time the phone registers on its own configuration (as sepi phone --call). */
+function dialOnceRegistered(phone: Handset, number: string, clock: SystemClock): void {
+  const unsubscribe = phone.subscribe((e) => {
+    if (!reaches('registered', e)) return;
+    unsubscribe();
+    // A phone that cannot dial stays short of --until call-ended: a straggler, with what it was doing.
+    clock.timer(0, () => void phone.firmware.calls.dial(number));
+  });
 }
 
 /** Phones per second from --rate, or from the older --stagger-ms; undefined means all at once. */

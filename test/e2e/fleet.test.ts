@@ -34,4 +34,36 @@ test('ten phones in one process autoregister on ten DNs with ten leases', async 
   }
 });
 
+test('two fleets call each other: phone i of one calls 7001 + i of the other (--call 7001+), each call connects and ends', async () => {
+  const lab = await Lab.create('10.82.0');
+  const data = await tempDir('fleet-calls-cm');
+  const nv = await tempDir('fleet-calls-nv');
+  try {
+    const phones = [
+      { mac: '025e00002000', model: '8841', dn: '7001' }, { mac: '025e00002001', model: '8841', dn: '7002' },
+      { mac: '025e00003000', model: '8841', dn: '7101' }, { mac: '025e00003001', model: '8841', dn: '7102' },
+    ];
+    await startCompanion(lab, data, { security: { mode: 'none' }, phones });
+    const start = async (name: string, host: number, args: string[]) => {
+      const ns = await lab.addHost(name, { address: `10.82.0.${host}/24` });
+      await lab.ns(ns, 'ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0');
+      return lab.spawn(name, ns, SEPI, ['fleet', '--iface', 'eth0', '--count', '2', '--nvram-root', nv, '--until', 'call-ended', '--timeout', '60', '--json', ...args]);
+    };
+    const callees = await start('callees', 60, ['--mac-base', '02:5e:00:00:20:00', '--auto-answer']);
+    const callers = await start('callers', 61, ['--mac-base', '02:5e:00:00:30:00', '--call', '7001+', '--dtmf', '12', '--hangup-after', '2']);
+    assert.is(await callers.exit(120_000), 0, callers.tail());
+    assert.is(await callees.exit(120_000), 0, callees.tail());
+    for (const f of [callers, callees]) {
+      const summary = f.events().at(-1)!;
+      assert.is(summary['type'], 'summary');
+      assert.is(summary['reached'], 2);
+      assert.is(summary['until'], 'call-ended');
+    }
+  } finally {
+    await lab.destroy();
+    await rm(data, { recursive: true, force: true });
+    await rm(nv, { recursive: true, force: true });
+  }
+});
+
 test.run();
