@@ -20,6 +20,7 @@
  * is built and sent here (it is part of the INVITE transaction); the ACK for a 2xx is the UAC
  * core's (dialog.ts), a transaction of its own.
  */
+import { TransactionTimers } from './transaction-timers.ts';
 import type { Clock } from '../common/clock.ts';
 import { type SipHeaders, type SipRequest, type SipResponse, header, headers } from '../wire/sip.ts';
 import { EMPTY_BODY, type HostPort, type SipDestination, cseqOf, viaValues } from './message.ts';
@@ -55,12 +56,13 @@ export abstract class ClientTransaction {
   protected readonly ctx: TransactionContext;
   protected readonly user: ClientTransactionUser;
   protected readonly sendOut: (m: SipRequest) => Promise<HostPort>;
-  private readonly cancels = new Map<string, () => void>();
+  protected readonly timers: TransactionTimers;
   /** Transmissions of the request so far (the first included), for tests and logs. */
   transmissions = 0;
 
   constructor(ctx: TransactionContext, request: SipRequest, destination: SipDestination, branch: string, user: ClientTransactionUser, send: (m: SipRequest) => Promise<HostPort>) {
     this.ctx = ctx;
+    this.timers = new TransactionTimers(ctx.clock, () => this.state !== 'terminated');
     this.request = request;
     this.destination = destination;
     this.branch = branch;
@@ -73,19 +75,6 @@ export abstract class ClientTransaction {
 
   abstract start(): void;
   abstract receive(res: SipResponse): void;
-
-  protected setTimer(name: string, ms: number, fn: () => void): void {
-    this.cancels.get(name)?.();
-    this.cancels.set(name, this.ctx.clock.timer(ms, () => {
-      this.cancels.delete(name);
-      if (this.state !== 'terminated') fn();
-    }));
-  }
-
-  protected clearTimer(name: string): void {
-    this.cancels.get(name)?.();
-    this.cancels.delete(name);
-  }
 
   /** Sends the request; a transport failure ends the transaction and tells the TU. */
   protected transmit(): void {
@@ -110,15 +99,14 @@ export abstract class ClientTransaction {
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    for (const c of this.cancels.values()) c();
-    this.cancels.clear();
+    this.timers.clearAll();
     this.ctx.ended(this.key);
   }
 
   /** Terminated after `ms`, or at once when that is 0 (reliable transports). */
   protected linger(name: string, ms: number): void {
     if (ms <= 0) this.terminate();
-    else this.setTimer(name, ms, () => this.terminate());
+    else this.timers.set(name, ms, () => this.terminate());
   }
 }
 
@@ -136,11 +124,11 @@ export class InviteClientTransaction extends ClientTransaction {
         if (this.state !== 'calling') return;
         this.transmit();
         interval *= 2; // §17.1.1.2: doubles every time, no T2 cap for INVITE
-        this.setTimer('A', interval, retransmit);
+        this.timers.set('A', interval, retransmit);
       };
-      this.setTimer('A', interval, retransmit);
+      this.timers.set('A', interval, retransmit);
     }
-    this.setTimer('B', t.B, () => {
+    this.timers.set('B', t.B, () => {
       if (this.state === 'calling') this.fail('timeout', `no response to INVITE within ${t.B} ms (Timer B)`);
     });
   }
@@ -152,19 +140,19 @@ export class InviteClientTransaction extends ClientTransaction {
       case 'proceeding':
         if (s < 200) {
           this.state = 'proceeding';
-          this.clearTimer('A');
-          this.clearTimer('B');
+          this.timers.clear('A');
+          this.timers.clear('B');
           this.user.onResponse(res);
         } else if (s < 300) {
           this.state = 'accepted';
-          this.clearTimer('A');
-          this.clearTimer('B');
+          this.timers.clear('A');
+          this.timers.clear('B');
           this.user.onResponse(res);
-          this.setTimer('M', this.ctx.timers.M, () => this.terminate());
+          this.timers.set('M', this.ctx.timers.M, () => this.terminate());
         } else {
           this.state = 'completed';
-          this.clearTimer('A');
-          this.clearTimer('B');
+          this.timers.clear('A');
+          this.timers.clear('B');
           this.ack = buildNon2xxAck(this.request, res);
           this.sendAck();
           this.user.onResponse(res);
@@ -200,11 +188,11 @@ export class NonInviteClientTransaction extends ClientTransaction {
         this.transmit();
         // §17.1.2.2: doubling up to T2 while Trying; T2 once a provisional came.
         interval = this.state === 'proceeding' ? t.t2 : Math.min(2 * interval, t.t2);
-        this.setTimer('E', interval, retransmit);
+        this.timers.set('E', interval, retransmit);
       };
-      this.setTimer('E', interval, retransmit);
+      this.timers.set('E', interval, retransmit);
     }
-    this.setTimer('F', t.F, () => this.fail('timeout', `no final response to ${this.method} within ${t.F} ms (Timer F)`));
+    this.timers.set('F', t.F, () => this.fail('timeout', `no final response to ${this.method} within ${t.F} ms (Timer F)`));
   }
 
   receive(res: SipResponse): void {
@@ -215,8 +203,8 @@ export class NonInviteClientTransaction extends ClientTransaction {
       return;
     }
     this.state = 'completed';
-    this.clearTimer('E');
-    this.clearTimer('F');
+    this.timers.clear('E');
+    this.timers.clear('F');
     this.user.onResponse(res);
     this.linger('K', this.ctx.reliable ? 0 : this.ctx.timers.K);
   }

@@ -19,6 +19,7 @@
  * The TU answers through `respond`; the transaction sends it where §18.2.2 says (the layer's
  * sendResponse) and repeats it as the state machine says.
  */
+import { TransactionTimers } from './transaction-timers.ts';
 import { type SipRequest, type SipResponse, responseTo } from '../wire/sip.ts';
 import type { TransactionContext } from './client-transaction.ts';
 import type { SipSource } from './transport.ts';
@@ -38,13 +39,14 @@ export abstract class ServerTransaction {
   lastResponse: SipResponse | undefined;
   protected readonly ctx: TransactionContext;
   protected readonly sendOut: (res: SipResponse) => Promise<unknown>;
-  private readonly cancels = new Map<string, () => void>();
+  protected readonly timers: TransactionTimers;
   private readonly endHandlers: Array<(why: ServerTransactionEnd, detail: string) => void> = [];
   /** Responses put on the wire (retransmissions included), for tests and logs. */
   transmissions = 0;
 
   constructor(ctx: TransactionContext, request: SipRequest, source: SipSource, key: string, send: (res: SipResponse) => Promise<unknown>) {
     this.ctx = ctx;
+    this.timers = new TransactionTimers(ctx.clock, () => this.state !== 'terminated');
     this.request = request;
     this.source = source;
     this.key = key;
@@ -70,19 +72,6 @@ export abstract class ServerTransaction {
   /** Arms what runs from the start (the 100 Trying timer of INVITE). */
   start(): void {}
 
-  protected setTimer(name: string, ms: number, fn: () => void): void {
-    this.cancels.get(name)?.();
-    this.cancels.set(name, this.ctx.clock.timer(ms, () => {
-      this.cancels.delete(name);
-      if (this.state !== 'terminated') fn();
-    }));
-  }
-
-  protected clearTimer(name: string): void {
-    this.cancels.get(name)?.();
-    this.cancels.delete(name);
-  }
-
   protected transmit(res: SipResponse): void {
     this.transmissions++;
     this.sendOut(res).catch((e: Error) => this.terminate('transport', e.message));
@@ -91,8 +80,7 @@ export abstract class ServerTransaction {
   terminate(why: ServerTransactionEnd = 'normal', detail = ''): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    for (const c of this.cancels.values()) c();
-    this.cancels.clear();
+    this.timers.clearAll();
     this.ctx.ended(this.key);
     for (const h of this.endHandlers.splice(0)) {
       try {
@@ -105,14 +93,14 @@ export abstract class ServerTransaction {
 
   protected linger(name: string, ms: number): void {
     if (ms <= 0) this.terminate();
-    else this.setTimer(name, ms, () => this.terminate());
+    else this.timers.set(name, ms, () => this.terminate());
   }
 }
 
 export class InviteServerTransaction extends ServerTransaction {
   override start(): void {
     // §17.2.1: 100 Trying unless the TU answers within 200 ms. It carries no To tag (§8.2.6.1).
-    this.setTimer('trying', this.ctx.timers.trying, () => {
+    this.timers.set('trying', this.ctx.timers.trying, () => {
       if (this.state === 'proceeding' && !this.lastResponse) this.respond(responseTo(this.request, 100));
     });
   }
@@ -124,13 +112,13 @@ export class InviteServerTransaction extends ServerTransaction {
       return true;
     }
     if (this.state !== 'proceeding') return false;
-    this.clearTimer('trying');
+    this.timers.clear('trying');
     this.lastResponse = res;
     this.transmit(res);
     if (s < 200) return true;
     if (s < 300) {
       this.state = 'accepted';
-      this.setTimer('L', this.ctx.timers.L, () => this.terminate());
+      this.timers.set('L', this.ctx.timers.L, () => this.terminate());
       return true;
     }
     this.state = 'completed';
@@ -141,11 +129,11 @@ export class InviteServerTransaction extends ServerTransaction {
         if (this.state !== 'completed') return;
         this.transmit(res);
         interval = Math.min(2 * interval, t.t2);
-        this.setTimer('G', interval, retransmit);
+        this.timers.set('G', interval, retransmit);
       };
-      this.setTimer('G', interval, retransmit);
+      this.timers.set('G', interval, retransmit);
     }
-    this.setTimer('H', t.H, () => this.terminate('no-ack', `no ACK for ${s} within ${t.H} ms (Timer H)`));
+    this.timers.set('H', t.H, () => this.terminate('no-ack', `no ACK for ${s} within ${t.H} ms (Timer H)`));
     return true;
   }
 
@@ -153,8 +141,8 @@ export class InviteServerTransaction extends ServerTransaction {
     if (req.method === 'ACK') {
       if (this.state !== 'completed') return; // Confirmed absorbs ACK retransmissions
       this.state = 'confirmed';
-      this.clearTimer('G');
-      this.clearTimer('H');
+      this.timers.clear('G');
+      this.timers.clear('H');
       this.linger('I', this.ctx.reliable ? 0 : this.ctx.timers.I);
       return;
     }
