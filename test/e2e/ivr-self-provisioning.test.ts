@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { Lab } from '../support/lab.ts';
 import { needs } from '../support/proc.ts';
 import { rtpStreams } from '../support/rtp-streams.ts';
-import { SEPI, isRegistered, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+import { SEPI, isCall, isRegistered, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
 
 const t = suite('an autoregistered sepi phone provisions itself through the IVR');
 let lab: Lab;
@@ -33,7 +33,6 @@ t.after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const isCall = (kind: string) => (e: Record<string, unknown>) => e['step'] === 'call' && e['call'] === kind;
 
 t('--call 8999 --dtmf 5001#11234#: the prompts as events, the IVR hangs up, the phone is reset and registers on 2101', async () => {
   const data = join(dir, 'cm');

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Lab } from '../support/lab.ts';
 import { Proc, needs } from '../support/proc.ts';
 import { rtpStreams } from '../support/rtp-streams.ts';
-import { cmJson, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+import { cmJson, isCall, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
 
 const NET = '10.98.0';
 const CM = `${NET}.1`;
@@ -43,7 +43,6 @@ calls.after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const isCall = (kind: string) => (e: Record<string, unknown>) => e['step'] === 'call' && e['call'] === kind;
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms: number, more = () => ''): Promise<void> {
   for (let waited = 0; waited < ms; waited += 200) {

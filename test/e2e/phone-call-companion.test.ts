@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Lab } from '../support/lab.ts';
 import { needs } from '../support/proc.ts';
 import { rtpStreams } from '../support/rtp-streams.ts';
-import { startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+import { isCall, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
 import { parseWav } from '../../src/wire/wav.ts';
 import { tonePower } from '../../src/media/audio.ts';
 
@@ -36,7 +36,6 @@ calls.after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const isCall = (kind: string) => (e: Record<string, unknown>) => e['step'] === 'call' && e['call'] === kind;
 
 calls('--call, --auto-answer, --dtmf both ways, --hangup-after, --until call-ended: both exit 0, tshark sees RTP each way with none lost', async () => {
   const data = join(dir, 'cm');

@@ -13,7 +13,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Lab } from '../support/lab.ts';
 import { type Proc, needs } from '../support/proc.ts';
-import { startCompanion, startPhone, tempDir } from '../support/sepi.ts';
+import { isCall, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
 import { rtpStreams } from '../support/rtp-streams.ts';
 
 const peers = suite('calls through kamailio, to a phone and to SIPp');
@@ -172,7 +172,6 @@ async function startKamailio(): Promise<Proc> {
   return k;
 }
 
-const isCall = (kind: string) => (e: Record<string, unknown>) => e['step'] === 'call' && e['call'] === kind;
 
 peers('two sepi phones call each other through kamailio: ringing, answered, DTMF across, hung up; tshark sees RTP both ways, nothing lost', async () => {
   const data = join(dir, 'cm1');

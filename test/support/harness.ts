@@ -168,3 +168,8 @@ export class Harness {
     if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
 }
+
+export type CallStep = Extract<StepEvent, { step: 'call' }>;
+
+/** A phone's call event of one kind (`dialing`, `connected`, `ended` …). */
+export const isCall = (kind: string) => (e: StepEvent): e is CallStep => e.step === 'call' && e.call === kind;

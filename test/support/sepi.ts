@@ -69,3 +69,6 @@ export function startPhone(lab: Lab, ns: string, mac: string, nvram: string, ext
 
 export const isRegistered = (kind?: 'device' | 'default') => (e: Record<string, unknown>) =>
   e['step'] === 'register' && e['state'] === 'done' && (kind === undefined || e['configKind'] === kind);
+
+/** A phone's call event of one kind (`dialing`, `connected`, `ended`, `prompt` …) in a JSON stream. */
+export const isCall = (kind: string) => (e: Record<string, unknown>) => e['step'] === 'call' && e['call'] === kind;

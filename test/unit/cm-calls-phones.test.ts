@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StepEvent } from '../../src/phone/events.ts';
-import { Harness, type HarnessPhone } from '../support/harness.ts';
+import { Harness, type HarnessPhone, isCall, type CallStep } from '../support/harness.ts';
 
 const calls = suite('two phones call each other through the companion');
 let h: Harness;
@@ -18,9 +18,7 @@ calls.after.each(async () => {
   await h?.stop();
 });
 
-type CallStep = Extract<StepEvent, { step: 'call' }>;
 const callEvents = (p: HarnessPhone): CallStep[] => p.steps().filter((e): e is CallStep & { at: number } => e.step === 'call');
-const isCall = (kind: string) => (e: StepEvent): e is CallStep => e.step === 'call' && e.call === kind;
 const screen = (p: HarnessPhone) => p.handset.frame().rows.join('\n');
 
 async function twoPhones(): Promise<[HarnessPhone, HarnessPhone]> {

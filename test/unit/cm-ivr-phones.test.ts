@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import type { StepEvent } from '../../src/phone/events.ts';
 import { expectOk } from '../../src/cm/admin/outcome.ts';
 import { CompanionDb } from '../../src/cm/db.ts';
-import { Harness, type HarnessPhone } from '../support/harness.ts';
+import { Harness, type HarnessPhone, isCall, type CallStep } from '../support/harness.ts';
 
 const t = suite('the self-provisioning IVR answers a phone and provisions it');
 let h: Harness;
@@ -22,8 +22,6 @@ t.after.each(async () => {
 
 type Registered = Extract<StepEvent, { step: 'register' }> & { line?: string; configKind?: string };
 const onOwnFile = (e: StepEvent): e is Registered => e.step === 'register' && e.state === 'done' && (e as Registered).configKind === 'device';
-type CallStep = Extract<StepEvent, { step: 'call' }>;
-const isCall = (kind: string) => (e: StepEvent): e is CallStep => e.step === 'call' && e.call === kind;
 
 /** An autoregistered phone on its own file (DN 3000), the IVR on 8999, user 5001 (PIN 1234, DN 2101). */
 async function setUp(auth: 'none' | 'users' | 'users-and-admins', dtmf: string, o: { authCode?: string; provisioned?: number } = {}): Promise<HarnessPhone> {

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { tonePower } from '../../src/media/audio.ts';
 import type { CallOptions } from '../../src/phone/call/phone-calls.ts';
 import type { StepEvent } from '../../src/phone/events.ts';
-import { Harness, type HarnessPhone } from '../support/harness.ts';
+import { Harness, type HarnessPhone, isCall, type CallStep } from '../support/harness.ts';
 
 const calls = suite('phones call through the companion on loopback');
 let h: Harness;
@@ -19,9 +19,7 @@ calls.after.each(async () => {
   await h?.stop();
 });
 
-type CallStep = Extract<StepEvent, { step: 'call' }>;
 type Ended = Extract<CallStep, { call: 'ended' }>;
-const isCall = (kind: string) => (e: StepEvent): e is CallStep => e.step === 'call' && e.call === kind;
 const isEnded = (e: StepEvent): e is Ended => e.step === 'call' && e.call === 'ended';
 const screen = (p: HarnessPhone) => p.handset.frame().rows.join('\n');
 
