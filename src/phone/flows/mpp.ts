@@ -26,7 +26,7 @@ import { REGISTER_RETRY } from '../retries.ts';
 import { Customization, type CustomizationState, edosRetrySecs } from '../mpp/customization.ts';
 import { dhcpProvisioning } from '../mpp/dhcp-provisioning.ts';
 import { DEFAULT_EDOS_URL, askEdos } from '../mpp/edos-client.ts';
-import { asMppModel, mppIdentity } from '../mpp/identity.ts';
+import { mppIdentity } from '../mpp/identity.ts';
 import { MppParameters, type SipLineParams } from '../mpp/parameters.ts';
 import { Resync, type ResyncOutcome, type ResyncTrigger, type RuleToRun } from '../mpp/resync.ts';
 import { DEFAULT_PROFILE_RULE } from '../../wire/profile-rule.ts';
@@ -67,11 +67,11 @@ export class MppFlow implements BootFlow {
   async run(ctx: FlowContext, signal: AbortSignal): Promise<never> {
     const machine = new StateMachine<MppState>('mpp flow', 'start', MPP_EDGES, ctx.onTransition);
     const params = await MppParameters.load(ctx.nvram);
-    const model = asMppModel(ctx.model);
-    const id = mppIdentity({ ...model, activeLoad: ctx.model.activeLoad }, ctx.mac);
+    // The firmware runs a Multiplatform phone with its MPP model already (asMppModel): its loads and version.
+    const id = mppIdentity(ctx.model, ctx.mac);
     const customization = await Customization.load(ctx.nvram, (from, to, why) => this.announce(ctx, to, from, why));
     this.announce(ctx, customization.state, undefined, 'at boot');
-    const mic = await ensureMic(ctx.nvram, ctx.micIssuer, { model: `${model.name}-3PCC`, mac: ctx.mac.hex, now: ctx.clock.now() });
+    const mic = await ensureMic(ctx.nvram, ctx.micIssuer, { model: `${ctx.model.name}-3PCC`, mac: ctx.mac.hex, now: ctx.clock.now() });
     const roots = mic ? [mic.caPem] : [];
     const fetchDeps = {
       network: ctx.network, clock: ctx.clock, dns: ctx.net.dns, localAddress: ctx.localAddress, userAgent: id.userAgent,
