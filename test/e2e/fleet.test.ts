@@ -50,6 +50,8 @@ test('two fleets call each other: phone i of one calls 7001 + i of the other (--
       return lab.spawn(name, ns, SEPI, ['fleet', '--iface', 'eth0', '--count', '2', '--nvram-root', nv, '--until', 'call-ended', '--timeout', '60', '--json', ...args]);
     };
     const callees = await start('callees', 60, ['--mac-base', '02:5e:00:00:20:00', '--auto-answer']);
+    // A call to a DN registered nowhere yet is a 480: the callers start once both callees registered.
+    await callees.waitForEvent('both callees registered', (e) => e['type'] === 'progress' && Number(e['register']) >= 2, 60_000);
     const callers = await start('callers', 61, ['--mac-base', '02:5e:00:00:30:00', '--call', '7001+', '--dtmf', '12', '--hangup-after', '2']);
     assert.is(await callers.exit(120_000), 0, callers.tail());
     assert.is(await callees.exit(120_000), 0, callees.tail());
