@@ -12,6 +12,7 @@ import { onboardingCommand } from './cm-onboarding-command.ts';
 import { MPP_OPTIONS, mppCommand } from './cm-mpp-command.ts';
 import { LOAD_OPTIONS, loadCommand, loadFlag, setPhoneLoad } from './cm-load-command.ts';
 import { IVR_OPTIONS, ivrCommand, normalizeSelfProvisioning } from './cm-ivr-command.ts';
+import { TEMPLATE_OPTIONS, templateCommand } from './cm-template-command.ts';
 
 export async function cmCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return (await import('./cm-serve.ts')).serve(argv.slice(1));
@@ -26,7 +27,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
     'require-activation-code': { type: 'boolean' }, owner: { type: 'string' }, onboarding: { type: 'string' }, id: { type: 'string' },
     pin: { type: 'string' }, name: { type: 'string' }, 'primary-dn': { type: 'string' }, csv: { type: 'string' }, 'csv-out': { type: 'boolean' },
     template: { type: 'string' }, 'dummy-mac': { type: 'boolean' }, 'device-pool': { type: 'string' }, blank: { type: 'boolean' }, 'show-phones-ready-to-activate': { type: 'string' },
-    ...MPP_OPTIONS, ...LOAD_OPTIONS, ...IVR_OPTIONS,
+    ...MPP_OPTIONS, ...LOAD_OPTIONS, ...IVR_OPTIONS, ...TEMPLATE_OPTIONS,
   }, true);
   const data = resolve(required(v.data, '--data'));
   const client = new AdminClient(data);
@@ -37,6 +38,8 @@ export async function cmCommand(argv: string[]): Promise<number> {
     if (loads !== undefined) return loads;
     const ivr = what ? await ivrCommand(what, verb, arg, v, client, out) : undefined;
     if (ivr !== undefined) return ivr;
+    const templates = what ? await templateCommand(what, verb, arg, v, client, out) : undefined;
+    if (templates !== undefined) return templates;
     const onboarding = what ? await onboardingCommand(what, verb, arg, { ...v, _name: p[3] }, client, out) : undefined;
     if (onboarding !== undefined) return onboarding;
     const mpp = what ? await mppCommand(what, verb, v, data, client, out) : undefined;
@@ -68,7 +71,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
         }
         case 'show': {
           const r = await client.call<PhoneView>('GET', `/v1/phones/${encodeURIComponent(arg ?? v.mac ?? '')}`);
-          out(r, () => Object.entries(r).map(([k, val]) => `${k.padEnd(16)} ${val ?? ''}`).join('\n'));
+          out(r, () => Object.entries(r).map(([k, val]) => `${k.padEnd(16)} ${typeof val === 'object' && val !== null ? JSON.stringify(val) : val ?? ''}`).join('\n'));
           return 0;
         }
         case 'rm': {
@@ -133,7 +136,7 @@ export async function cmCommand(argv: string[]): Promise<number> {
       }
       throw new UsageError('sepi cm trust list|export ROLE|import FILE --roles R|rotate-tftp|rollback on|off');
     }
-    throw new UsageError('sepi cm serve | status | phone … | trust … | edos … | profile … | load … | ivr …');
+    throw new UsageError('sepi cm serve | status | phone … | trust … | edos … | profile … | load … | ivr … | udt … | ult … | user-profile … | autoregistration …');
   } catch (e) {
     if (e instanceof AdminClientError) {
       process.stderr.write(`sepi cm: ${e.message}\n`);

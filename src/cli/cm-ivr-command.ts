@@ -2,10 +2,12 @@
  * The `sepi cm` subcommands of the self-provisioning IVR (docs/protocols/ivr.md), over the admin
  * API like the rest of `sepi cm`:
  *
- *   ivr set [--extension DN|''] [--auth none|users|users-and-admins] [--auth-code DIGITS] [--template NAME|'']
+ *   ivr set [--extension DN|''] [--auth none|users|users-and-admins] [--auth-code DIGITS]
  *   ivr show [--json]
- *   user add … --self-provisioning [--limit 10]      (the user, then its profile's self-provisioning)
- *   user set ID [--self-provisioning on|off] [--limit N]
+ *   user add … [--profile NAME] [--self-provisioning [--limit 10]]   (the user, then its profile)
+ *   user set ID [--profile NAME|''] [--self-provisioning on|off] [--limit N]
+ *
+ * The templates a provisioned phone gets are the user profile's (cm-template-command.ts).
  */
 import type { AddUserRequest, UserView } from '../cm/admin/contract.ts';
 import type { AdminClient } from '../cm/admin-client.ts';
@@ -39,27 +41,30 @@ export function normalizeSelfProvisioning(argv: string[]): string[] {
   return out;
 }
 
-const ivrText = (r: IvrView) => `extension ${r.extension ?? 'none (no IVR)'}\nauthentication ${r.auth}${r.auth === 'users-and-admins' ? ` (authentication code ${r.authCodeSet ? 'set' : 'not set'})` : ''}\ntemplate ${r.template ?? 'none'}`;
-const userText = (r: UserProvisioningView) => `${r.id}: self-provisioning ${r.selfProvisioning ? 'on' : 'off'}, limit ${r.limit}, provisioned ${r.provisioned}`;
+const ivrText = (r: IvrView) => `extension ${r.extension ?? 'none (no IVR)'}\nauthentication ${r.auth}${r.auth === 'users-and-admins' ? ` (authentication code ${r.authCodeSet ? 'set' : 'not set'})` : ''}`;
+const userText = (r: UserProvisioningView) =>
+  `${r.id}: profile ${r.profile ?? '(implicit)'}, self-provisioning ${r.selfProvisioning ? 'on' : 'off'}, limit ${r.limit}, provisioned ${r.provisioned}, device template ${r.deviceTemplate ?? 'none'}, line template ${r.lineTemplate ?? 'none'}`;
 
 function provisioningBody(v: Values): UserProvisioningRequest {
   const sp = str(v, 'self-provisioning');
   if (sp !== undefined && sp !== 'on' && sp !== 'off') throw new UsageError('--self-provisioning on|off');
   const limit = str(v, 'limit');
   if (limit !== undefined && !/^\d{1,5}$/.test(limit)) throw new UsageError('--limit must be a number of phones');
-  return { ...(sp !== undefined ? { selfProvisioning: sp === 'on' } : {}), ...(limit !== undefined ? { limit: Number(limit) } : {}) };
+  const profile = str(v, 'profile');
+  return { ...(profile !== undefined ? { profile } : {}), ...(sp !== undefined ? { selfProvisioning: sp === 'on' } : {}), ...(limit !== undefined ? { limit: Number(limit) } : {}) };
 }
 
 export async function ivrCommand(what: string, verb: string | undefined, arg: string | undefined, v: Values, client: AdminClient, out: Out): Promise<number | undefined> {
   if (what === 'ivr') {
     if (verb === 'set') {
+      if (str(v, 'template') !== undefined) throw new UsageError("the IVR applies the templates of the user's profile: sepi cm user-profile add NAME --device-template UDT --line-template ULT, then sepi cm user set ID --profile NAME");
       const auth = str(v, 'auth');
       if (auth !== undefined && auth !== 'none' && auth !== 'users' && auth !== 'users-and-admins') throw new UsageError('--auth none|users|users-and-admins');
       const body: IvrRequest = {
         ...(str(v, 'extension') !== undefined ? { extension: str(v, 'extension')! } : {}), ...(auth !== undefined ? { auth } : {}),
-        ...(str(v, 'auth-code') !== undefined ? { authCode: str(v, 'auth-code')! } : {}), ...(str(v, 'template') !== undefined ? { template: str(v, 'template')! } : {}),
+        ...(str(v, 'auth-code') !== undefined ? { authCode: str(v, 'auth-code')! } : {}),
       };
-      if (Object.keys(body).length === 0) throw new UsageError('sepi cm ivr set --extension DN --auth none|users|users-and-admins [--auth-code DIGITS] [--template NAME]');
+      if (Object.keys(body).length === 0) throw new UsageError('sepi cm ivr set --extension DN --auth none|users|users-and-admins [--auth-code DIGITS]');
       const r = await client.call<IvrView>('POST', '/v1/ivr', body);
       out(r, () => ivrText(r));
       return 0;
@@ -69,9 +74,9 @@ export async function ivrCommand(what: string, verb: string | undefined, arg: st
       out(r, () => ivrText(r));
       return 0;
     }
-    throw new UsageError('sepi cm ivr set --extension DN --auth none|users|users-and-admins [--auth-code DIGITS] [--template NAME] | show [--json]');
+    throw new UsageError('sepi cm ivr set --extension DN --auth none|users|users-and-admins [--auth-code DIGITS] | show [--json]');
   }
-  if (what === 'user' && verb === 'add' && (str(v, 'self-provisioning') !== undefined || str(v, 'limit') !== undefined)) {
+  if (what === 'user' && verb === 'add' && (str(v, 'self-provisioning') !== undefined || str(v, 'limit') !== undefined || str(v, 'profile') !== undefined)) {
     const body: AddUserRequest = {
       id: required(str(v, 'id'), '--id'), password: required(str(v, 'password'), '--password'),
       ...(str(v, 'pin') !== undefined ? { pin: str(v, 'pin')! } : {}), ...(str(v, 'name') !== undefined ? { name: str(v, 'name')! } : {}),
@@ -84,7 +89,7 @@ export async function ivrCommand(what: string, verb: string | undefined, arg: st
     return 0;
   }
   if (what === 'user' && (verb === 'set' || verb === 'show')) {
-    if (!arg) throw new UsageError(`sepi cm user ${verb} ID${verb === 'set' ? ' [--self-provisioning on|off] [--limit N]' : ''}`);
+    if (!arg) throw new UsageError(`sepi cm user ${verb} ID${verb === 'set' ? " [--profile NAME|''] [--self-provisioning on|off] [--limit N]" : ''}`);
     const path = `/v1/users/${encodeURIComponent(arg)}/provisioning`;
     const r = verb === 'set' ? await client.call<UserProvisioningView>('POST', path, provisioningBody(v)) : await client.call<UserProvisioningView>('GET', path);
     out(r, () => userText(r));

@@ -3,7 +3,8 @@
  * of the range and a phone record, then a service-control reset reboots it onto its own file.
  * Two guards keep one host from taking the range for good (issue 7): new phones per source
  * address are rate-limited, and a phone that never comes back on its own file within
- * `abandonAfterSecs` is let go (its DN returns to the range) before the next one is made.
+ * `abandonAfterSecs` is let go (its DN returns to the range) before the next one is made. The
+ * universal templates autoregistration names are applied to the phone as it is made.
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../common/clock.ts';
@@ -11,6 +12,7 @@ import { modelByCode } from '../wire/models.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CompanionDb, PhoneRecord } from './db.ts';
 import { RateLimiter } from './limits.ts';
+import { addAutoRegistered } from './templates/apply.ts';
 
 export type Admission =
   | { kind: 'created'; phone: PhoneRecord; released: string[] }
@@ -44,7 +46,7 @@ export class AutoRegistration {
       deviceName: device.deviceName, mac: device.mac, model: model ?? String(device.modelCode ?? 'unknown'), dn, description: `Auto ${dn}`, password: '',
       autoregistered: true, createdAt: new Date(now).toISOString(), versionStamp: `${now}-${randomBytes(8).toString('hex')}`,
     };
-    this.db.addPhone(phone);
-    return { kind: 'created', phone, released };
+    // The autoregistration templates (System > Cisco Unified CM) dress it: templates/apply.ts.
+    return { kind: 'created', phone: addAutoRegistered(this.db, phone), released };
   }
 }

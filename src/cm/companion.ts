@@ -40,6 +40,8 @@ import { openEdosIdentity } from './edos/identity.ts';
 import { LoadOperations } from './admin/loads.ts';
 import { IvrOperations } from './ivr/operations.ts';
 import { IvrStore } from './ivr/store.ts';
+import { TemplateOperations } from './templates/operations.ts';
+import { UniversalTemplateStore } from './templates/store.ts';
 
 export type { Endpoints } from './endpoints.ts';
 
@@ -101,6 +103,10 @@ export class Companion {
 
   get ivr(): IvrOperations {
     return this.need().ops.ivr!;
+  }
+
+  get templates(): TemplateOperations {
+    return this.need().ops.templates!;
   }
 
   private need(): { ops: AdminOperations; endpoints: Endpoints } {
@@ -169,7 +175,8 @@ export class Companion {
         status: new StatusOperations({ db, config: withBoundPorts(config, endpoints), clock, startedAt: clock.now(), dhcpCounters: dhcp?.counters, tvsRunning: endpoints.tvs !== undefined, endpoints, mppUrls }),
         mpp: new MppOperations({ store: mppStore, profiles: mppProfiles, edos: edos && mppUrls.edosUrl ? { url: mppUrls.edosUrl, counts: () => edos.counts() } : undefined, clock, log }),
         loads: new LoadOperations({ db, dataDir, configured: config.loadInformation, clock, log }),
-        ivr: new IvrOperations({ db, store: new IvrStore(db), templates: new TemplateStore(db), range: config.autoRegistration.enabled ? { first: config.autoRegistration.dnFirst, last: config.autoRegistration.dnLast } : undefined, log }),
+        ivr: new IvrOperations({ db, store: new IvrStore(db), templates: new UniversalTemplateStore(db), range: config.autoRegistration.enabled ? { first: config.autoRegistration.dnFirst, last: config.autoRegistration.dnLast } : undefined, log }),
+        templates: new TemplateOperations({ db, store: new UniversalTemplateStore(db), autoRegistration: config.autoRegistration, log }),
       };
       if (pki && config.web.enabled) {
         const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, mpp: ops.mpp, clock, log, pki });

@@ -70,7 +70,8 @@ export interface RegistrationRecord {
   expiresAt: number;
 }
 
-const MIGRATIONS = [
+/** Every schema version's migration, in order (exported for the migration tests, which build an older database with them). */
+export const MIGRATIONS = [
   `CREATE TABLE phones (
      mac TEXT PRIMARY KEY CHECK (length(mac) = 12),
      model TEXT NOT NULL,
@@ -207,6 +208,41 @@ const MIGRATIONS = [
   `ALTER TABLE users ADD COLUMN self_provisioning INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE users ADD COLUMN provision_limit INTEGER NOT NULL DEFAULT 10 CHECK (provision_limit BETWEEN 0 AND 10000);
    ALTER TABLE users ADD COLUMN provisioned INTEGER NOT NULL DEFAULT 0;`,
+  // 12: universal device and line templates, user profiles naming them (src/cm/templates/), and
+  // per phone what the templates gave it when they were applied (autoregistration, the IVR):
+  // its device pool, speed dials and line 1's display name, label and external number. A user
+  // without a profile keeps the self-provisioning flag and limit of version 11 (its implicit
+  // profile); a user with one takes them from the profile.
+  `CREATE TABLE device_templates (
+     name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+     description TEXT NOT NULL DEFAULT '',
+     device_pool TEXT NOT NULL DEFAULT 'Default',
+     speed_dials TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(speed_dials))
+   );
+   CREATE TABLE line_templates (
+     name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+     display_name TEXT NOT NULL DEFAULT '',
+     label TEXT NOT NULL DEFAULT '',
+     external_mask TEXT NOT NULL DEFAULT ''
+   );
+   CREATE TABLE user_profiles (
+     name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+     device_template TEXT REFERENCES device_templates(name),
+     line_template TEXT REFERENCES line_templates(name),
+     self_provisioning INTEGER NOT NULL DEFAULT 0,
+     provision_limit INTEGER NOT NULL DEFAULT 10 CHECK (provision_limit BETWEEN 0 AND 10000)
+   );
+   ALTER TABLE users ADD COLUMN profile TEXT REFERENCES user_profiles(name);
+   CREATE TABLE applied_templates (
+     device_name TEXT PRIMARY KEY REFERENCES phones(device_name) ON DELETE CASCADE ON UPDATE CASCADE,
+     device_template TEXT NOT NULL DEFAULT '',
+     line_template TEXT NOT NULL DEFAULT '',
+     device_pool TEXT NOT NULL DEFAULT 'Default',
+     speed_dials TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(speed_dials)),
+     display_name TEXT NOT NULL DEFAULT '',
+     line_label TEXT NOT NULL DEFAULT '',
+     external_number TEXT NOT NULL DEFAULT ''
+   );`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */

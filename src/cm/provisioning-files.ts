@@ -28,6 +28,8 @@ import type { TrustFiles } from './trust-files.ts';
 import type { TftpRoot } from './tftp-root.ts';
 import type { ActivationStore } from './activation/store.ts';
 import { LoadStore } from './loads.ts';
+import { lineFace } from './templates/apply.ts';
+import { UniversalTemplateStore } from './templates/store.ts';
 
 /** Activation onboarding as the files show it: Device Defaults, and where the service listens. */
 export interface OnboardingFiles {
@@ -55,10 +57,13 @@ export class ProvisioningFiles {
   private readonly root: TftpRoot | undefined;
   /** Which load each phone is told to run (loads.ts). */
   private readonly loads: LoadStore;
+  /** What universal templates gave each phone (templates/). */
+  private readonly templates: UniversalTemplateStore;
 
   constructor(db: CompanionDb, config: CompanionConfig, trust?: TrustFiles, log: (line: string) => void = () => {}, onboarding?: OnboardingFiles, root?: TftpRoot) {
     this.db = db;
     this.loads = new LoadStore(db, config.loadInformation);
+    this.templates = new UniversalTemplateStore(db);
     this.config = config;
     this.trust = config.security.mode === 'none' ? undefined : trust;
     this.log = log;
@@ -137,15 +142,19 @@ export class ProvisioningFiles {
   }
 
   deviceFile(p: PhoneRecord, security?: DeviceSecurity): string {
+    // What universal templates gave the phone (autoregistration, the IVR): device pool, speed dials, line 1's name and label.
+    const applied = this.templates.applied(p.deviceName);
+    const face = lineFace(p, applied);
     return writeDeviceConfig({
       fullConfig: true,
       deviceProtocol: 'SIP',
-      devicePoolName: 'Default',
+      devicePoolName: applied.devicePool,
       callManagers: this.members(),
       tvs: this.tvs(),
       registerWithProxy: true,
       sipStack: DEFAULT_SIP_STACK,
-      lines: [{ button: 1, dn: p.dn, displayName: p.description || p.dn, label: p.dn, proxy: USECALLMANAGER, port: this.config.sip.port, authName: p.password ? p.dn : '', authPassword: p.password, contact: p.dn }],
+      lines: [{ button: 1, dn: p.dn, displayName: face.displayName, label: face.label, proxy: USECALLMANAGER, port: this.config.sip.port, authName: p.password ? p.dn : '', authPassword: p.password, contact: p.dn }],
+      ...(applied.speedDials.length ? { speedDials: applied.speedDials.map((d, i) => ({ button: i + 2, ...d })) } : {}),
       loadInformation: this.loadFor(p),
       inactiveLoadInformation: '',
       versionStamp: p.versionStamp,

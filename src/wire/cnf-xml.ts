@@ -43,6 +43,19 @@ export interface SipLine {
   contact: string;
 }
 
+/**
+ * A speed-dial button: in CUCM's files a `<line>` of `sipLines` with `featureID` 2 and a
+ * `speedDialNumber` instead of a directory number (the phone dials it when the button is pressed).
+ */
+export interface SpeedDialButton {
+  button: number;
+  number: string;
+  label: string;
+}
+
+/** `featureID` of a speed-dial button among the `sipLines`; a line is 9. */
+const SPEED_DIAL_FEATURE = '2';
+
 /** A CAPF server the phone enrols its certificate with (`<capfList><capf>`). */
 export interface CapfMember {
   host: string;
@@ -82,6 +95,8 @@ export interface DeviceConfig {
   registerWithProxy: boolean;
   sipStack: SipStack;
   lines: SipLine[];
+  /** Present when the file has any (universal device templates give them, templates/apply.ts). */
+  speedDials?: SpeedDialButton[];
   loadInformation: string;
   inactiveLoadInformation: string;
   versionStamp: string;
@@ -209,12 +224,29 @@ function readTvs(root: XmlElement): TvsMember[] {
     .sort((a, b) => a.priority - b.priority);
 }
 
-function readLines(profile: XmlElement | undefined): SipLine[] {
+const isSpeedDial = (l: XmlElement) => str(child(l, 'featureID')) === SPEED_DIAL_FEATURE;
+
+function lineElements(profile: XmlElement | undefined): XmlElement[] {
   const sipLines = profile && child(profile, 'sipLines');
   if (!sipLines) return [];
   const list = children(sipLines, 'line');
   if (list.length > MAX_LINES) bad(sipLines, `${list.length} lines, at most ${MAX_LINES}`);
-  return list.map((l, i): SipLine => {
+  return list;
+}
+
+function readSpeedDials(profile: XmlElement | undefined): SpeedDialButton[] {
+  return lineElements(profile).filter(isSpeedDial).map((l, i): SpeedDialButton => {
+    const button = l.attrs['button'];
+    if (button !== undefined && !/^\d{1,3}$/.test(button)) bad(l, `button "${button}" is not a number`);
+    const number = str(child(l, 'speedDialNumber'), 64);
+    if (!/^[0-9*#+]{1,64}$/.test(number)) bad(child(l, 'speedDialNumber') ?? l, `speed dial "${number}" is not a number a phone can dial`);
+    return { button: button === undefined ? i + 2 : Number(button), number, label: str(child(l, 'featureLabel')) };
+  });
+}
+
+function readLines(profile: XmlElement | undefined): SipLine[] {
+  // Speed-dial buttons share sipLines with the lines; they are read apart (readSpeedDials).
+  return lineElements(profile).filter((l) => !isSpeedDial(l)).map((l, i): SipLine => {
     const button = l.attrs['button'];
     if (button !== undefined && !/^\d{1,3}$/.test(button)) bad(l, `button "${button}" is not a number`);
     const dn = str(child(l, 'name'), 64);
@@ -233,6 +265,11 @@ function readLines(profile: XmlElement | undefined): SipLine[] {
       contact: str(child(l, 'contact')),
     };
   });
+}
+
+function speedDialsOf(profile: XmlElement | undefined): { speedDials?: SpeedDialButton[] } {
+  const speedDials = readSpeedDials(profile);
+  return speedDials.length ? { speedDials } : {};
 }
 
 function readSipStack(profile: XmlElement | undefined): SipStack {
@@ -280,6 +317,7 @@ function readDevice(root: XmlElement): DeviceConfig {
     registerWithProxy: bool(profile && at(profile, 'sipProxies', 'registerWithProxy'), true),
     sipStack: readSipStack(profile),
     lines: readLines(profile),
+    ...speedDialsOf(profile),
     loadInformation: str(child(root, 'loadInformation'), 128),
     inactiveLoadInformation: str(child(root, 'inactiveLoadInformation'), 128),
     versionStamp: str(child(root, 'versionStamp'), 128),
@@ -410,6 +448,10 @@ export function writeDeviceConfig(c: Omit<DeviceConfig, 'kind' | 'security'> & {
                 el('contact', l.contact),
               ],
               { button: l.button, lineIndex: l.button },
+            ),
+          ).concat(
+            (c.speedDials ?? []).map((d) =>
+              el('line', [el('featureID', Number(SPEED_DIAL_FEATURE)), el('featureLabel', d.label), el('speedDialNumber', d.number)], { button: d.button, lineIndex: 0 }),
             ),
           ),
         ),

@@ -4,13 +4,16 @@
  * administrators' code, or nothing) as RFC 4733 digits, hears the prompts (a beep each, the
  * text in an INFO it reports as a call event), is hung up on, reset with service-control, and
  * comes back on the user's extension; past the user's limit, with a wrong PIN, or from a phone
- * that is not autoregistered, the IVR refuses and the phone keeps its line.
+ * that is not autoregistered, the IVR refuses and the phone keeps its line. With universal
+ * templates: the autoregistered phone wears autoregistration's, and the provisioned phone its
+ * user profile's — in the phone record, in its cnf.xml, and in the From of its calls.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StepEvent } from '../../src/phone/events.ts';
 import { expectOk } from '../../src/cm/admin/outcome.ts';
 import { CompanionDb } from '../../src/cm/db.ts';
+import { parsePhoneConfig } from '../../src/wire/cnf-xml.ts';
 import { Harness, type HarnessPhone, isCall, type CallStep } from '../support/harness.ts';
 
 const t = suite('the self-provisioning IVR answers a phone and provisions it');
@@ -24,11 +27,21 @@ type Registered = Extract<StepEvent, { step: 'register' }> & { line?: string; co
 const onOwnFile = (e: StepEvent): e is Registered => e.step === 'register' && e.state === 'done' && (e as Registered).configKind === 'device';
 
 /** An autoregistered phone on its own file (DN 3000), the IVR on 8999, user 5001 (PIN 1234, DN 2101). */
-async function setUp(auth: 'none' | 'users' | 'users-and-admins', dtmf: string, o: { authCode?: string; provisioned?: number } = {}): Promise<HarnessPhone> {
+async function setUp(auth: 'none' | 'users' | 'users-and-admins', dtmf: string, o: { authCode?: string; provisioned?: number; templates?: boolean } = {}): Promise<HarnessPhone> {
   h = await Harness.start({ companion: { security: { mode: 'none' }, autoRegistration: { enabled: true, dnRange: ['3000', '3099'] } } });
   const c = h.companion!;
-  expectOk(c.onboarding.addUser({ id: '5001', password: 'correct horse', pin: '1234', primaryDn: '2101' }));
-  expectOk(c.ivr.setUser('5001', { selfProvisioning: true }));
+  expectOk(c.onboarding.addUser({ id: '5001', password: 'correct horse', pin: '1234', primaryDn: '2101', name: 'Ada King Lovelace' }));
+  if (o.templates) {
+    // System > Cisco Unified CM's templates for new phones, and user profile "staff" for 5001.
+    const t = c.templates;
+    expectOk(t.addDeviceTemplate({ name: 'lobby', description: 'Lobby #DN# (#Product#)', devicePool: 'Lobby', speedDials: [{ number: '8999', label: 'Self-provisioning' }] }));
+    expectOk(t.addLineTemplate({ name: 'lobby-line', displayName: 'Lobby #DN#', label: 'Lobby' }));
+    expectOk(t.setAutoRegistration({ deviceTemplate: 'lobby', lineTemplate: 'lobby-line' }));
+    expectOk(t.addDeviceTemplate({ name: 'desk', description: '#FirstName# #LastName# (#Product#)', devicePool: 'Floor 3', speedDials: [{ number: '2000', label: 'Help desk' }] }));
+    expectOk(t.addLineTemplate({ name: 'desk-line', displayName: '#FirstName# #LastName#', label: '#LastName# #DN#', externalMask: '408555XXXX' }));
+    expectOk(t.addProfile({ name: 'staff', deviceTemplate: 'desk', lineTemplate: 'desk-line', selfProvisioning: true }));
+    expectOk(c.ivr.setUser('5001', { profile: 'staff' }));
+  } else expectOk(c.ivr.setUser('5001', { selfProvisioning: true }));
   const inRange = c.ivr.set({ extension: '3050' });
   assert.ok(inRange.kind === 'invalid' && /autoregistration range 3000-3099/.test(inRange.message), 'an extension autoregistration could give a phone');
   expectOk(c.ivr.set({ extension: '8999', auth, ...(o.authCode !== undefined ? { authCode: o.authCode } : {}) }));
@@ -112,6 +125,46 @@ t('a phone that is not autoregistered cannot be provisioned', async () => {
   db.handle.prepare('UPDATE phones SET autoregistered = 0 WHERE device_name = ?').run('SEP001122335501');
   db.close();
   await refused(p, /This device cannot be provisioned/);
+});
+
+const cnfXml = async (device: string) => {
+  const r = parsePhoneConfig(await (await fetch(`http://127.0.0.1:${h.companion!.endpoints.http}/${device}.cnf.xml`)).text());
+  if (!r.ok || r.value.kind !== 'device') throw new Error(`no device file for ${device}`);
+  return r.value;
+};
+
+t('templates: autoregistration\'s on the new phone, the user profile\'s once provisioned (record, cnf.xml, From)', async () => {
+  const p = await setUp('users', '5001#11234#', { templates: true });
+  const auto = expectOk(h.companion!.phones.show('SEP001122335501'));
+  assert.is(auto.description, 'Lobby 3000 (Cisco 8841)');
+  assert.equal(auto.templates, { deviceTemplate: 'lobby', lineTemplate: 'lobby-line', devicePool: 'Lobby', speedDials: [{ number: '8999', label: 'Self-provisioning' }], displayName: 'Lobby 3000', label: 'Lobby', externalNumber: '' });
+  let file = await cnfXml('SEP001122335501');
+  assert.is(file.devicePoolName, 'Lobby');
+  assert.equal([file.lines[0]?.displayName, file.lines[0]?.label], ['Lobby 3000', 'Lobby']);
+  assert.equal(file.speedDials, [{ button: 2, number: '8999', label: 'Self-provisioning' }], 'the seed\'s tip: a speed dial to the IVR');
+
+  const seen = p.steps().length;
+  const end = await callIvr(p);
+  assert.ok(end.call === 'ended' && end.reason === 'remote-hangup', JSON.stringify(end));
+  const back = await h.event(p, 'registered on the user\'s extension', onOwnFile, seen);
+  assert.is(back.line, '2101');
+  const mine = expectOk(h.companion!.phones.show('SEP001122335501'));
+  assert.is(mine.description, 'Ada King Lovelace (Cisco 8841)');
+  assert.equal(mine.templates, { deviceTemplate: 'desk', lineTemplate: 'desk-line', devicePool: 'Floor 3', speedDials: [{ number: '2000', label: 'Help desk' }], displayName: 'Ada King Lovelace', label: 'Lovelace 2101', externalNumber: '4085552101' });
+  file = await cnfXml('SEP001122335501');
+  assert.is(file.devicePoolName, 'Floor 3');
+  assert.equal([file.lines[0]?.dn, file.lines[0]?.displayName, file.lines[0]?.label], ['2101', 'Ada King Lovelace', 'Lovelace 2101']);
+  assert.equal(file.speedDials, [{ button: 2, number: '2000', label: 'Help desk' }]);
+  assert.ok(h.companionLog.some((l) => /user profile staff: device template desk, line template desk-line applied/.test(l)), 'said in the log');
+  assert.equal(expectOk(h.companion!.ivr.user('5001')), { id: '5001', profile: 'staff', selfProvisioning: true, limit: 10, provisioned: 1, deviceTemplate: 'desk', lineTemplate: 'desk-line' });
+
+  // The line's display name is the From display name of its calls: another phone sees it ring.
+  const other = h.phone('00:11:22:33:55:02', { calls: {} });
+  const line = (await h.event(other, 'the second phone on its autoregistered line', onOwnFile)).line!;
+  const ringing = h.event(other, 'rings with the caller\'s name', isCall('ringing'));
+  p.keypad.press(...(line.split('') as Array<'0'>), 'soft1');
+  const r = await ringing;
+  assert.equal([r.call === 'ringing' && r.number, r.call === 'ringing' && r.name], ['2101', 'Ada King Lovelace']);
 });
 
 t('no digit for 10 s, three times: the IVR says goodbye after 30 s of virtual time', async () => {

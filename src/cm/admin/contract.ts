@@ -171,6 +171,20 @@ export interface PhoneView {
   requiresActivationCode: boolean;
   /** Only in the answer that made the code: shown once (and again to the owner in Self-Care). */
   activationCode?: CodeView;
+  /** What universal templates gave it (autoregistration, the IVR); absent when none were applied. */
+  templates?: AppliedTemplatesView;
+}
+
+/** A phone's applied universal templates, as its cnf.xml carries them. */
+export interface AppliedTemplatesView {
+  deviceTemplate: string;
+  lineTemplate: string;
+  devicePool: string;
+  speedDials: Array<{ number: string; label: string }>;
+  /** Line 1's display (alerting) name, label and external phone number. */
+  displayName: string;
+  label: string;
+  externalNumber: string;
 }
 
 export interface CodeView {

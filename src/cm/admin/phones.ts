@@ -13,7 +13,8 @@ import { hashSecret } from '../../common/password-hash.ts';
 import { formatCode } from '../../wire/activation-code.ts';
 import { ACTIVATION_MODELS, activationModelsText, type DeviceActivation } from '../activation/device-activation.ts';
 import type { ActivationStore } from '../activation/store.ts';
-import type { AddPhoneRequest, CertificateRequest, Failure, MacRequest, Outcome, PhoneCertificateView, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
+import type { AddPhoneRequest, AppliedTemplatesView, CertificateRequest, Failure, MacRequest, Outcome, PhoneCertificateView, PhoneView, ResetAnswer, ResetRequest } from './contract.ts';
+import { DEFAULT_APPLIED, UniversalTemplateStore } from '../templates/store.ts';
 import { conflict, invalid, notFound, ok, unavailable } from './outcome.ts';
 
 /** What sends the NOTIFY: the registrar, when SIP runs. */
@@ -34,9 +35,12 @@ export interface PhoneOperationsDeps {
 
 export class PhoneOperations {
   private readonly d: PhoneOperationsDeps;
+  /** What universal templates gave each phone, shown with it. */
+  private readonly templates: UniversalTemplateStore;
 
   constructor(deps: PhoneOperationsDeps) {
     this.d = deps;
+    this.templates = new UniversalTemplateStore(deps.db);
   }
 
   list(): Outcome<PhoneView[]> {
@@ -196,7 +200,13 @@ export class PhoneOperations {
       ...(lease?.state === 'bound' ? { lease: lease.address } : {}),
       certificate: this.certificateView(p.deviceName),
       ...this.onboardingView(p.deviceName),
+      ...this.templatesView(p.deviceName),
     };
+  }
+
+  private templatesView(deviceName: string): { templates?: AppliedTemplatesView } {
+    const a = this.templates.applied(deviceName);
+    return a === DEFAULT_APPLIED ? {} : { templates: a };
   }
 
   private onboardingView(deviceName: string): { owner?: string; requiresActivationCode: boolean } {

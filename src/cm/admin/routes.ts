@@ -25,7 +25,14 @@
  *   GET    /v1/loads                   POST   /v1/loads {paths}
  *   POST   /v1/device-defaults/load {model, load}    POST /v1/phones/:device/load {load}
  *   GET    /v1/ivr                     POST   /v1/ivr {extension?, auth?, authCode?, template?}
- *   GET    /v1/users/:id/provisioning  POST   /v1/users/:id/provisioning {selfProvisioning?, limit?}
+ *   GET    /v1/users/:id/provisioning  POST   /v1/users/:id/provisioning {profile?, selfProvisioning?, limit?}
+ *   GET    /v1/device-templates        POST   /v1/device-templates {name, description?, devicePool?, speedDials?}
+ *   GET    /v1/device-templates/:name  DELETE /v1/device-templates/:name
+ *   GET    /v1/line-templates          POST   /v1/line-templates {name, displayName?, label?, externalMask?}
+ *   GET    /v1/line-templates/:name    DELETE /v1/line-templates/:name
+ *   GET    /v1/user-profiles           POST   /v1/user-profiles {name, deviceTemplate?, lineTemplate?, selfProvisioning?, limit?}
+ *   GET    /v1/user-profiles/:name     DELETE /v1/user-profiles/:name
+ *   GET    /v1/autoregistration        POST   /v1/autoregistration {deviceTemplate?, lineTemplate?}
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -42,9 +49,11 @@ import type { MppOperations } from '../edos/operations.ts';
 import { AddLoadsRequest, DefaultLoadRequest, type LoadOperations, PhoneLoadRequest } from './loads.ts';
 import { unavailable } from './outcome.ts';
 import { IvrRequest, type IvrOperations, UserProvisioningRequest } from '../ivr/operations.ts';
+import { AutoRegistrationRequest, DeviceTemplateRequest, LineTemplateRequest, NameParams, type TemplateOperations, UserProfileRequest } from '../templates/operations.ts';
 
 const UserParams = z.object({ id: z.string() });
 const noIvr = unavailable('this companion has no self-provisioning IVR');
+const noTemplates = unavailable('this companion keeps no universal templates');
 
 /** Everything the admin API (or any other front end) can ask of the companion. */
 export interface AdminOperations {
@@ -59,6 +68,8 @@ export interface AdminOperations {
   loads?: LoadOperations;
   /** The self-provisioning IVR's settings and the users' self-provisioning (src/cm/ivr/). */
   ivr?: IvrOperations;
+  /** Universal device and line templates, user profiles, autoregistration's templates (src/cm/templates/). */
+  templates?: TemplateOperations;
 }
 
 const noLoads = unavailable('this companion keeps no loads');
@@ -101,6 +112,20 @@ export const ROUTES = [
   route({ method: 'POST', url: '/v1/users/:id/provisioning', ok: 200, params: UserParams, body: UserProvisioningRequest, run: (o, { params, body }) => o.ivr?.setUser(params.id, body) ?? noIvr }),
   route({ method: 'GET', url: '/v1/ivr', ok: 200, run: (o) => o.ivr?.show() ?? noIvr }),
   route({ method: 'POST', url: '/v1/ivr', ok: 200, body: IvrRequest, run: (o, { body }) => o.ivr?.set(body) ?? noIvr }),
+  route({ method: 'GET', url: '/v1/device-templates', ok: 200, run: (o) => o.templates?.deviceTemplates() ?? noTemplates }),
+  route({ method: 'POST', url: '/v1/device-templates', ok: 200, body: DeviceTemplateRequest, run: (o, { body }) => o.templates?.addDeviceTemplate(body) ?? noTemplates }),
+  route({ method: 'GET', url: '/v1/device-templates/:name', ok: 200, params: NameParams, run: (o, { params }) => o.templates?.deviceTemplate(params.name) ?? noTemplates }),
+  route({ method: 'DELETE', url: '/v1/device-templates/:name', ok: 200, params: NameParams, run: (o, { params }) => o.templates?.removeTemplate('device', params.name) ?? noTemplates }),
+  route({ method: 'GET', url: '/v1/line-templates', ok: 200, run: (o) => o.templates?.lineTemplates() ?? noTemplates }),
+  route({ method: 'POST', url: '/v1/line-templates', ok: 200, body: LineTemplateRequest, run: (o, { body }) => o.templates?.addLineTemplate(body) ?? noTemplates }),
+  route({ method: 'GET', url: '/v1/line-templates/:name', ok: 200, params: NameParams, run: (o, { params }) => o.templates?.lineTemplate(params.name) ?? noTemplates }),
+  route({ method: 'DELETE', url: '/v1/line-templates/:name', ok: 200, params: NameParams, run: (o, { params }) => o.templates?.removeTemplate('line', params.name) ?? noTemplates }),
+  route({ method: 'GET', url: '/v1/user-profiles', ok: 200, run: (o) => o.templates?.profiles() ?? noTemplates }),
+  route({ method: 'POST', url: '/v1/user-profiles', ok: 200, body: UserProfileRequest, run: (o, { body }) => o.templates?.addProfile(body) ?? noTemplates }),
+  route({ method: 'GET', url: '/v1/user-profiles/:name', ok: 200, params: NameParams, run: (o, { params }) => o.templates?.profile(params.name) ?? noTemplates }),
+  route({ method: 'DELETE', url: '/v1/user-profiles/:name', ok: 200, params: NameParams, run: (o, { params }) => o.templates?.removeProfile(params.name) ?? noTemplates }),
+  route({ method: 'GET', url: '/v1/autoregistration', ok: 200, run: (o) => o.templates?.autoRegistration() ?? noTemplates }),
+  route({ method: 'POST', url: '/v1/autoregistration', ok: 200, body: AutoRegistrationRequest, run: (o, { body }) => o.templates?.setAutoRegistration(body) ?? noTemplates }),
   route({ method: 'POST', url: '/v1/trust/manufacturing', ok: 201, body: ManufacturingCaRequest, run: (o, { body }) => o.onboarding.importManufacturingCa(body) }),
   route({ method: 'GET', url: '/v1/trust', ok: 200, run: (o) => o.trust.status() }),
   route({ method: 'GET', url: '/v1/trust/certificates/:role', ok: 200, params: RoleParams, run: (o, { params }) => o.trust.exportCertificate(params.role) }),

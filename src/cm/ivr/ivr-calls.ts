@@ -4,8 +4,10 @@
  * an RtpSession that beeps at each prompt and hears RFC 4733 digits — and runs the script
  * (script.ts). Each prompt's text goes to the log and to the caller in an in-dialog INFO,
  * `Content-Type: text/plain` (docs/protocols/ivr.md). A `check` is decided by decide.ts against
- * the database; on success the phone becomes the user's on the user's primary DN, the IVR says
- * goodbye, sends BYE, and resets the phone with service-control so it comes back on that line.
+ * the database; on success the phone becomes the user's on the user's primary DN with the user
+ * profile's universal device and line templates applied (templates/apply.ts), the IVR says
+ * goodbye, sends BYE, and resets the phone with service-control so it comes back on that line,
+ * its new cnf.xml carrying what the templates gave it.
  * No digit for 10 s is a timeout, on the injected clock.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,6 +17,8 @@ import { RtpSession } from '../../media/rtp-session.ts';
 import type { Dialog, IncomingInvite, UserAgent } from '../../sip/index.ts';
 import { answerAudio, parseSdp, writeSdp } from '../../wire/sdp.ts';
 import type { CompanionDb } from '../db.ts';
+import { dress } from '../templates/apply.ts';
+import { UniversalTemplateStore } from '../templates/store.ts';
 import { decide } from './decide.ts';
 import { PromptAudio, type UdpEndpoint } from './prompt-audio.ts';
 import { type IvrOutput, SelfProvisioningScript } from './script.ts';
@@ -222,13 +226,20 @@ class IvrCall {
       return this.script!.verdict({ ok: false, why: 'device' });
     }
     const released = phone?.dn;
+    // The user profile's templates, as they are now (a template named but since removed is no template).
+    const templates = new UniversalTemplateStore(db);
+    const device = user?.deviceTemplate ? templates.deviceTemplate(user.deviceTemplate) : undefined;
+    const line = user?.lineTemplate ? templates.lineTemplate(user.lineTemplate) : undefined;
+    const dressed = dress({ device, line, phone: { deviceName: this.caller.device, model: phone?.model ?? '', dn: v.dn }, user: { id: userId, name: user?.name ?? '' } }, `${userId} ${v.dn}`);
     try {
-      store.provision(this.caller.device, userId, v.dn, `${this.d.clock.now()}-${randomBytes(8).toString('hex')}`);
+      store.provision(this.caller.device, userId, v.dn, `${this.d.clock.now()}-${randomBytes(8).toString('hex')}`, dressed);
     } catch (e) {
       this.log(`user ${userId}: could not provision: ${(e as Error).message}`);
       return this.script!.verdict({ ok: false, why: 'device' });
     }
+    const applied = [device && `device template ${device.name}`, line && `line template ${line.name}`].filter(Boolean).join(', ') || 'no templates';
     this.log(`provisioned ${this.caller.device} for user ${userId} on ${v.dn} (authenticated ${v.by}); ${released} back to the autoregistration range`);
+    this.log(`user profile ${user?.profile ?? '(implicit)'}: ${applied} applied: "${dressed.description}", device pool ${dressed.applied.devicePool}, line "${dressed.applied.displayName}"`);
     return this.script!.verdict({ ok: true, dn: v.dn });
   }
 
