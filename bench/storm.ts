@@ -27,6 +27,12 @@ export interface StormPoint {
 
 const CLK_TCK = 100;
 
+/** SEPI_STORM_PROFILE=DIR writes a V8 CPU profile of the companion and of the fleet per run (to find what the storm costs). */
+function profileEnv(who: string, n: number): NodeJS.ProcessEnv {
+  const dir = process.env['SEPI_STORM_PROFILE'];
+  return dir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-name=${who}-${n}.cpuprofile` } : {};
+}
+
 /** User + system CPU of a process so far, from /proc (ms). */
 async function cpuMsOf(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -48,12 +54,13 @@ export async function storm(counts: number[], o: { timeoutSecs?: number } = {}):
         // One fleet is one address: the per-address limits that stop a hostile host are lifted for it.
         autoRegistration: { enabled: true, dnRange: ['100000', '139999'], perAddressBurst: 20000, perAddressPerMinute: 1000000 },
         sip: { maxUnregisteredPerAddress: 20000 },
-      });
+      }, { env: profileEnv('companion', n) });
       const ns = await lab.addHost('fleet', { address: '10.100.0.50/16' });
       await lab.ns(ns, 'ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0');
       const cpu0 = await cpuMsOf(cm.child.pid!);
-      const fleet = lab.spawn('fleet', ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(n), '--mac-base', '02:5f:00:00:00:00', '--memory-nvram', '--rate', '0', '--until', 'registered-any', '--timeout', String(o.timeoutSecs ?? 300), '--json'], { NODE_OPTIONS: '--expose-gc --max-old-space-size=8192' });
+      const fleet = lab.spawn('fleet', ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(n), '--mac-base', '02:5f:00:00:00:00', '--memory-nvram', '--rate', '0', '--until', 'registered-any', '--timeout', String(o.timeoutSecs ?? 300), '--json'], { NODE_OPTIONS: `--expose-gc --max-old-space-size=8192 ${profileEnv('fleet', n)['NODE_OPTIONS'] ?? ''}` });
       await fleet.exit((o.timeoutSecs ?? 300) * 1000 + 120_000);
+      if (process.env['SEPI_STORM_SNMP']) process.stdout.write((await lab.ns(lab.server, 'cat', '/proc/net/snmp')).split('\n').filter((l) => l.startsWith('Tcp:') || l.startsWith('Udp:')).join('\n') + '\n');
       const summary = fleet.events().find((e) => e['type'] === 'summary') as Record<string, unknown> | undefined;
       if (!summary) throw new Error(`fleet of ${n} gave no summary:\n${fleet.tail()}`);
       const steps = summary['steps'] as StormPoint['steps'];

@@ -1,6 +1,7 @@
 /** `sepi cm serve`: flags and the configuration file in, the companion run until a signal. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { LineBatch } from '../common/line-batch.ts';
 import { printable } from '../common/printable.ts';
 import { expectOk } from '../cm/admin/outcome.ts';
 import { Companion } from '../cm/companion.ts';
@@ -34,10 +35,12 @@ export async function serve(argv: string[]): Promise<number> {
     throw e;
   }
   const stamp = () => new Date().toISOString().slice(11, 23);
-  const companion = new Companion({ dataDir: data, config, iface: v.iface, log: (line) => process.stdout.write(`${stamp()} ${printable(line)}\n`) });
+  const out = new LineBatch((text) => process.stdout.write(text));
+  process.once('exit', () => out.flush());
+  const companion = new Companion({ dataDir: data, config, iface: v.iface, log: (line) => out.line(`${stamp()} ${printable(line)}`) });
   await companion.start();
   const s = expectOk(companion.status.get());
-  process.stdout.write(`${stamp()} companion serving ${config.address}: ${Object.entries(s.services).filter(([, x]) => x).map(([k]) => k).join(', ')}; admin API at ${data}/admin.sock\n`);
+  out.line(`${stamp()} companion serving ${config.address}: ${Object.entries(s.services).filter(([, x]) => x).map(([k]) => k).join(', ')}; admin API at ${data}/admin.sock`);
   return new Promise<number>((resolveExit) => {
     const stop = (code: number) => () => {
       void companion.stop().finally(() => resolveExit(code));

@@ -10,6 +10,7 @@
  *  - <name>.sgn for every file: header version 1.0 naming the .sgn, the file unchanged after it,
  *    signed by the CallManager (TFTP-role) key.
  */
+import { createHash } from 'node:crypto';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { buildEncryptedConfig } from '../wire/enc-config.ts';
 import { Role, buildRecord, buildSignedFile } from '../wire/tlv.ts';
@@ -17,6 +18,9 @@ import { ipv4ToBytes, isIpv4 } from '../wire/ipv4.ts';
 import type { CertFacts } from '../wire/x509.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CompanionPki } from './pki.ts';
+
+/** How many signed files sgn() keeps: about 3 KiB each. */
+const SIGNED_CACHE = 4096;
 
 const record = (f: CertFacts, role: number, host?: string) =>
   buildRecord({
@@ -31,6 +35,8 @@ export class TrustFiles {
   private readonly clock: Clock;
   private cache = new Map<string, Buffer>();
   private cacheGeneration = -1;
+  /** Signed files by name and content (sgn()). */
+  private signed = new Map<string, Buffer>();
 
   constructor(pki: CompanionPki, cfg: CompanionConfig, clock: Clock = new SystemClock()) {
     this.pki = pki;
@@ -42,11 +48,16 @@ export class TrustFiles {
     return Math.floor(this.clock.now() / 1000);
   }
 
+  /** Forgets what was signed with keys the PKI has since replaced. */
+  private checkGeneration(): void {
+    if (this.cacheGeneration === this.pki.generation) return;
+    this.cache = new Map();
+    this.signed = new Map();
+    this.cacheGeneration = this.pki.generation;
+  }
+
   private cached(key: string, make: () => Buffer): Buffer {
-    if (this.cacheGeneration !== this.pki.generation) {
-      this.cache = new Map();
-      this.cacheGeneration = this.pki.generation;
-    }
+    this.checkGeneration();
     let v = this.cache.get(key);
     if (!v) {
       v = make();
@@ -87,8 +98,26 @@ export class TrustFiles {
     });
   }
 
-  /** `name` is what the phone asked for, `.sgn` included. */
+  /**
+   * `name` is what the phone asked for, `.sgn` included. Signed once per content: an RSA
+   * signature costs about half a millisecond, and in a boot storm every phone asks for the same
+   * `XMLDefault.cnf.xml.sgn` (and each for its own file again after its reset). The signature's
+   * timestamp is then when the content was first signed, as a call manager's .sgn says when
+   * the file was made, not when it was fetched. A new TFTP certificate starts a new cache.
+   */
   sgn(name: string, data: Uint8Array): Buffer {
+    this.checkGeneration();
+    const key = `${name}\0${createHash('sha256').update(data).digest('base64')}`;
+    const hit = this.signed.get(key);
+    if (hit) return hit;
+    const file = this.signFile(name, data);
+    // Bounded: the oldest goes first (a Map iterates in insertion order).
+    if (this.signed.size >= SIGNED_CACHE) this.signed.delete(this.signed.keys().next().value!);
+    this.signed.set(key, file);
+    return file;
+  }
+
+  private signFile(name: string, data: Uint8Array): Buffer {
     const tftp = this.pki.get('tftp').facts;
     return buildSignedFile({
       version: [1, 0], digest: this.cfg.security.digest, filename: name, timestamp: this.timestamp,

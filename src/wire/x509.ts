@@ -3,7 +3,7 @@
  * plus a few lines of DER for the one thing it does not expose (the signature value, which ITL
  * records carry in tag 8). Pure computation, no I/O; both halves use it.
  */
-import { X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { type KeyObject, X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { ByteReader } from './bytes.ts';
 import { type Result, WireError, catchWire } from './result.ts';
 import type { Digest } from './tlv.ts';
@@ -42,7 +42,41 @@ function derElement(r: ByteReader, expectTag: number, what: string): { start: nu
   return { start, end: start + len };
 }
 
+/**
+ * Certificates read once per process. In a fleet every phone reads the same handful of
+ * certificates out of the same ITL (thousands of times in a boot storm), and parsing one is
+ * most of what checking a signature costs; a certificate's facts and key depend on its bytes
+ * alone, so the bytes are the key. Every signature is still checked, per phone.
+ */
+class ByDer<T> {
+  private readonly map = new Map<string, T>();
+  private readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  get(der: Uint8Array, make: () => T): T {
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+    let v = this.map.get(key);
+    if (v === undefined) {
+      v = make();
+      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+}
+
+const factsByDer = new ByDer<Result<CertFacts>>(256);
+const keysByDer = new ByDer<KeyObject | null>(256);
+
+/** A certificate's facts (memoised by its bytes; callers must not change what it returns). */
 export function certFacts(der: Uint8Array): Result<CertFacts> {
+  return factsByDer.get(der, () => readCertFacts(der));
+}
+
+function readCertFacts(der: Uint8Array): Result<CertFacts> {
   return catchWire(() => {
     let cert: X509Certificate;
     try {
@@ -84,8 +118,14 @@ export function certFacts(der: Uint8Array): Result<CertFacts> {
 /** RSA PKCS#1 v1.5 (or ECDSA for EC keys) verification with a certificate's key. */
 export function verifyWithCertificate(der: Uint8Array, digest: Digest, data: Uint8Array, signature: Uint8Array): boolean {
   try {
-    const key = new X509Certificate(Buffer.from(der)).publicKey;
-    return cryptoVerify(digest, data, key, signature);
+    const key = keysByDer.get(der, () => {
+      try {
+        return new X509Certificate(Buffer.from(der)).publicKey;
+      } catch {
+        return null;
+      }
+    });
+    return key !== null && cryptoVerify(digest, data, key, signature);
   } catch {
     return false;
   }
