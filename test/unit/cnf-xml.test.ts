@@ -98,6 +98,17 @@ test('what the companion writes, the phone reads back the same', () => {
   assert.equal(d, { ok: true, value: { kind: 'default', callManagers: sample.callManagers, tvs: [], loads: [{ code: 683, model: 'Cisco 8841', load: 'x' }] } });
 });
 
+test('speed-dial buttons (featureID 2) are written after the lines and read apart from them', () => {
+  const withDials = { ...sample, speedDials: [{ button: 2, number: '8999', label: 'Self-provisioning & more' }, { button: 3, number: '*97', label: 'Voicemail' }] };
+  const xml = writeDeviceConfig(withDials);
+  assert.match(xml.replace(/>\s+</g, '><'), /<line button="2" lineIndex="0"><featureID>2<\/featureID><featureLabel>Self-provisioning &amp; more<\/featureLabel><speedDialNumber>8999<\/speedDialNumber><\/line>/);
+  const r = parsePhoneConfig(xml);
+  assert.equal(r, { ok: true, value: { kind: 'device', ...withDials } });
+  if (r.ok && r.value.kind === 'device') assert.is(r.value.lines.length, 1, 'a speed dial is not a line');
+  const bad = parsePhoneConfig(xml.replace('<speedDialNumber>8999<', '<speedDialNumber>89 99<'));
+  assert.ok(!bad.ok && /speed dial "89 99"/.test(bad.error.message));
+});
+
 test('the short file that goes with an encrypted one reads as a device file with no call manager and no secret', () => {
   const xml = writeShortConfig({ loadInformation: 'sip88xx.1-0-0-0001', security: { capfAuthMode: 0, capf: [{ host: '10.0.0.1', port: 3804 }], certHash: 'ABCDEF0123456789abcdef0123456789', encrConfig: true } });
   assert.not.match(xml, /authPassword|devicePool/);
