@@ -26,9 +26,14 @@ const HELP = `sepi — a test IP phone that boots like a Cisco phone, and its co
   sepi cm --data DIR device-defaults set --model 8841 --onboarding activation-code|auto-registration
   sepi cm --data DIR load add PATH… | load list [--json]      (firmware loads into the TFTP root)
   sepi cm --data DIR device-defaults set --model 8841 --load ID | phone set MAC --load ID | phone add … --load ID
-  sepi cm --data DIR user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] [--self-provisioning [--limit 10]] | list
-  sepi cm --data DIR user set ID [--self-provisioning on|off] [--limit N] | user show ID
-  sepi cm --data DIR ivr set [--extension 8999] [--auth none|users|users-and-admins] [--auth-code DIGITS] [--template NAME] | ivr show
+  sepi cm --data DIR user add --id ID --password PW [--pin 1234] [--name TEXT] [--primary-dn DN] [--profile NAME] [--self-provisioning [--limit 10]] | list
+  sepi cm --data DIR user set ID [--profile NAME|''] [--self-provisioning on|off] [--limit N] | user show ID
+  sepi cm --data DIR ivr set [--extension 8999] [--auth none|users|users-and-admins] [--auth-code DIGITS] | ivr show
+  sepi cm --data DIR udt add NAME [--description '#FirstName# #LastName# (#Product#)'] [--device-pool P] [--speed-dial 8999=Self-provisioning]
+  sepi cm --data DIR ult add NAME [--display-name PATTERN] [--label PATTERN] [--external-mask 408555XXXX]
+  sepi cm --data DIR udt|ult|user-profile list | show NAME | rm NAME
+  sepi cm --data DIR user-profile add NAME --device-template UDT --line-template ULT [--self-provisioning] [--limit 10]
+  sepi cm --data DIR autoregistration set --device-template UDT --line-template ULT | autoregistration show
   sepi cm --data DIR trust list | export sast|tftp|tvs|capf | import CERT --roles SAST,TFTP | import-manufacturing CERT
   sepi factory init|export [--dir DIR] | mic --mac MAC --model 8841 --nvram DIR
   sepi cm --data DIR template add NAME --model 8841 [--require-activation-code] | bat insert --csv FILE --template NAME [--dummy-mac]
