@@ -15,7 +15,7 @@
 import type { AdminClient } from '../cm/admin-client.ts';
 import type { DeviceTemplate, LineTemplate } from '../cm/templates/store.ts';
 import type { AutoRegistrationRequest, AutoRegistrationView, DeviceTemplateRequest, LineTemplateRequest, UserProfileRequest, UserProfileView } from '../cm/templates/operations.ts';
-import { parseSpeedDial, type SpeedDial } from '../cm/templates/tokens.ts';
+import { parseSpeedDials, type SpeedDial } from '../cm/templates/tokens.ts';
 import { UsageError } from './args.ts';
 
 export const TEMPLATE_OPTIONS = {
@@ -39,13 +39,10 @@ const USAGE: Record<string, string> = {
 };
 
 /** `--speed-dial '8999=Self-provisioning,1000'`: '' clears them. */
-export function speedDials(s: string): SpeedDial[] {
-  if (s.trim() === '') return [];
-  return s.split(',').map((part) => {
-    const d = parseSpeedDial(part);
-    if (typeof d === 'string') throw new UsageError(`--speed-dial: ${d}`);
-    return d;
-  });
+function speedDials(s: string): SpeedDial[] {
+  const d = parseSpeedDials(s);
+  if (typeof d === 'string') throw new UsageError(`--speed-dial: ${d}`);
+  return d;
 }
 
 const udtText = (t: DeviceTemplate) =>

@@ -179,7 +179,7 @@ export class Companion {
         templates: new TemplateOperations({ db, store: new UniversalTemplateStore(db), autoRegistration: config.autoRegistration, log }),
       };
       if (pki && config.web.enabled) {
-        const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, mpp: ops.mpp, clock, log, pki });
+        const web = new WebServer({ db, store, phones, onboarding, bulk: ops.bulk, mpp: ops.mpp, templates: ops.templates, ivr: ops.ivr, clock, log, pki });
         endpoints.web = await this.started(web, web.start(config.address, config.web.port));
         log(`web pages on https://${config.address}:${endpoints.web}/ccmadmin/ (administration) and /ucmuser/ (Self-Care)`);
       }

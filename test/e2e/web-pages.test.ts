@@ -4,7 +4,8 @@
  * generated admin password, add users and phones, Device Defaults, a CSV insert with a bad row,
  * the code export; then Self-Care on a phone-sized screen showing only the user's own phones,
  * each code with a QR code that zbarimg (a reader nobody here wrote) decodes back to the digits;
- * and a form posted without its CSRF token refused.
+ * a form posted without its CSRF token refused; and the universal templates page: device and
+ * line templates, a user profile given to a user, autoregistration's templates.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -109,6 +110,55 @@ test('administration: sign in with the generated password, users, Device Default
   const forged = await p.request.post(`${base}/ccmadmin/users`, { form: { id: 'mallory', newPassword: 'mallory-secret' } });
   assert.is(forged.status(), 403);
   assert.not.ok(companion.onboarding.users().kind === 'ok' && JSON.stringify(companion.onboarding.users()).includes('mallory'));
+  await ctx.close();
+});
+
+test('universal templates: a device and a line template, a user profile given to alice, autoregistration\'s pair', async () => {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  const p = await ctx.newPage();
+  await signIn(p, '/ccmadmin/', 'admin', (await readFile(join(dir, 'initial-admin-password'), 'utf8')).trim());
+  await p.waitForURL(/\/ccmadmin\/phones$/);
+  await p.getByRole('link', { name: 'Universal Templates' }).click();
+  await p.getByLabel('Device Template Name').fill('desk');
+  await p.getByLabel(/^Device Description/).fill('#FirstName# <i>#LastName#</i> (#Product#)');
+  await p.getByLabel('Device Pool', { exact: true }).fill('Floor 3');
+  await p.getByLabel(/^Speed Dials/).fill('8999=Self-provisioning');
+  await p.getByRole('button', { name: 'Save Device Template' }).click();
+  assert.match(await p.getByRole('status').innerText(), /Saved device template desk/);
+  assert.ok((await p.locator('td', { hasText: '#FirstName# <i>#LastName#</i> (#Product#)' }).count()) === 1, 'the pattern is shown as text, escaped');
+  await p.getByLabel('Device Template Name').fill('bad');
+  await p.getByLabel(/^Device Description/).fill('#Surname#');
+  await p.getByRole('button', { name: 'Save Device Template' }).click();
+  assert.match(await p.getByRole('alert').innerText(), /unknown token #Surname#/);
+
+  await p.getByLabel('Line Template Name').fill('desk-line');
+  await p.getByLabel('Display Name (Alerting Name)').fill('#FirstName# #LastName#');
+  await p.getByLabel('Line Text Label').fill('#LastName# #DN#');
+  await p.getByLabel('External Phone Number Mask').fill('408555XXXX');
+  await p.getByRole('button', { name: 'Save Line Template' }).click();
+  assert.match(await p.getByRole('status').innerText(), /Saved line template desk-line/);
+
+  await p.getByLabel('User Profile Name').fill('staff');
+  await p.getByLabel('Profile Universal Device Template').selectOption('desk');
+  await p.getByLabel('Profile Universal Line Template').selectOption('desk-line');
+  await p.getByLabel('Allow End User to Provision their own phones').check();
+  await p.getByLabel(/^Limit for the Number of Phones/).fill('3');
+  await p.getByRole('button', { name: 'Save User Profile' }).click();
+  assert.match(await p.getByRole('status').innerText(), /Saved user profile staff/);
+  await p.getByLabel('End User', { exact: true }).selectOption('alice');
+  await p.getByLabel('User Profile of the End User').selectOption('staff');
+  await p.getByRole('button', { name: 'Assign User Profile' }).click();
+  assert.match(await p.getByRole('status').innerText(), /alice has user profile staff/);
+  const alice = companion.ivr.user('alice');
+  assert.ok(alice.kind === 'ok' && alice.value.profile === 'staff' && alice.value.selfProvisioning && alice.value.limit === 3 && alice.value.deviceTemplate === 'desk', JSON.stringify(alice));
+
+  await p.getByLabel('Autoregistration Universal Device Template').selectOption('desk');
+  await p.getByRole('button', { name: 'Save Autoregistration' }).click();
+  assert.match(await p.getByRole('status').innerText(), /Saved the autoregistration templates/);
+  const auto = companion.templates.autoRegistration();
+  assert.ok(auto.kind === 'ok' && auto.value.deviceTemplate === 'desk' && auto.value.lineTemplate === null, JSON.stringify(auto));
+  const forged = await p.request.post(`${base}/ccmadmin/universal-templates/udt`, { form: { udtName: 'mallory' } });
+  assert.is(forged.status(), 403, 'no CSRF token, refused');
   await ctx.close();
 });
 

@@ -91,6 +91,18 @@ export function parseSpeedDial(s: string): SpeedDial | string {
   return speedDialProblem({ number, label }) ?? { number, label };
 }
 
+/** `8999=Self-provisioning,1000`: the speed dials, or why not; '' is none. */
+export function parseSpeedDials(s: string): SpeedDial[] | string {
+  if (s.trim() === '') return [];
+  const out: SpeedDial[] = [];
+  for (const part of s.split(',')) {
+    const d = parseSpeedDial(part);
+    if (typeof d === 'string') return d;
+    out.push(d);
+  }
+  return out;
+}
+
 /** Why a speed dial cannot be saved, or undefined. */
 export function speedDialProblem(d: SpeedDial): string | undefined {
   if (!DIALABLE.test(d.number)) return `speed dial "${d.number}" is not a number a phone can dial (digits, *, #, +)`;

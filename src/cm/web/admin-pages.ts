@@ -22,7 +22,7 @@ const models = () => [...new Set([...PHONE_MODELS.keys(), ...ACTIVATION_MODELS])
 const outcomeNote = (o: Outcome<unknown>, done: string) => (o.kind === 'ok' ? html`<p class="note" role="status">${done}</p>` : html`<p class="error" role="alert">${o.message}</p>`);
 
 export function registerAdminPages(app: FastifyInstance, ctx: WebContext): void {
-  const nav = (csrf: string, user: string) => html`<nav><a href="/ccmadmin/phones">Phones</a><a href="/ccmadmin/device-defaults">Device Defaults</a><a href="/ccmadmin/users">Users</a><a href="/ccmadmin/bulk">Bulk Administration</a><a href="/ccmadmin/edos">EDOS</a><a href="/ccmadmin/mpp-profiles">Profiles</a><a href="/ccmadmin/codes.csv">Export Activation Codes</a><a href="/ccmadmin/audit">Audit Log</a><form method="post" action="/ccmadmin/logout" style="display:inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign Out</button></form> <span>${user}</span></nav>`;
+  const nav = (csrf: string, user: string) => html`<nav><a href="/ccmadmin/phones">Phones</a><a href="/ccmadmin/device-defaults">Device Defaults</a><a href="/ccmadmin/users">Users</a><a href="/ccmadmin/universal-templates">Universal Templates</a><a href="/ccmadmin/bulk">Bulk Administration</a><a href="/ccmadmin/edos">EDOS</a><a href="/ccmadmin/mpp-profiles">Profiles</a><a href="/ccmadmin/codes.csv">Export Activation Codes</a><a href="/ccmadmin/audit">Audit Log</a><form method="post" action="/ccmadmin/logout" style="display:inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign Out</button></form> <span>${user}</span></nav>`;
   /** The admin's session, or a redirect to the sign-in page. */
   const admin = (req: FastifyRequest, reply: FastifyReply) => {
     const s = sessionOf(ctx, req);

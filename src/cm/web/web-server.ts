@@ -25,6 +25,9 @@ import { html, page } from './html.ts';
 import { registerSelfCare } from './self-care.ts';
 import { registerMppPages } from './mpp-pages.ts';
 import type { MppOperations } from '../edos/operations.ts';
+import type { IvrOperations } from '../ivr/operations.ts';
+import type { TemplateOperations } from '../templates/operations.ts';
+import { registerTemplatePages } from './template-pages.ts';
 import { type Session, Sessions } from './sessions.ts';
 
 export const SESSION_COOKIE = 'sepi_session';
@@ -37,6 +40,9 @@ export interface WebContext {
   bulk: BulkOperations;
   /** EDOS rules (mpp-pages.ts). */
   mpp: MppOperations;
+  /** Universal templates and user profiles (template-pages.ts); without them the page is not served. */
+  templates?: TemplateOperations | undefined;
+  ivr?: IvrOperations | undefined;
   clock: Clock;
   log: (line: string) => void;
   sessions: Sessions;
@@ -104,6 +110,8 @@ export class WebServer {
     registerSelfCare(app, this.ctx);
     registerAdminPages(app, this.ctx);
     registerMppPages(app, this.ctx);
+    const { templates, ivr } = this.ctx;
+    if (templates && ivr) registerTemplatePages(app, { ...this.ctx, templates, ivr });
     const bound = await listenApp(app, host, port);
     this.app = app;
     return bound;
