@@ -56,11 +56,11 @@ test('files of the root are served as they are, over TFTP and HTTP, in folders t
 });
 
 test('nothing outside the root: .. segments, absolute names, symbolic links that leave it', async () => {
-  for (const name of ['../outside.txt', '..\\outside.txt', 'English_United_States/../../outside.txt', '/etc/passwd', 'escape.txt', 'db', './escape.txt', 'English_United_States']) {
+  for (const name of ['../outside.txt', '..\\outside.txt', 'English_United_States/../../outside.txt', 'English_United_States\\..\\..\\outside.txt', '/etc/passwd', '//../outside.txt', 'escape.txt', 'db', './escape.txt', 'English_United_States', '']) {
     const t = await tftp(name);
     assert.ok(t.kind !== 'file', `TFTP ${name}: ${t.kind}`);
   }
-  for (const path of ['escape.txt', 'db', '..%2foutside.txt', 'English_United_States%2f..%2f..%2foutside.txt']) {
+  for (const path of ['escape.txt', 'db', '..%2foutside.txt', 'English_United_States%2f..%2f..%2foutside.txt', '..%5coutside.txt', 'English_United_States%5c..%5c..%5coutside.txt', '%2e%2e/outside.txt', '%2e%2e%2foutside.txt', '%2fetc%2fpasswd', 'x%00.txt']) {
     const r = await http(path);
     assert.ok(r.status === 404 || r.status === 400, `HTTP ${path}: ${r.status}`);
   }

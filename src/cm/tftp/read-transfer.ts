@@ -33,6 +33,7 @@ export interface ReadTransferSpec {
   /** The address the socket binds: the server's own. */
   host: string;
   peer: TftpPeer;
+  /** The bytes sent; never written to (blocks go out as views of it). */
   data: Buffer;
   params: TransferParams;
   oack: TftpOptions | undefined;
@@ -48,6 +49,15 @@ const UNKNOWN_TID = encodeTftp({ op: 'ERROR', code: TftpErrorCode.UNKNOWN_TID, m
 const OP_ACK = 4;
 const OP_ERROR = 5;
 const ignore = () => {};
+/**
+ * Every DATA header there is (opcode 3 and block numbers 0–65535, which roll over as tftpd-hpa's
+ * do), made once: a block goes out as two pieces, its header from here and its bytes straight
+ * from the file, gathered by the kernel into one datagram. Nothing is copied or allocated per
+ * block but two views; the file's buffer is never written to, so the views stay valid while
+ * sends are pending, and transfers of the same file share it.
+ */
+const DATA_HEADERS = Buffer.alloc(65536 * 4);
+for (let i = 0; i < 65536; i++) DATA_HEADERS.writeUInt32BE(0x00030000 | i, i * 4);
 
 export class ReadTransfer {
   private readonly spec: ReadTransferSpec;
@@ -194,12 +204,8 @@ export class ReadTransfer {
     const { data, params, peer } = this.spec;
     const start = (n - 1) * params.blksize;
     const end = Math.min(start + params.blksize, data.length);
-    const packet = Buffer.allocUnsafe(4 + end - start);
-    packet[0] = 0;
-    packet[1] = 3;
-    packet.writeUInt16BE(n & 0xffff, 2); // block numbers roll over to 0, as tftpd-hpa's do
-    data.copy(packet, 4, start, end);
-    this.socket.send(packet, peer.port, peer.address);
+    const h = (n & 0xffff) * 4;
+    this.socket.send([DATA_HEADERS.subarray(h, h + 4), data.subarray(start, end)], peer.port, peer.address);
   }
 
   /**
