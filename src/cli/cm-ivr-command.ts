@@ -42,8 +42,9 @@ export function normalizeSelfProvisioning(argv: string[]): string[] {
 }
 
 const ivrText = (r: IvrView) => `extension ${r.extension ?? 'none (no IVR)'}\nauthentication ${r.auth}${r.auth === 'users-and-admins' ? ` (authentication code ${r.authCodeSet ? 'set' : 'not set'})` : ''}`;
+// A user without a profile prints as version 1 did; a profile is named with its templates.
 const userText = (r: UserProvisioningView) =>
-  `${r.id}: profile ${r.profile ?? '(implicit)'}, self-provisioning ${r.selfProvisioning ? 'on' : 'off'}, limit ${r.limit}, provisioned ${r.provisioned}, device template ${r.deviceTemplate ?? 'none'}, line template ${r.lineTemplate ?? 'none'}`;
+  `${r.id}: ${r.profile ? `profile ${r.profile} (device template ${r.deviceTemplate ?? 'none'}, line template ${r.lineTemplate ?? 'none'}), ` : ''}self-provisioning ${r.selfProvisioning ? 'on' : 'off'}, limit ${r.limit}, provisioned ${r.provisioned}`;
 
 function provisioningBody(v: Values): UserProvisioningRequest {
   const sp = str(v, 'self-provisioning');

@@ -116,12 +116,18 @@ test('sepi cm phone show 02:aa:… through the command line (issue 7)', async ()
 test('sepi cm ivr set|show and user add --self-provisioning / user set through the command line (issue 10)', async () => {
   const sepi = (...args: string[]) => promisify(execFile)(SEPI, ['cm', '--data', dir, ...args]);
   const set = await sepi('ivr', 'set', '--extension', '8999', '--auth', 'users-and-admins', '--auth-code', '987654');
-  assert.is(set.stdout, 'extension 8999\nauthentication users-and-admins (authentication code set)\ntemplate none\n');
+  assert.is(set.stdout, 'extension 8999\nauthentication users-and-admins (authentication code set)\n');
   const shown = JSON.parse((await sepi('ivr', 'show', '--json')).stdout) as Record<string, unknown>;
-  assert.equal(shown, { extension: '8999', auth: 'users-and-admins', authCodeSet: true, template: null }, 'the code itself is never shown');
+  assert.equal(shown, { extension: '8999', auth: 'users-and-admins', authCodeSet: true }, 'the code itself is never shown');
   const added = await sepi('user', 'add', '--id', '5001', '--password', 'correct horse', '--pin', '1234', '--primary-dn', '2101', '--self-provisioning', '--limit', '3');
   assert.is(added.stdout, 'added user 5001\n5001: self-provisioning on, limit 3, provisioned 0\n');
   assert.is((await sepi('user', 'set', '5001', '--self-provisioning', 'off', '--limit', '10')).stdout, '5001: self-provisioning off, limit 10, provisioned 0\n');
+  // A user profile (universal templates): the user takes flag, limit and templates from it.
+  await sepi('udt', 'add', 'desk', '--device-pool', 'Floor 3');
+  await sepi('user-profile', 'add', 'staff', '--device-template', 'desk', '--self-provisioning', '--limit', '5');
+  assert.is((await sepi('user', 'set', '5001', '--profile', 'staff')).stdout, '5001: profile staff (device template desk, line template none), self-provisioning on, limit 5, provisioned 0\n');
+  const template = await sepi('ivr', 'set', '--template', 'desk').then(() => undefined, (e: { code: number; stderr: string }) => e);
+  assert.ok(template && template.code === 2 && /user-profile add/.test(template.stderr), 'version 1\'s --template says where templates are set now');
   const tooLong = await sepi('ivr', 'set', '--auth-code', '1'.repeat(21)).then(() => undefined, (e: { code: number; stderr: string }) => e);
   assert.ok(tooLong && tooLong.code === 1 && /0 to 20 digits/.test(tooLong.stderr), JSON.stringify(tooLong));
   const taken = await sepi('ivr', 'set', '--extension', '1001').then(() => undefined, (e: { code: number; stderr: string }) => e);
