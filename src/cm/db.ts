@@ -7,9 +7,10 @@
  * see device-name.ts); the MAC is unique when known. Leases stay keyed by MAC: DHCP knows
  * nothing else. Registrations are keyed by the device name the phone registered with.
  */
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { SECRETS_KEY_FILE, SecretBox } from './secrets.ts';
+import { RegistrationBook } from './registrar/registration-book.ts';
 
 export interface PhoneRecord {
   /** `SEP<MAC>` or `BAT…` (device-name.ts). */
@@ -260,15 +261,12 @@ const leaseFrom = (r: Row): LeaseRecord => ({
   mac: String(r['mac']), address: String(r['address']), state: String(r['state']) as LeaseRecord['state'], expiresAt: Number(r['expires_at']), vendorClass: String(r['vendor_class']),
 });
 
-const registrationFrom = (r: Row): RegistrationRecord => ({
-  device: String(r['device']), mac: String(r['mac']), user: String(r['user']), contact: String(r['contact']), callId: String(r['call_id']),
-  source: String(r['source']), modelCode: Number(r['model_code']), activeLoad: String(r['active_load']), member: String(r['member']),
-  registeredAt: Number(r['registered_at']), expiresAt: Number(r['expires_at']),
-});
-
 export class CompanionDb {
   private readonly db: DatabaseSync;
   private readonly box: SecretBox;
+  private book: RegistrationBook | undefined;
+  /** Lookups the registrar makes on every REGISTER, prepared once: preparing costs more than running them. */
+  private readonly statements = new Map<string, StatementSync>();
 
   constructor(dataDir: string) {
     this.db = new DatabaseSync(join(dataDir, 'companion.sqlite'));
@@ -321,6 +319,12 @@ export class CompanionDb {
     this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   }
 
+  private cached(sql: string): StatementSync {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
   /** A phone as the companion uses it: its password open. */
   private opened(r: Row): PhoneRecord {
     const p = phoneFrom(r);
@@ -357,6 +361,7 @@ export class CompanionDb {
       this.db.prepare('UPDATE phones SET device_name = ?, mac = ?, password = ?, version_stamp = ? WHERE device_name = ?').run(to, mac, this.box.seal(p.password, to), versionStamp, from);
       this.db.prepare('DELETE FROM registrations WHERE device = ?').run(from);
     });
+    this.forgetRegistration(from);
   }
 
   /** The open database, for the stores of other subjects (activation/store.ts) that share it. */
@@ -381,17 +386,17 @@ export class CompanionDb {
   }
 
   phone(deviceName: string): PhoneRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
+    const r = this.cached('SELECT * FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
     return r && this.opened(r);
   }
 
   phoneByMac(mac: string): PhoneRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM phones WHERE mac = ?').get(mac) as Row | undefined;
+    const r = this.cached('SELECT * FROM phones WHERE mac = ?').get(mac) as Row | undefined;
     return r && this.opened(r);
   }
 
   phoneByDn(dn: string): PhoneRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM phones WHERE dn = ?').get(dn) as Row | undefined;
+    const r = this.cached('SELECT * FROM phones WHERE dn = ?').get(dn) as Row | undefined;
     return r && this.opened(r);
   }
 
@@ -419,6 +424,7 @@ export class CompanionDb {
       const r = this.db.prepare('DELETE FROM phones WHERE device_name = ?').run(deviceName);
       this.db.prepare('DELETE FROM registrations WHERE device = ?').run(deviceName);
       this.db.exec('COMMIT');
+      this.forgetRegistration(deviceName);
       return Number(r.changes) > 0;
     } catch (e) {
       this.db.exec('ROLLBACK');
@@ -525,27 +531,28 @@ export class CompanionDb {
   }
 
   // ---- registrations ------------------------------------------------------------------------
+  // In memory (registrar/registration-book.ts), read from the table on first use; the registrar
+  // queues its changes there and group-commits them (registrar/registration-commit.ts), so what
+  // these return may be a few milliseconds ahead of the table — never behind it.
 
-  saveRegistration(r: RegistrationRecord): void {
-    this.db
-      .prepare(`INSERT INTO registrations (device, mac, user, contact, call_id, source, model_code, active_load, member, registered_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(device) DO UPDATE SET mac = excluded.mac, user = excluded.user, contact = excluded.contact, call_id = excluded.call_id,
-                  source = excluded.source, model_code = excluded.model_code, active_load = excluded.active_load, member = excluded.member,
-                  registered_at = excluded.registered_at, expires_at = excluded.expires_at`)
-      .run(r.device, r.mac, r.user, r.contact, r.callId, r.source, r.modelCode, r.activeLoad, r.member, r.registeredAt, r.expiresAt);
+  /**
+   * A device renamed or removed: its binding goes from memory too, and its removal is queued
+   * behind any write of it the registrar's writer thread may still land after the DELETE above.
+   */
+  private forgetRegistration(device: string): void {
+    if (this.book?.get(device)) this.book.remove(device);
+  }
+
+  /** The bindings, loaded on first use. */
+  get registrationBook(): RegistrationBook {
+    return (this.book ??= new RegistrationBook(this.db));
   }
 
   registration(device: string): RegistrationRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM registrations WHERE device = ?').get(device) as Row | undefined;
-    return r && registrationFrom(r);
+    return this.registrationBook.get(device);
   }
 
   registrations(): RegistrationRecord[] {
-    return (this.db.prepare('SELECT * FROM registrations ORDER BY device').all() as Row[]).map(registrationFrom);
-  }
-
-  removeRegistration(device: string): void {
-    this.db.prepare('DELETE FROM registrations WHERE device = ?').run(device);
+    return this.registrationBook.all();
   }
 }

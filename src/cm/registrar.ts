@@ -14,6 +14,12 @@
  * A REGISTER whose Contact carries none of the Cisco parameters is a third-party SIP client
  * (baresip, linphone, SIPp) taking a line: its To names a DN, and it must answer the digest
  * challenge with that DN as user name and the line's password (docs/companion.md, "Calls").
+ *
+ * At scale (issue 12, docs/scale.md "SIP registrar"): bindings are read from memory
+ * (registrar/registration-book.ts) and written by group commit in a worker thread
+ * (registrar/registration-commit.ts, registration-writer.ts); a 200 that binds or unbinds
+ * leaves only once its change is durable, so a kill -9 loses nothing a phone was told. Per-device
+ * log lines are capped at 200 a second, a storm gets one summary line a second (storm-log.ts).
  */
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { type IncomingRequest, type SipSource, StreamTransport, UserAgent, isLocalResponse, newCallId, newTag, nodeTcpSockets } from '../sip/index.ts';
@@ -30,6 +36,10 @@ import { openRtpUdp } from './ivr/prompt-audio.ts';
 import { IvrStore } from './ivr/store.ts';
 import { DigestGuard } from './sip/digest.ts';
 import { FlowTable, flowKey } from './sip/flows.ts';
+import type { RegistrationBook } from './registrar/registration-book.ts';
+import { RegistrationCommit } from './registrar/registration-commit.ts';
+import { InlineRegistrationWriter, type RegistrationWriter, WorkerRegistrationWriter } from './registrar/registration-writer.ts';
+import { StormLog } from './registrar/storm-log.ts';
 
 export interface RegistrarLogEntry {
   method: string;
@@ -52,6 +62,15 @@ export class Registrar {
   private readonly flows: FlowTable;
   private readonly autoRegistration: AutoRegistration;
   private readonly limits: LimitLog;
+  private readonly book: RegistrationBook;
+  /** Per-device lines, through the storm budget. */
+  private readonly deviceLog: StormLog<RegistrarLogEntry>;
+  private writer: RegistrationWriter | undefined;
+  private commit: RegistrationCommit | undefined;
+  /** Autoregistered devices already seen on their own file in this process (markOwnFile is a write). */
+  private readonly ownFileSeen = new Set<string>();
+  /** The Date header of the current second (formatting it costs more than the rest of a 200's headers). */
+  private date = { second: NaN, text: '' };
   private tcp: StreamTransport | undefined;
   private ua: UserAgent | undefined;
   private calls: CallRouter | undefined;
@@ -71,11 +90,31 @@ export class Registrar {
     this.flows = new FlowTable(cfg.sip.maxUnregisteredPerAddress);
     this.autoRegistration = new AutoRegistration(db, cfg.autoRegistration, clock);
     this.limits = new LimitLog((line) => log({ method: 'LIMIT', device: '', from: '-', status: 0, detail: line }), clock);
+    this.book = db.registrationBook;
+    this.deviceLog = new StormLog({ write: log, summary: (detail) => log({ method: 'NOTE', device: '', from: '-', status: 0, detail }), clock });
+  }
+
+  /** Group commits so far: how many, the replies they carried, the largest batch, failures. */
+  get commitStats(): { commits: number; replies: number; largest: number; failed: number } {
+    return { ...(this.commit?.stats ?? { commits: 0, replies: 0, largest: 0, failed: 0 }) };
   }
 
   /** Listens; resolves to the bound port (the kernel's choice when port is 0). */
   async start(host: string, port: number): Promise<number> {
     const sip = this.cfg.sip;
+    const inline = new InlineRegistrationWriter(this.book);
+    const path = this.db.handle.location();
+    const writer = path ? new WorkerRegistrationWriter(path, inline, (detail) => this.log({ method: 'NOTE', device: '', from: '-', status: 0, detail })) : inline;
+    this.writer = writer;
+    const commit = new RegistrationCommit({
+      commit: (done) => writer.write(this.book.take(), (e) => {
+        if (e) this.log({ method: 'NOTE', device: '', from: '-', status: 0, detail: `registrations not written (${e.message}): their REGISTERs are answered 500` });
+        done(!e);
+      }),
+      pending: () => this.book.pending,
+    });
+    this.commit = commit;
+    this.book.onQueued = () => commit.schedule();
     const tcp = await StreamTransport.open({
       // Inbound only: everything the registrar sends rides a connection a device opened. A
       // response whose connection has closed is dropped rather than sent over a new connection
@@ -122,12 +161,17 @@ export class Registrar {
   async stop(): Promise<void> {
     // Connections close after this returns, and the database closes soon after: the transport
     // no longer reports closed connections once closing, so nothing writes to the database then.
+    // Bindings queued are written first, and the 200s waiting for them go out.
+    await this.commit?.drain();
     const ua = this.ua;
     this.ua = undefined;
     this.calls = undefined;
     this.ivr?.stop();
     this.ivr = undefined;
     await ua?.close();
+    await this.commit?.drain();
+    this.book.onQueued = undefined;
+    await this.writer?.close();
   }
 
   /** Devices with a live connection right now. */
@@ -148,22 +192,23 @@ export class Registrar {
     this.calls?.flowClosed(peer);
     const now = this.clock.now();
     for (const device of lost) {
-      const reg = this.db.registration(device);
+      const reg = this.book.get(device);
       // CUCM marks a phone unregistered when its TCP connection goes (Last=cm-closed-tcp).
-      if (reg && reg.expiresAt > now) this.db.saveRegistration({ ...reg, expiresAt: now });
+      // Nobody waits for this write: it joins the next commit.
+      if (reg && reg.expiresAt > now) this.book.put({ ...reg, expiresAt: now });
     }
   }
 
   /** The devices registered over the connection a request came in on (callers), whose registration is current. */
   private devicesOn(source: SipSource): string[] {
     const now = this.clock.now();
-    return this.flows.devicesOn(source).filter((d) => (this.db.registration(d)?.expiresAt ?? 0) > now);
+    return this.flows.devicesOn(source).filter((d) => (this.book.get(d)?.expiresAt ?? 0) > now);
   }
 
   /** Where a device is reachable now: its registered Contact and its connection; undefined when not registered. */
   private reach(device: string): { contact: string; host: string; port: number } | undefined {
     const flow = this.flows.flowOf(device);
-    const reg = this.db.registration(device);
+    const reg = this.book.get(device);
     if (!flow || !reg || reg.expiresAt <= this.clock.now()) return undefined;
     return { contact: reg.contact, host: flow.host, port: flow.port };
   }
@@ -187,8 +232,29 @@ export class Registrar {
   }
 
   private reply(r: IncomingRequest, status: number, device: string, detail: string, extra: SipHeaders = []): void {
-    r.respond(status, { headers: [['Date', new Date(this.clock.now()).toUTCString()], ...extra] });
-    this.log({ method: r.request.method, device, from: flowKey(r.source), status, detail });
+    r.respond(status, { headers: [['Date', this.dateHeader()], ...extra] });
+    this.deviceLog.entry(`${status}`, { method: r.request.method, device, from: flowKey(r.source), status, detail });
+  }
+
+  /**
+   * A reply that promises a change of binding (a 200 that binds or unbinds): sent once the
+   * change is durable; a change that could not be written is answered 500 (the phone retries).
+   */
+  private replyDurable(r: IncomingRequest, device: string, detail: string, extra: SipHeaders, then?: () => void): void {
+    const commit = this.commit;
+    if (!commit) return this.reply(r, 500, device, 'registrar stopping', [['Retry-After', '5']]);
+    commit.afterCommit((ok) => {
+      if (!ok) return this.reply(r, 500, device, 'binding not written', [['Retry-After', '5']]);
+      this.reply(r, 200, device, detail, extra);
+      then?.();
+    });
+  }
+
+  private dateHeader(): string {
+    const now = this.clock.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.date.second) this.date = { second, text: new Date(second * 1000).toUTCString() };
+    return this.date.text;
   }
 
   private warning(text: string): [string, string] {
@@ -247,17 +313,22 @@ export class Registrar {
       if (check !== 'ok') return this.reply(r, 401, device, 'challenge', [['WWW-Authenticate', this.digest.challenge(check === 'stale')]]);
     }
     if (requested === 0) {
-      this.db.removeRegistration(device);
+      this.book.remove(device);
       this.flows.unbind(device);
-      return this.reply(r, 200, device, 'de-registered', [['Expires', '0']]);
+      return this.replyDurable(r, device, 'de-registered', [['Expires', '0']]);
     }
     const { granted, isNew } = this.bind(r, device, { mac, user: fromUser, contact: contact.uri, modelCode: contact.modelCode ?? 0, activeLoad: parseAlarmReason(header(req, 'reason') ?? '')?.activeLoad }, requested);
-    if (fromUser === phone.dn && phone.autoregistered) this.db.markOwnFile(device, this.clock.now());
+    if (fromUser === phone.dn && phone.autoregistered && !this.ownFileSeen.has(device)) {
+      this.db.markOwnFile(device, this.clock.now());
+      this.ownFileSeen.add(device);
+    }
     const echo = `${contactValues[0]!.replace(/;expires=\d+/i, '')};expires=${granted}${isNew ? ';x-cisco-newreg' : ''}`;
-    this.reply(r, 200, device, `${fromUser} ${created ? 'autoregistered' : isNew ? 'registered' : 'refreshed'} for ${granted} s`, [['Contact', echo], ['Expires', String(granted)]]);
-    // A new device, or a known one still on the default file, must reboot onto its own file.
-    if (created) void this.sendServiceControl(device, 'reset');
-    else if (isNew && fromUser !== phone.dn) void this.sendServiceControl(device, 'restart');
+    const restart = !created && isNew && fromUser !== phone.dn;
+    this.replyDurable(r, device, `${fromUser} ${created ? 'autoregistered' : isNew ? 'registered' : 'refreshed'} for ${granted} s`, [['Contact', echo], ['Expires', String(granted)]], () => {
+      // A new device, or a known one still on the default file, must reboot onto its own file.
+      if (created) void this.sendServiceControl(device, 'reset');
+      else if (restart) void this.sendServiceControl(device, 'restart');
+    });
   }
 
   /** Expires asked for (the Contact's, else the header's, else an hour); undefined once answered 400. */
@@ -273,11 +344,11 @@ export class Registrar {
   /** Saves the binding and ties the device to this connection. */
   private bind(r: IncomingRequest, device: string, b: { mac: string; user: string; contact: string; modelCode: number; activeLoad: string | undefined }, requested: number): { granted: number; isNew: boolean } {
     const granted = Math.max(1, Math.min(requested, this.cfg.sip.expires));
-    const previous = this.db.registration(device);
+    const previous = this.book.get(device);
     const callId = header(r.request, 'call-id') ?? '';
     const now = this.clock.now();
     const isNew = !previous || previous.callId !== callId || previous.expiresAt < now;
-    this.db.saveRegistration({
+    this.book.put({
       device, mac: b.mac, user: b.user, contact: b.contact, callId, source: flowKey(r.source),
       modelCode: b.modelCode, activeLoad: b.activeLoad ?? previous?.activeLoad ?? '', member: `${this.host}:${this.port}`,
       registeredAt: isNew ? now : (previous?.registeredAt ?? now), expiresAt: now + granted * 1000,
@@ -308,12 +379,12 @@ export class Registrar {
     const requested = this.requestedExpires(r, param !== undefined && /^\d{1,10}$/.test(param) ? Number(param) : undefined, device);
     if (requested === undefined) return;
     if (requested === 0 || !na) {
-      this.db.removeRegistration(device);
+      this.book.remove(device);
       this.flows.unbind(device);
-      return this.reply(r, 200, device, `line ${dn} de-registered`, [['Expires', '0']]);
+      return this.replyDurable(r, device, `line ${dn} de-registered`, [['Expires', '0']]);
     }
     const { granted, isNew } = this.bind(r, device, { mac: line.mac ?? '', user: dn, contact: na.uri, modelCode: 0, activeLoad: undefined }, requested);
-    this.reply(r, 200, device, `${dn} line ${isNew ? 'registered' : 'refreshed'} for ${granted} s (${header(req, 'user-agent') ?? 'third-party client'})`, [['Contact', `<${na.uri}>;expires=${granted}`], ['Expires', String(granted)]]);
+    this.replyDurable(r, device, `${dn} line ${isNew ? 'registered' : 'refreshed'} for ${granted} s (${header(req, 'user-agent') ?? 'third-party client'})`, [['Contact', `<${na.uri}>;expires=${granted}`], ['Expires', String(granted)]]);
   }
 
   /**
@@ -322,7 +393,7 @@ export class Registrar {
    */
   async sendServiceControl(device: string, action: ServiceAction): Promise<{ ok: boolean; detail: string }> {
     const flow = this.flows.flowOf(device);
-    const reg = this.db.registration(device);
+    const reg = this.book.get(device);
     const ua = this.ua;
     if (!flow || !reg || !ua) return { ok: false, detail: `${device} is not connected` };
     const user = reg.user || device;
@@ -341,7 +412,7 @@ export class Registrar {
     cancel();
     if (!res) return { ok: false, detail: 'no answer' };
     if (isLocalResponse(res)) return { ok: false, detail: res.reason };
-    this.log({ method: 'NOTIFY', device, from: flowKey(flow), status: res.status, detail: `service-control ${action}` });
+    this.deviceLog.entry('notify', { method: 'NOTIFY', device, from: flowKey(flow), status: res.status, detail: `service-control ${action}` });
     return { ok: res.status === 200, detail: `${res.status} ${res.reason}` };
   }
 }

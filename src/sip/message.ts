@@ -5,7 +5,7 @@
  * no-DNS subset). Kept here rather than in the codec so the codec stays a pure bytes<->values
  * module; nothing in this file does I/O.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, type Via, header, headers, parseCSeq, parseNameAddr, parseSipUri, parseVia, splitList } from '../wire/sip.ts';
 
@@ -24,9 +24,25 @@ export interface SipDestination extends HostPort {
 /** Branches that start with this are RFC 3261 branches, unique per transaction (§8.1.1.7). */
 export const MAGIC_COOKIE = 'z9hG4bK';
 
-export const newBranch = (): string => `${MAGIC_COOKIE}${randomBytes(8).toString('hex')}`;
-export const newTag = (): string => randomBytes(6).toString('hex');
-export const newCallId = (host?: string): string => `${randomBytes(12).toString('hex')}${host ? `@${host}` : ''}`;
+/**
+ * Random hex from a pool refilled 4 KiB at a time: a registrar under load makes a tag for every
+ * response, and one call into the CSPRNG per tag cost more than building the response.
+ */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const hex = pool.toString('hex', poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return hex;
+}
+
+export const newBranch = (): string => `${MAGIC_COOKIE}${randomHex(8)}`;
+export const newTag = (): string => randomHex(6);
+export const newCallId = (host?: string): string => `${randomHex(12)}${host ? `@${host}` : ''}`;
 
 export const defaultPort = (t: TransportKind): number => (t === 'TLS' ? 5061 : 5060);
 export const isReliable = (t: TransportKind): boolean => t !== 'UDP';

@@ -8,11 +8,20 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { ConnectOptions, DatagramPeer, DatagramSocket, DatagramSocketFactory, StreamListener, StreamSocket, StreamSocketFactory } from './sockets.ts';
 
+/** Corked writes go out at once past this many bytes waiting. */
+const CORK_LIMIT = 64 * 1024;
+
 /** Wraps a connected net.Socket (or tls.TLSSocket). Data that arrives before onData is set is held, not lost. */
 export function nodeStreamSocket(s: net.Socket): StreamSocket {
   let onData: ((d: Buffer) => void) | undefined;
   let onClose: ((why: string) => void) | undefined;
   const early: Buffer[] = [];
+  let corked = false;
+  const uncork = () => {
+    if (!corked) return;
+    corked = false;
+    s.uncork();
+  };
   let closedWhy: string | undefined;
   let error: string | undefined;
   s.on('data', (d: Buffer) => (onData ? onData(d) : early.push(d)));
@@ -33,7 +42,16 @@ export function nodeStreamSocket(s: net.Socket): StreamSocket {
       return s.writableLength;
     },
     write: (d) => {
-      if (!s.destroyed) s.write(d);
+      if (s.destroyed) return;
+      // Writes of one turn of the event loop leave in one writev: a registrar answering a batch
+      // of REGISTERs on one connection otherwise pays a system call per response.
+      if (!corked) {
+        corked = true;
+        s.cork();
+        process.nextTick(uncork);
+      }
+      s.write(d);
+      if (s.writableLength > CORK_LIMIT) uncork();
     },
     onData: (h) => {
       onData = h;

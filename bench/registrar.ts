@@ -1,0 +1,289 @@
+/**
+ * SIP REGISTERs per second, the companion against kamailio in the same run (issue 12): SIPp
+ * registers known phones (Cisco Contacts: +sip.instance, +u.sip!devicename, From = the DN) as
+ * fast as each server answers, over TCP, in the server namespace of a lab (root):
+ *
+ *  (a) one TCP socket for everything (`-t t1`), SEPI_BENCH_REG_T1 REGISTERs (60,000);
+ *  (b) a socket per REGISTER (`-t tn`: connect, REGISTER, 200, close), SEPI_BENCH_REG_TN (10,000);
+ *  (c) digest: REGISTER, 401, REGISTER with Authorization, 200, on one socket,
+ *      SEPI_BENCH_REG_AUTH registrations (30,000), all of one phone (see AUTHED);
+ *  (d) 10,000 TCP connections held at once (SEPI_BENCH_REG_HOLD), each registering a phone,
+ *      then each refreshing on its own connection (test/support/sip-hold.ts): resets counted.
+ *
+ * SIPp runs closed-loop: at most SEPI_BENCH_REG_LIMIT (200) registrations in progress (`-l`),
+ * a new one as soon as one ends (`-r` far above either server's rate). Each phone is a line of
+ * an injection file used in turn; the companion knows them all (written into its database
+ * before it starts, test/support/registrar-phones.ts), kamailio saves whatever comes.
+ *
+ *  - companion: `sepi cm serve`, security none, DHCP/TFTP/HTTP off; bindings durable before
+ *    each 200 (group commit, SQLite WAL synchronous=FULL). sip.maxUnregisteredPerAddress is
+ *    raised (SIPp is one address with many connections); its digest is qop=auth, MD5.
+ *  - kamailio: registrar + usrloc in memory (db_mode 0: nothing written, nothing survives a
+ *    restart), 2 TCP workers; digest with the auth module's pv_auth_check against a fixed
+ *    password (no database), qop=auth.
+ *
+ * Figures: SIPp's successful and failed registrations, their rate over the run, the server's
+ * CPU time (user + system, all its threads and processes, from /proc) per registration, and
+ * for (b) the TCP resets SIPp met. Asserts nothing.
+ */
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Lab } from '../test/support/lab.ts';
+import { type Proc, needs } from '../test/support/proc.ts';
+import { provisionPhones, sippPhones } from '../test/support/registrar-phones.ts';
+import { ROOT, startCompanion, tempDir } from '../test/support/sepi.ts';
+import type { HoldFigures } from '../test/support/sip-hold.ts';
+
+const NET = '10.82.0';
+const IP = `${NET}.1`;
+const num = (name: string, fallback: number) => Number(process.env[`SEPI_BENCH_REG_${name}`] ?? fallback);
+const T1_CALLS = num('T1', 60_000);
+const TN_CALLS = num('TN', 10_000);
+const AUTH_CALLS = num('AUTH', 30_000);
+const HOLD = num('HOLD', 10_000);
+const LIMIT = num('LIMIT', 200);
+const PHONES = num('PHONES', 2000);
+const PASSWORD = 'bench-secret';
+const OPEN = { count: PHONES, macBase: 0x02be00010000n, dnBase: 100000 };
+// SIPp 3.6 takes the digest user name from -au, one for the whole run (an injection field
+// inside [authentication] is not expanded), and the companion wants the line's DN as the user
+// name: the digest run registers one phone over and over, each time with a new Call-ID.
+const AUTHED = { count: 1, macBase: 0x02be00110000n, dnBase: 200000 };
+const HELD = { count: HOLD, macBase: 0x02be00200000n, dnBase: 300000 };
+const PORTS = { sepi: 5060, kamailio: 5070, kamailioAuth: 5072 };
+
+export interface RegisterRun {
+  registrations: number;
+  successful: number;
+  failed: number;
+  perSecond: number;
+  elapsedSeconds: number;
+  /** Server CPU (user + system) per successful registration. */
+  cpuMicros: number;
+  /** TCP resets and broken pipes SIPp reported. */
+  resets: number;
+}
+
+type Mode = 't1' | 'tn' | 'auth';
+
+const register = (auth: boolean) => `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="bench-register">
+  <send>
+    <![CDATA[
+
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field1]@[remote_ip]>;tag=[pid]r[call_number]
+      To: <sip:[field1]@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:[field1]@[local_ip]:[local_port];transport=tcp>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-[field0]>";+u.sip!devicename.ccm.cisco.com="SEP[field0]";+u.sip!model.ccm.cisco.com="683"
+      Max-Forwards: 70
+      Expires: 3600
+      Content-Length: 0
+
+    ]]>
+  </send>
+${auth ? `
+  <recv response="401" auth="true"/>
+
+  <send>
+    <![CDATA[
+
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field1]@[remote_ip]>;tag=[pid]r[call_number]
+      To: <sip:[field1]@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:[field1]@[local_ip]:[local_port];transport=tcp>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-[field0]>";+u.sip!devicename.ccm.cisco.com="SEP[field0]";+u.sip!model.ccm.cisco.com="683"
+      [authentication]
+      Max-Forwards: 70
+      Expires: 3600
+      Content-Length: 0
+
+    ]]>
+  </send>
+` : ''}
+  <recv response="200"/>
+</scenario>
+`;
+
+const KAMAILIO_CFG = `#!KAMAILIO
+# The registrar bench's kamailio: registrar + usrloc in memory; REGISTERs to port ${PORTS.kamailioAuth}
+# must answer a digest challenge against one fixed password (auth module, no database).
+debug=1
+log_stderror=yes
+children=2
+tcp_children=2
+auto_aliases=no
+tcp_max_connections=15000
+tcp_connection_lifetime=3605
+
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "auth.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("auth", "qop", "auth")
+modparam("registrar", "max_expires", 3600)
+
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (is_method("REGISTER")) {
+    if ($Rp == ${PORTS.kamailioAuth}) {
+      if (!pv_auth_check("$td", "${PASSWORD}", "0", "1")) { auth_challenge("$td", "0"); exit; }
+      consume_credentials();
+    }
+    if (!save("location")) sl_reply_error();
+    exit;
+  }
+  if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
+  sl_send_reply("501", "Not Implemented");
+}
+`;
+
+/** User + system CPU seconds of a process and its threads so far, from /proc/PID/stat. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** kamailio forks its workers: the CPU of the whole process tree. */
+async function treeCpuSeconds(pid: number): Promise<number> {
+  let total = await cpuSeconds(pid).catch(() => 0);
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[1]) === pid) total += await treeCpuSeconds(Number(p));
+  }
+  return total;
+}
+
+/** SIPp's -trace_stat file: the last row's totals. */
+function parseStats(csv: string): { successful: number; failed: number; elapsedSeconds: number } {
+  const rows = csv.trim().split('\n').map((l) => l.split(';'));
+  const head = rows[0] ?? [];
+  const last = rows.slice(1).filter((r) => r.length >= head.length - 1).at(-1) ?? [];
+  const col = (name: string) => Number(last[head.indexOf(name)] ?? NaN);
+  // ElapsedTime is in whole seconds; StartTime and CurrentTime end with the epoch in microseconds.
+  const epoch = (name: string) => Number((last[head.indexOf(name)] ?? '').split(/\s+/).at(-1) ?? NaN);
+  return { successful: col('SuccessfulCall(C)'), failed: col('FailedCall(C)'), elapsedSeconds: epoch('CurrentTime') - epoch('StartTime') };
+}
+
+async function sippRun(lab: Lab, work: string, label: string, port: number, mode: Mode, server: Proc, tree: boolean): Promise<RegisterRun> {
+  const scenario = join(work, `${mode}.xml`);
+  const stats = join(work, `${label}-${mode}.csv`);
+  const errors = join(work, `${label}-${mode}.err`);
+  const calls = mode === 't1' ? T1_CALLS : mode === 'tn' ? TN_CALLS : AUTH_CALLS;
+  const cpu = () => (tree ? treeCpuSeconds(server.child.pid!) : cpuSeconds(server.child.pid!));
+  const before = await cpu();
+  const p = lab.spawn(`sipp-${label}-${mode}`, lab.server, 'sipp', [
+    `${IP}:${port}`, '-sf', scenario, '-inf', join(work, mode === 'auth' ? 'authed.csv' : 'open.csv'), '-i', IP, '-p', '0', '-t', mode === 'tn' ? 'tn' : 't1', '-max_socket', '15000',
+    ...(mode === 'auth' ? ['-au', String(AUTHED.dnBase), '-ap', PASSWORD] : []),
+    '-r', '100000', '-l', String(LIMIT), '-m', String(calls), '-nostdin', '-timeout', '300s', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
+    '-trace_stat', '-stf', stats, '-fd', '1', '-trace_err', '-error_file', errors,
+  ]);
+  await p.exit(400_000);
+  const used = (await cpu()) - before;
+  const s = parseStats(await readFile(stats, 'utf8').catch(() => ''));
+  const errText = await readFile(errors, 'utf8').catch(() => '');
+  const resets = (errText.match(/reset by peer|ECONNRESET|Broken pipe|EPIPE/gi) ?? []).length;
+  return {
+    registrations: calls, ...s, perSecond: s.elapsedSeconds > 0 ? Math.round(s.successful / s.elapsedSeconds) : 0,
+    cpuMicros: s.successful > 0 ? Math.round((used * 1e6) / s.successful) : 0, resets,
+  };
+}
+
+async function holdRun(lab: Lab, ns: string, port: number, label: string): Promise<HoldFigures | { error: string }> {
+  // Each side needs a descriptor per connection: the machine's limit (ulimit -n) must be above HOLD.
+  const p = lab.spawn(`hold-${label}`, ns, process.execPath, [ '--disable-warning=ExperimentalWarning', join(ROOT, 'test/support/sip-hold.ts'),
+    '--server', `${IP}:${port}`, '--count', String(HOLD), '--mac-base', HELD.macBase.toString(16).padStart(12, '0'), '--dn-base', String(HELD.dnBase), '--hold-secs', '5']);
+  const code = await p.exit(300_000);
+  const line = p.lines.find((l) => l.startsWith('{'));
+  return code === 0 && line ? (JSON.parse(line) as HoldFigures) : { error: `exit ${code}: ${p.errLines.slice(-5).join(' | ')}` };
+}
+
+export async function benchRegistrar(): Promise<{ lines: string[]; figures: Record<string, unknown> }> {
+  await needs('sipp', 'kamailio');
+  const work = await tempDir('bench-registrar');
+  const lab = await Lab.create(NET);
+  try {
+    await writeFile(join(work, 't1.xml'), register(false));
+    await writeFile(join(work, 'tn.xml'), register(false));
+    await writeFile(join(work, 'auth.xml'), register(true));
+    await writeFile(join(work, 'open.csv'), sippPhones(OPEN));
+    await writeFile(join(work, 'authed.csv'), sippPhones(AUTHED));
+    // Connections per REGISTER: both servers get the whole port range, and TIME_WAIT ports reused.
+    await lab.ns(lab.server, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=1024 65535', 'net.ipv4.tcp_tw_reuse=1');
+    const client = await lab.addHost('hold', { address: `${NET}.2/24` });
+
+    const data = join(work, 'cm');
+    await provisionPhones(data, [OPEN, { ...AUTHED, password: PASSWORD }, HELD]);
+    const cm = await startCompanion(lab, data, {
+      security: { mode: 'none' }, autoRegistration: { enabled: false }, dhcp: { enabled: false }, tftp: { enabled: false }, http: { enabled: false },
+      sip: { maxUnregisteredPerAddress: 30_000 },
+    }, { env: { NODE_OPTIONS: process.env['SEPI_BENCH_REG_NODE_OPTIONS'] ?? '' } });
+    const kcfg = join(work, 'kamailio.cfg');
+    await writeFile(kcfg, KAMAILIO_CFG);
+    const kam = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', kcfg, '-l', `tcp:${IP}:${PORTS.kamailio}`, '-l', `tcp:${IP}:${PORTS.kamailioAuth}`, '-Y', work, '-P', join(work, 'k.pid'), '-m', '256', '-M', '32']);
+    await lab.waitForTcp(lab.server, IP, PORTS.kamailio);
+
+    const runs: Record<Mode, { sepi: RegisterRun; kamailio: RegisterRun }> = {} as never;
+    for (const [i, mode] of (['t1', 'tn', 'auth'] as const).entries()) {
+      // Alternate who goes first, so a slow spell of the machine does not always hit the same one.
+      const sepiRun = () => sippRun(lab, work, 'sepi', PORTS.sepi, mode, cm, false);
+      const kamRun = () => sippRun(lab, work, 'kamailio', mode === 'auth' ? PORTS.kamailioAuth : PORTS.kamailio, mode, kam, true);
+      if (i % 2 === 0) {
+        const sepi = await sepiRun();
+        runs[mode] = { sepi, kamailio: await kamRun() };
+      } else {
+        const kamailio = await kamRun();
+        runs[mode] = { sepi: await sepiRun(), kamailio };
+      }
+    }
+    const holdSepi = await holdRun(lab, client, PORTS.sepi, 'sepi');
+    const holdKam = await holdRun(lab, client, PORTS.kamailio, 'kamailio');
+    const limits = cm.lines.filter((l) => /limit|storm/.test(l)).slice(-5);
+    await lab.stopAll();
+
+    const title: Record<Mode, string> = { t1: '(a) one TCP socket', tn: '(b) a socket per REGISTER', auth: '(c) digest (401, then authorised), one socket' };
+    const row = (name: string, r: RegisterRun) =>
+      `    ${name.padEnd(10)} ${String(r.perSecond).padStart(7)}/s   ${String(r.successful).padStart(6)} ok ${String(r.failed).padStart(5)} failed   ${String(r.cpuMicros).padStart(5)} µs CPU each   ${r.elapsedSeconds.toFixed(1)} s${r.resets ? `   ${r.resets} resets` : ''}`;
+    const lines = [`SIP registrar: SIPp REGISTERs over TCP, Cisco Contacts, ${PHONES} phones in turn, at most ${LIMIT} in progress:`];
+    const ratios: Record<string, number> = {};
+    for (const mode of ['t1', 'tn', 'auth'] as const) {
+      const r = runs[mode];
+      ratios[mode] = Math.round((r.sepi.perSecond / Math.max(1, r.kamailio.perSecond)) * 100) / 100;
+      lines.push(`  ${title[mode]}:`, row('companion', r.sepi), row('kamailio', r.kamailio), `    ratio companion / kamailio   ${ratios[mode]!.toFixed(2)}`);
+    }
+    const holdLine = (name: string, h: HoldFigures | { error: string }) =>
+      'error' in h
+        ? `    ${name.padEnd(10)} failed: ${h.error}`
+        : `    ${name.padEnd(10)} ${h.heldAtOnce} held at once of ${h.count} (${h.registered} registered in ${(h.registerMs / 1000).toFixed(1)} s), ${h.resets} resets, ${h.closedByServer} closed by the server, ${h.answeredAfter} answered after the hold${Object.keys(h.connectFailures).length ? `, connect failures ${JSON.stringify(h.connectFailures)}` : ''}${Object.keys(h.refusedStatus).length ? `, refused ${JSON.stringify(h.refusedStatus)}` : ''}`;
+    lines.push(`  (d) ${HOLD} TCP connections at once, each registering a phone, held 5 s, then each refreshing:`, holdLine('companion', holdSepi), holdLine('kamailio', holdKam));
+    if (limits.length) lines.push(`  companion limit lines: ${limits.join(' / ')}`);
+    return { lines, figures: { phones: PHONES, limit: LIMIT, runs, ratios, hold: { companion: holdSepi, kamailio: holdKam } } };
+  } finally {
+    await lab.destroy();
+    if (!process.env['SEPI_BENCH_KEEP']) await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** bench/run.ts's row: print and record `registrar`. */
+export async function benchRegistrarRow(): Promise<void> {
+  const { recordRow } = await import('./results.ts');
+  const r = await benchRegistrar();
+  process.stdout.write(r.lines.join('\n') + '\n');
+  await recordRow('registrar', r.figures);
+}
+
+if (import.meta.main) await benchRegistrarRow();

@@ -1,0 +1,95 @@
+/**
+ * Group commit for the registrar: a 200 that promises a binding waits for the commit that makes
+ * the binding durable, so nothing acknowledged is lost on kill -9 or a power cut; the 200s of
+ * a burst share one commit (one fsync). One commit is in flight at a time, so batches land in
+ * order, and a commit starts
+ *
+ *  - on the next turn of the event loop after the first change of an idle spell (setImmediate:
+ *    every REGISTER that arrived in the same read or poll phase joins the batch, and a lone
+ *    REGISTER waits for no timer — the DHCP server waits 2 ms instead, because its datagrams
+ *    come one per callback, where a TCP read often carries many REGISTERs);
+ *  - right after the previous commit ends, with whatever arrived while it was being written:
+ *    under load the batch grows with the load by itself, and the disk is never idle while
+ *    replies wait.
+ *
+ * A failed commit runs its waiters with `false`: the registrar answers 500 instead of 200.
+ */
+export interface RegistrationCommitOptions {
+  /** Takes what is queued and writes it in one transaction; `done(false)` when that failed. */
+  commit: (done: (ok: boolean) => void) => void;
+  /** Changes queued and not yet handed to `commit`. */
+  pending: () => number;
+  /** Runs fn soon (the wait that lets a batch fill); setImmediate unless a test says otherwise. */
+  defer?: (fn: () => void) => void;
+  /** Commit without waiting when this many changes are queued. */
+  maxBatch?: number;
+}
+
+export class RegistrationCommit {
+  private readonly o: RegistrationCommitOptions;
+  private readonly defer: (fn: () => void) => void;
+  private readonly maxBatch: number;
+  private waiting: Array<(ok: boolean) => void> = [];
+  private scheduled = false;
+  private writing = false;
+  private idle: Array<() => void> = [];
+  /** Commits made, the replies they carried, the largest batch of replies, failures. */
+  readonly stats = { commits: 0, replies: 0, largest: 0, failed: 0 };
+
+  constructor(o: RegistrationCommitOptions) {
+    this.o = o;
+    this.defer = o.defer ?? ((fn) => setImmediate(fn));
+    this.maxBatch = o.maxBatch ?? 1024;
+  }
+
+  /** Runs `then(true)` once every change queued so far is durable, `then(false)` if its commit failed. */
+  afterCommit(then: (ok: boolean) => void): void {
+    this.waiting.push(then);
+    this.schedule();
+  }
+
+  /** A change was queued that nobody waits for (a connection closed): commit it soon all the same. */
+  schedule(): void {
+    if (this.writing || this.scheduled) return;
+    if (this.o.pending() >= this.maxBatch) return this.flush();
+    this.scheduled = true;
+    this.defer(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Commits what is queued now (unless a commit is in flight: what is queued follows it). */
+  flush(): void {
+    if (this.writing) return;
+    if (this.o.pending() === 0) {
+      // Nothing to write: whoever waits is waiting for writes already durable.
+      const ready = this.waiting;
+      this.waiting = [];
+      for (const then of ready) then(true);
+      for (const resolve of this.idle.splice(0)) resolve();
+      return;
+    }
+    const batch = this.waiting;
+    this.waiting = [];
+    this.writing = true;
+    this.o.commit((ok) => {
+      this.writing = false;
+      this.stats.commits++;
+      this.stats.replies += batch.length;
+      if (batch.length > this.stats.largest) this.stats.largest = batch.length;
+      if (!ok) this.stats.failed++;
+      for (const then of batch) then(ok);
+      // What arrived during the write goes next, at once; with nothing left, drain() resolves.
+      this.flush();
+    });
+  }
+
+  /** Resolves once everything queued so far is committed and its waiters ran. */
+  drain(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idle.push(resolve);
+      this.flush();
+    });
+  }
+}
