@@ -11,8 +11,7 @@ import { UsageError, parse, required } from './args.ts';
 import { onboardingCommand } from './cm-onboarding-command.ts';
 import { MPP_OPTIONS, mppCommand } from './cm-mpp-command.ts';
 import { LOAD_OPTIONS, loadCommand, loadFlag, setPhoneLoad } from './cm-load-command.ts';
-import { IVR_OPTIONS, ivrCommand, normalizeSelfProvisioning } from './cm-ivr-command.ts';
-import { TEMPLATE_OPTIONS, templateCommand } from './cm-template-command.ts';
+import { IVR_OPTIONS, TEMPLATE_OPTIONS, ivrCommand, normalizeSelfProvisioning, templateCommand } from './cm-ivr-command.ts';
 
 export async function cmCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return (await import('./cm-serve.ts')).serve(argv.slice(1));

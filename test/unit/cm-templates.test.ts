@@ -21,7 +21,7 @@ import { ProvisioningFiles } from '../../src/cm/provisioning-files.ts';
 import { dress, tokenValues as tokenValuesFor } from '../../src/cm/templates/apply.ts';
 import { TemplateOperations } from '../../src/cm/templates/operations.ts';
 import { DEFAULT_APPLIED, UniversalTemplateStore } from '../../src/cm/templates/store.ts';
-import { applyMask, expand, parseSpeedDial, patternProblem, splitName } from '../../src/cm/templates/tokens.ts';
+import { applyMask, expand, parseSpeedDial, patternProblem, splitName } from '../../src/cm/templates/apply.ts';
 import { parsePhoneConfig } from '../../src/wire/cnf-xml.ts';
 
 const dirs: string[] = [];

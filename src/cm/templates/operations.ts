@@ -12,7 +12,7 @@ import { conflict, invalid, notFound, ok } from '../admin/outcome.ts';
 import type { CompanionDb } from '../db.ts';
 import { DEFAULT_PHONE_LIMIT } from '../ivr/decide.ts';
 import { type AutoRegistrationTemplates, DEFAULT_DEVICE_POOL, type DeviceTemplate, type LineTemplate, type UniversalTemplateStore, type UserProfile } from './store.ts';
-import { MASK, MAX_SPEED_DIALS, patternProblem, speedDialProblem } from './tokens.ts';
+import { MASK, MAX_SPEED_DIALS, patternProblem, speedDialProblem } from './apply.ts';
 
 /** CUCM's sample templates' patterns, the defaults of a new template. */
 export const DEFAULT_DESCRIPTION = '#FirstName# #LastName# (#Product#)';

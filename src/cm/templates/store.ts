@@ -6,11 +6,11 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { CompanionDb } from '../db.ts';
-import type { SpeedDial } from './tokens.ts';
+import type { SpeedDial } from './apply.ts';
 
 export interface DeviceTemplate {
   name: string;
-  /** A pattern (tokens.ts) for the phone's description. */
+  /** A pattern (apply.ts) for the phone's description. */
   description: string;
   devicePool: string;
   speedDials: SpeedDial[];
@@ -22,7 +22,7 @@ export interface LineTemplate {
   displayName: string;
   /** A pattern for the line text label (the cnf.xml featureLabel). */
   label: string;
-  /** The external phone number mask (tokens.ts applyMask). */
+  /** The external phone number mask (apply.ts applyMask). */
   externalMask: string;
 }
 

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Outcome } from '../admin/contract.ts';
 import type { IvrOperations } from '../ivr/operations.ts';
 import type { TemplateOperations } from '../templates/operations.ts';
-import { parseSpeedDials } from '../templates/tokens.ts';
+import { parseSpeedDials } from '../templates/apply.ts';
 import { type Html, form, html } from './html.ts';
 import { type WebContext, sendPage, sessionOf } from './web-server.ts';
 
