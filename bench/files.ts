@@ -47,6 +47,8 @@ const env = (name: string, fallback: string) => process.env[`SEPI_BENCH_FILES_${
 const RUNS = Number(env('RUNS', '5'));
 const WINDOW = Number(env('WINDOW', '16'));
 const MIB = Number(env('MIB', '16'));
+/** The companion's cap (DEFAULT_MAX_WINDOWSIZE): fewer ACKs, so fewer times each side sleeps and wakes. */
+const MAX_WINDOW = 64;
 const NET = '10.84.0';
 const CM = `${NET}.1`;
 const PEER = `${NET}.2`;
@@ -77,6 +79,10 @@ const MODES: Mode[] = [
   {
     key: 'sepiWindow', label: `sepi client, blksize 1428, windowsize ${WINDOW}`, peer: 'tftpd-hpa (lock-step: no RFC 7440)',
     command: (host, out) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/files.ts'), 'fetch', host, FILE, '1428', String(WINDOW), out], self: true }),
+  },
+  {
+    key: 'sepiWindowMax', label: `sepi client, blksize 1428, windowsize ${MAX_WINDOW}`, peer: undefined,
+    command: (host, out) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/files.ts'), 'fetch', host, FILE, '1428', String(MAX_WINDOW), out], self: true }),
   },
   {
     key: 'atftpWindow', label: `atftp, blksize 1428, windowsize ${WINDOW}`, peer: undefined,
@@ -157,8 +163,9 @@ export interface ServerRuns {
   /** MiB/s of each fetch, in order, and their median. */
   runs: number[];
   median: number;
-  /** The server's CPU per fetch (ms), median; undefined without perf (see cpuDuring). */
+  /** The server's CPU per fetch (ms), median and each; undefined without perf (see cpuDuring). */
   cpuMs: number | undefined;
+  cpuRuns: Array<number | undefined>;
 }
 
 export interface ModeFigures {
@@ -176,8 +183,9 @@ export interface FilesFigures {
   runs: number;
   windowsize: number;
   modes: Record<string, ModeFigures>;
-  /** The windowed client against the companion over atftp blksize 1428 against the faster server. */
+  /** sepi's windowed client (WINDOW, then the companion's cap) against the companion, over atftp blksize 1428 against the faster server. */
   windowedOverAtftp: number | undefined;
+  windowedMaxOverAtftp: number | undefined;
 }
 
 export async function benchFiles(): Promise<{ lines: string[]; figures: FilesFigures }> {
@@ -185,7 +193,7 @@ export async function benchFiles(): Promise<{ lines: string[]; figures: FilesFig
   hasPerf = await run('perf', ['--version']).then(() => true, () => false);
   const work = await tempDir('bench-files');
   const lab = await Lab.create(NET);
-  const figures: FilesFigures = { bytes: MIB * 1048576, runs: RUNS, windowsize: WINDOW, modes: {}, windowedOverAtftp: undefined };
+  const figures: FilesFigures = { bytes: MIB * 1048576, runs: RUNS, windowsize: WINDOW, modes: {}, windowedOverAtftp: undefined, windowedMaxOverAtftp: undefined };
   try {
     const content = randomBytes(figures.bytes);
     const expect = { size: content.length, sha: createHash('sha256').update(content).digest('hex') };
@@ -219,6 +227,7 @@ export async function benchFiles(): Promise<{ lines: string[]; figures: FilesFig
         const summary = (fs: Fetch[]): ServerRuns => ({
           runs: fs.map((f) => round1(f.mibPerSecond)), median: round1(median(fs.map((f) => f.mibPerSecond))),
           cpuMs: fs.every((f) => f.serverCpuMs !== undefined) ? Math.round(median(fs.map((f) => f.serverCpuMs!))) : undefined,
+          cpuRuns: fs.map((f) => (f.serverCpuMs === undefined ? undefined : Math.round(f.serverCpuMs))),
         });
         const cm = summary(fetches.companion);
         const peer = mode.peer ? summary(fetches.peer) : undefined;
@@ -231,9 +240,11 @@ export async function benchFiles(): Promise<{ lines: string[]; figures: FilesFig
     await lab.destroy();
     if (!process.env['SEPI_BENCH_KEEP']) await rm(work, { recursive: true, force: true });
   }
-  const w = figures.modes['sepiWindow'];
   const a = figures.modes['atftp1428'];
-  if (w && a) figures.windowedOverAtftp = Math.round((w.companion.median / Math.max(a.companion.median, a.peerRuns?.median ?? 0)) * 100) / 100;
+  const atftpBest = a && Math.max(a.companion.median, a.peerRuns?.median ?? 0);
+  for (const [key, w] of [['windowedOverAtftp', figures.modes['sepiWindow']], ['windowedMaxOverAtftp', figures.modes['sepiWindowMax']]] as const) {
+    if (w && atftpBest) figures[key] = Math.round((w.companion.median / atftpBest) * 100) / 100;
+  }
   return { lines: table(figures), figures };
 }
 
@@ -246,7 +257,7 @@ function table(f: FilesFigures): string[] {
     lines.push(`  ${m.label.padEnd(42)} ${num(m.companion.median)} ${num(m.peerRuns?.median)}  ${m.ratio === undefined ? '   - ' : m.ratio.toFixed(2).padStart(5)}  ${cpu(m.companion)} ${cpu(m.peerRuns)}  ${m.peer ?? '(companion only)'}`);
     lines.push(`  ${''.padEnd(42)} [${m.companion.runs.join(', ')}]${m.peerRuns ? ` / [${m.peerRuns.runs.join(', ')}]` : ''}`);
   }
-  if (f.windowedOverAtftp !== undefined) lines.push(`  windowed (sepi client, windowsize ${f.windowsize}, companion) / atftp blksize 1428 (the faster server): ${f.windowedOverAtftp.toFixed(2)}`);
+  if (f.windowedOverAtftp !== undefined) lines.push(`  windowed (sepi client, companion) / atftp blksize 1428 (the faster server's): windowsize ${f.windowsize} ${f.windowedOverAtftp.toFixed(2)}${f.windowedMaxOverAtftp !== undefined ? `, windowsize ${MAX_WINDOW} ${f.windowedMaxOverAtftp.toFixed(2)}` : ''}`);
   lines.push('  (2 shared cores: client, server and kernel compete; read the ratios of one run)');
   return lines;
 }
