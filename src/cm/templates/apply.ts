@@ -157,13 +157,21 @@ export function dress(i: DressInput, fallback: string): Dressed {
   };
 }
 
+/** One store (its statements prepared once) per open database, for autoregistration's every phone. */
+const stores = new WeakMap<CompanionDb, UniversalTemplateStore>();
+function storeOf(db: CompanionDb): UniversalTemplateStore {
+  let s = stores.get(db);
+  if (!s) stores.set(db, (s = new UniversalTemplateStore(db)));
+  return s;
+}
+
 /**
  * Adds an autoregistered phone with the autoregistration templates applied (autoregistration.ts
  * calls this instead of `db.addPhone`): its description from the device template, the rest kept
  * with it; phone and applied values in one transaction. Without templates, the phone as given.
  */
 export function addAutoRegistered(db: CompanionDb, phone: PhoneRecord): PhoneRecord {
-  const store = new UniversalTemplateStore(db);
+  const store = storeOf(db);
   const a = store.autoRegistration();
   const device = a.deviceTemplate ? store.deviceTemplate(a.deviceTemplate) : undefined;
   const line = a.lineTemplate ? store.lineTemplate(a.lineTemplate) : undefined;

@@ -163,8 +163,13 @@ export class UniversalTemplateStore {
 
   // ---- autoregistration ---------------------------------------------------------------------
 
+  /** Read for every phone autoregistration makes (a boot storm makes thousands a second): prepared once. */
+  private settingQuery: ReturnType<DatabaseSync['prepare']> | undefined;
+
   autoRegistration(): AutoRegistrationTemplates {
-    const raw = this.cdb.setting(AUTOREGISTRATION_KEY);
+    this.settingQuery ??= this.db.prepare('SELECT value FROM settings WHERE key = ?');
+    const row = this.settingQuery.get(AUTOREGISTRATION_KEY) as Row | undefined;
+    const raw = row ? String(row['value']) : undefined;
     const v = raw ? (JSON.parse(raw) as Partial<AutoRegistrationTemplates>) : {};
     return { deviceTemplate: v.deviceTemplate ?? null, lineTemplate: v.lineTemplate ?? null };
   }
