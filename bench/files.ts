@@ -14,15 +14,19 @@
  *    windowsize too, against the companion (tftpd-hpa 5.2 has no RFC 7440);
  *  - sepi's own client, the phone's (src/phone/tftp-client.ts), blksize 1428 and windowsize
  *    WINDOW, against the companion, and against tftpd-hpa (which leaves windowsize out of its
- *    OACK, so the same client runs lock-step: the client's own cost at windowsize 1);
+ *    OACK, so the same client runs lock-step: the client's own cost at windowsize 1); and at
+ *    the companion's windowsize cap, 64;
  *  - curl against HTTP 6970 and busybox httpd.
  *
  * Every mode is fetched RUNS times from each server, the servers alternating (so a slow spell
- * of the machine hits both), and the median MiB/s is quoted with every run beside it. An
- * external client is timed from its start to its exit (a few ms of process start in a transfer
- * of a second or more); sepi's client runs as `node bench/files.ts fetch …` in the namespace and
- * times the transfer itself, so Node's start-up is not counted against it. Every fetch is
- * checked for its size, and the first of each mode byte for byte.
+ * of the machine hits both), and the median MiB/s is quoted with every run beside it. tftp and
+ * atftp are timed from their start to their exit (~4 ms of process start with `ip netns exec`,
+ * a few % of a transfer of 100 ms or more, the same for both servers); curl reports its own
+ * time; sepi's client runs as `node bench/files.ts fetch …` in the namespace, fetches once to
+ * warm up and times the second transfer itself, so Node's start-up and compilation are not
+ * counted against it. Every fetch is checked for its size, the first two of each mode byte for
+ * byte. Beside the rates, the CPU time each server process (children included) used per fetch,
+ * from perf when it is installed: a figure the machine's other work moves less than the rates.
  *
  *   node bench/files.ts             this row alone (root: network namespaces)
  *   SEPI_BENCH_FILES_RUNS=7 SEPI_BENCH_FILES_WINDOW=16 SEPI_BENCH_FILES_MIB=16
@@ -63,8 +67,12 @@ interface Mode {
   label: string;
   /** What serves it on the peer's side, or undefined when only the companion is measured. */
   peer: string | undefined;
-  /** The command for one fetch into `out`; `self` when the command times the transfer itself. */
-  command: (host: string, out: string) => { cmd: string; args: string[]; self?: boolean };
+  /**
+   * The command for one fetch into `out`. `timed` reads the transfer's own time (ms) from what
+   * the command printed, when it measures it; `fetches` is how many times it fetched the file
+   * (the server's CPU is shared out).
+   */
+  command: (host: string, out: string) => { cmd: string; args: string[]; timed?: (stdout: string) => number; fetches?: number };
 }
 
 const MODES: Mode[] = [
@@ -78,11 +86,11 @@ const MODES: Mode[] = [
   },
   {
     key: 'sepiWindow', label: `sepi client, blksize 1428, windowsize ${WINDOW}`, peer: 'tftpd-hpa (lock-step: no RFC 7440)',
-    command: (host, out) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/files.ts'), 'fetch', host, FILE, '1428', String(WINDOW), out], self: true }),
+    command: (host, out) => sepiClient(host, WINDOW, out),
   },
   {
     key: 'sepiWindowMax', label: `sepi client, blksize 1428, windowsize ${MAX_WINDOW}`, peer: undefined,
-    command: (host, out) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/files.ts'), 'fetch', host, FILE, '1428', String(MAX_WINDOW), out], self: true }),
+    command: (host, out) => sepiClient(host, MAX_WINDOW, out),
   },
   {
     key: 'atftpWindow', label: `atftp, blksize 1428, windowsize ${WINDOW}`, peer: undefined,
@@ -90,9 +98,19 @@ const MODES: Mode[] = [
   },
   {
     key: 'http', label: 'curl, HTTP (6970)', peer: 'busybox httpd',
-    command: (host, out) => ({ cmd: 'curl', args: ['-sS', '--fail', '-o', out, `http://${host}:${HTTP_PORT}/${FILE}`] }),
+    // curl's own total (connection, request, transfer): its start-up (~14 ms with `ip netns
+    // exec`) is as long as the transfer itself.
+    command: (host, out) => ({ cmd: 'curl', args: ['-sS', '--fail', '-o', out, '-w', '%{time_total}', `http://${host}:${HTTP_PORT}/${FILE}`], timed: (o) => Number(o.trim()) * 1000 }),
   },
 ];
+
+/** sepi's client: fetches twice in one process, the first to warm up, and prints the second's time. */
+const sepiClient = (host: string, windowsize: number, out: string) => ({
+  cmd: process.execPath,
+  args: [join(ROOT, 'bench/files.ts'), 'fetch', host, FILE, '1428', String(windowsize), out],
+  timed: (o: string) => (JSON.parse(o.trim().split('\n').at(-1) ?? '{}') as { ms: number }).ms,
+  fetches: 2,
+});
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -139,7 +157,7 @@ interface Fetch {
 /** One fetch from one server: MiB/s and the server's CPU, checked for size (and, the first times, for content). */
 async function fetchOnce(lab: Lab, ns: string, mode: Mode, host: string, pid: number, out: string, expect: { size: number; sha: string }, checkContent: boolean): Promise<Fetch> {
   await rm(out, { force: true });
-  const { cmd, args, self } = mode.command(host, out);
+  const { cmd, args, timed, fetches = 1 } = mode.command(host, out);
   const { result: { stdout, wallMs }, cpuMs } = await cpuDuring(pid, async () => {
     const t0 = process.hrtime.bigint();
     try {
@@ -150,12 +168,12 @@ async function fetchOnce(lab: Lab, ns: string, mode: Mode, host: string, pid: nu
       throw new Error(`${mode.label} from ${host}: ${err.stderr || err.message}`);
     }
   });
-  const ms = self ? (JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { ms: number }).ms : wallMs;
+  const ms = timed ? timed(stdout) : wallMs;
+  if (!(ms > 0)) throw new Error(`${mode.label} from ${host}: no time in ${JSON.stringify(stdout.slice(-200))}`);
   const size = (await stat(out)).size;
   if (size !== expect.size) throw new Error(`${mode.label} from ${host}: ${size} bytes, not ${expect.size}`);
   if (checkContent && createHash('sha256').update(await readFile(out)).digest('hex') !== expect.sha) throw new Error(`${mode.label} from ${host}: the bytes differ`);
-  // sepi's client fetches twice (the first to warm up): the server's CPU is for both.
-  return { mibPerSecond: (size / 1048576) / (ms / 1000), serverCpuMs: cpuMs === undefined ? undefined : self ? cpuMs / 2 : cpuMs };
+  return { mibPerSecond: (size / 1048576) / (ms / 1000), serverCpuMs: cpuMs === undefined ? undefined : cpuMs / fetches };
 }
 
 /** One server's fetches in one mode. */
