@@ -21,6 +21,7 @@ import {
 import { maskToPrefix, ipv4ToInt } from '../wire/ipv4.ts';
 import type { MacAddress } from '../wire/mac.ts';
 import type { Clock } from '../common/clock.ts';
+import { WAIT_ENDED } from '../common/abort.ts';
 import type { NetworkPort, UdpEndpoint } from './ports.ts';
 
 export interface DhcpLease {
@@ -304,7 +305,7 @@ export class DhcpClient {
           const r = await Promise.race([answered, slept]);
           if (r.kind !== 'timeout') return r;
         } finally {
-          waitAbort.abort();
+          waitAbort.abort(WAIT_ENDED);
           signal.removeEventListener('abort', onOuter);
           settle = undefined;
         }

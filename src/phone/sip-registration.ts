@@ -25,6 +25,7 @@ import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import { parseDigestChallenge } from '../wire/sip-digest.ts';
 import { type SipHeaders, type SipResponse, header, headers } from '../wire/sip.ts';
+import { WAIT_ENDED } from '../common/abort.ts';
 import { Backoff } from '../common/backoff.ts';
 import type { Clock } from '../common/clock.ts';
 import { type HostPort, type IncomingRequest, type SipDestination, StreamTransport, UserAgent, cseqOf, isLocalResponse } from '../sip/index.ts';
@@ -317,7 +318,7 @@ export class SipRegistration {
         const wait = current > delta * 2 ? current - delta : Math.max(1, Math.floor(current / 2));
         const tickDone = new AbortController();
         const tick = this.o.clock.sleep(wait * 1000, AbortSignal.any([signal, tickDone.signal])).then(() => undefined);
-        const why = await Promise.race([watch.closed, tick]).finally(() => tickDone.abort());
+        const why = await Promise.race([watch.closed, tick]).finally(() => tickDone.abort(WAIT_ENDED));
         tick.catch(() => {});
         if (why !== undefined) return `connection to ${member.address} lost: ${why}`;
         const r = await this.register(member, local, signal);
@@ -327,7 +328,7 @@ export class SipRegistration {
       }
     } finally {
       watch.stop();
-      stopKeepAlive.abort();
+      stopKeepAlive.abort(WAIT_ENDED);
       await keepAlive;
     }
   }
