@@ -257,6 +257,12 @@ const phoneFrom = (r: Row): PhoneRecord => ({
   password: String(r['password']), autoregistered: Number(r['autoregistered']) === 1, createdAt: String(r['created_at']), versionStamp: String(r['version_stamp']),
 });
 
+/**
+ * What phoneFrom reads: the lookups made on every REGISTER fetch only these, not the whole row
+ * (an LSC and its pending copy are kilobytes of PEM each).
+ */
+const PHONE_COLUMNS = 'device_name, mac, model, dn, description, password, autoregistered, created_at, version_stamp';
+
 const leaseFrom = (r: Row): LeaseRecord => ({
   mac: String(r['mac']), address: String(r['address']), state: String(r['state']) as LeaseRecord['state'], expiresAt: Number(r['expires_at']), vendorClass: String(r['vendor_class']),
 });
@@ -386,17 +392,17 @@ export class CompanionDb {
   }
 
   phone(deviceName: string): PhoneRecord | undefined {
-    const r = this.cached('SELECT * FROM phones WHERE device_name = ?').get(deviceName) as Row | undefined;
+    const r = this.cached(`SELECT ${PHONE_COLUMNS} FROM phones WHERE device_name = ?`).get(deviceName) as Row | undefined;
     return r && this.opened(r);
   }
 
   phoneByMac(mac: string): PhoneRecord | undefined {
-    const r = this.cached('SELECT * FROM phones WHERE mac = ?').get(mac) as Row | undefined;
+    const r = this.cached(`SELECT ${PHONE_COLUMNS} FROM phones WHERE mac = ?`).get(mac) as Row | undefined;
     return r && this.opened(r);
   }
 
   phoneByDn(dn: string): PhoneRecord | undefined {
-    const r = this.cached('SELECT * FROM phones WHERE dn = ?').get(dn) as Row | undefined;
+    const r = this.cached(`SELECT ${PHONE_COLUMNS} FROM phones WHERE dn = ?`).get(dn) as Row | undefined;
     return r && this.opened(r);
   }
 

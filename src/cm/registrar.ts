@@ -40,6 +40,8 @@ import type { RegistrationBook } from './registrar/registration-book.ts';
 import { RegistrationCommit } from './registrar/registration-commit.ts';
 import { InlineRegistrationWriter, type RegistrationWriter, WorkerRegistrationWriter } from './registrar/registration-writer.ts';
 import { StormLog } from './registrar/storm-log.ts';
+import { PhoneLookup } from './registrar/phone-lookup.ts';
+import { withDeferredSync } from './deferred-sync.ts';
 
 export interface RegistrarLogEntry {
   method: string;
@@ -63,6 +65,7 @@ export class Registrar {
   private readonly autoRegistration: AutoRegistration;
   private readonly limits: LimitLog;
   private readonly book: RegistrationBook;
+  private readonly phones: PhoneLookup;
   /** Per-device lines, through the storm budget. */
   private readonly deviceLog: StormLog<RegistrarLogEntry>;
   private writer: RegistrationWriter | undefined;
@@ -91,6 +94,7 @@ export class Registrar {
     this.autoRegistration = new AutoRegistration(db, cfg.autoRegistration, clock);
     this.limits = new LimitLog((line) => log({ method: 'LIMIT', device: '', from: '-', status: 0, detail: line }), clock);
     this.book = db.registrationBook;
+    this.phones = new PhoneLookup(db);
     this.deviceLog = new StormLog({ write: log, summary: (detail) => log({ method: 'NOTE', device: '', from: '-', status: 0, detail }), clock });
   }
 
@@ -289,7 +293,7 @@ export class Registrar {
     const mac = contact.mac.hex;
     const address = r.source.host;
     // Known by the name it registers with, or by its MAC (a device added before it was seen).
-    let phone = this.db.phone(device) ?? this.db.phoneByMac(mac);
+    let phone = this.phones.byDevice(device, mac);
     let created = false;
     if (!phone) {
       if (!this.cfg.autoRegistration.enabled) {
@@ -319,7 +323,8 @@ export class Registrar {
     }
     const { granted, isNew } = this.bind(r, device, { mac, user: fromUser, contact: contact.uri, modelCode: contact.modelCode ?? 0, activeLoad: parseAlarmReason(header(req, 'reason') ?? '')?.activeLoad }, requested);
     if (fromUser === phone.dn && phone.autoregistered && !this.ownFileSeen.has(device)) {
-      this.db.markOwnFile(device, this.clock.now());
+      // Its fsync is the binding's commit's, which the 200 waits for (deferred-sync.ts).
+      withDeferredSync(this.db.handle, () => this.db.markOwnFile(device, this.clock.now()));
       this.ownFileSeen.add(device);
     }
     const echo = `${contactValues[0]!.replace(/;expires=\d+/i, '')};expires=${granted}${isNew ? ';x-cisco-newreg' : ''}`;
@@ -367,7 +372,7 @@ export class Registrar {
   private onLineRegister(r: IncomingRequest): void {
     const req = r.request;
     const dn = parseSipUri(parseNameAddr(header(req, 'to') ?? '')?.uri ?? '')?.user ?? '';
-    const line: PhoneRecord | undefined = dn ? this.db.phoneByDn(dn) : undefined;
+    const line: PhoneRecord | undefined = dn ? this.phones.byDn(dn) : undefined;
     const device = line?.deviceName ?? '';
     const check = line?.password ? this.digest.check(header(req, 'authorization'), 'REGISTER', line.dn, line.password) : 'missing';
     if (!line?.password || check !== 'ok') {

@@ -89,9 +89,20 @@ export function viaValues(m: SipMessage): string[] {
   return headers(m, 'via').flatMap(splitList);
 }
 
+/**
+ * Parsed top Vias by message: messages are never changed in place (every helper here returns a
+ * copy), and the transport, the transaction layer and the response routing each ask for the
+ * same request's top Via. The Via returned is shared: read it, copy it to change it.
+ */
+const topVias = new WeakMap<SipMessage, Via | null>();
+
 export function topVia(m: SipMessage): Via | undefined {
+  const known = topVias.get(m);
+  if (known !== undefined) return known ?? undefined;
   const first = viaValues(m)[0];
-  return first === undefined ? undefined : parseVia(first);
+  const via = first === undefined ? undefined : parseVia(first);
+  topVias.set(m, via ?? null);
+  return via;
 }
 
 export function formatParams(p: Record<string, string>): string {

@@ -8,7 +8,9 @@
  *
  * The worker's code is a string run with `eval` (the firmware bundles the CLI into one file,
  * where a worker file would not exist); it needs nothing but node:sqlite and the SQL of
- * registration-book.ts. If the worker cannot start or dies, the writer says so once and writes
+ * registration-book.ts. Its connection leaves secure_delete off (the companion's own connection
+ * has it on, for passwords): a binding holds no secret, and zeroing every page a refresh
+ * overwrites would double the writes of a storm. If the worker cannot start or dies, the writer says so once and writes
  * in the main thread from then on: slower under a storm, never less durable.
  */
 import { Worker } from 'node:worker_threads';
@@ -44,7 +46,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
 const db = new DatabaseSync(workerData.path);
-db.exec('PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;');
+db.exec('PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
 const upsert = db.prepare(${JSON.stringify(UPSERT_REGISTRATION_SQL)});
 const remove = db.prepare(${JSON.stringify(DELETE_REGISTRATION_SQL)});
 parentPort.on('message', ({ id, rows }) => {

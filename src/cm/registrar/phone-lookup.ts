@@ -1,0 +1,55 @@
+/**
+ * The phone a REGISTER names, from memory while the phones table is unchanged. Finding it in
+ * SQLite (a prepared SELECT, a row object, the password opened with AES-GCM) was the largest
+ * single cost of a REGISTER after the binding's write went to group commit.
+ *
+ * The cache is checked against SQLite's `total_changes()` of the companion's connection — the
+ * rows any INSERT, UPDATE or DELETE on it changed since it opened, half a microsecond to ask.
+ * Every write to the phones table is made on that connection (the admin operations, the
+ * activation and IVR stores, autoregistration all run in the companion's process on
+ * `db.handle`; the writer threads of leases and bindings never touch phones), so an unchanged
+ * count means no phone changed; any change empties the cache. Under a storm of refreshes
+ * nothing writes on that connection and every lookup after the first is a map read.
+ *
+ * It holds the phones' opened passwords, as the registrar did for each REGISTER anyway, for as
+ * long as nothing changes; at most MAX_ENTRIES of them.
+ */
+import type { StatementSync } from 'node:sqlite';
+import type { CompanionDb, PhoneRecord } from '../db.ts';
+
+const MAX_ENTRIES = 50_000;
+
+export class PhoneLookup {
+  private readonly db: CompanionDb;
+  private readonly changes: StatementSync;
+  private seen = -1;
+  private readonly found = new Map<string, PhoneRecord | null>();
+
+  constructor(db: CompanionDb) {
+    this.db = db;
+    this.changes = db.handle.prepare('SELECT total_changes() AS n');
+  }
+
+  /** A device registering with its name (SEP…) and MAC: known by the name, or by the MAC (added before it was seen). */
+  byDevice(device: string, mac: string): PhoneRecord | undefined {
+    return this.cached(`d:${device}`, () => this.db.phone(device) ?? this.db.phoneByMac(mac));
+  }
+
+  /** A line by its DN (third-party clients). */
+  byDn(dn: string): PhoneRecord | undefined {
+    return this.cached(`n:${dn}`, () => this.db.phoneByDn(dn));
+  }
+
+  private cached(key: string, read: () => PhoneRecord | undefined): PhoneRecord | undefined {
+    const n = Number((this.changes.get() as { n: number | bigint }).n);
+    if (n !== this.seen || this.found.size >= MAX_ENTRIES) {
+      this.found.clear();
+      this.seen = n;
+    }
+    const hit = this.found.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    const p = read();
+    this.found.set(key, p ?? null);
+    return p;
+  }
+}
