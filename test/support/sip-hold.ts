@@ -6,11 +6,15 @@
  * bench (test/e2e/cm-registrar-connections.test.ts, bench/registrar.ts); prints one JSON line.
  *
  *   node test/support/sip-hold.ts --server 10.0.0.1:5060 --count 10000 --mac-base 02be00020000
- *     --dn-base 300000 [--local 10.0.0.2,10.0.0.3] [--concurrency 256] [--hold-secs 5]
+ *     --dn-base 300000 [--local 10.0.0.2,10.0.0.3] [--concurrency 256] [--hold-secs 5] [--acked FILE]
+ *
+ * `--acked FILE` writes the device names whose first REGISTER was answered 200, one a line
+ * (a crash test checks each of them is in the companion's database).
  *
  * A connection refused, reset or closed by the server is counted, never retried: the point is
  * whether the server holds them all. Times are only deadlines (a dead server ends the run).
  */
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { buildCiscoContact } from '../../src/wire/cisco-sip.ts';
@@ -37,6 +41,8 @@ export interface HoldFigures {
   answeredAfter: number;
   /** Milliseconds to open and register them all. */
   registerMs: number;
+  /** Device names answered 200 (not printed). */
+  acked?: string[];
 }
 
 interface Conn {
@@ -68,6 +74,7 @@ function register(i: number, o: { host: string; port: number; macBase: bigint; d
 export async function hold(o: { host: string; port: number; count: number; macBase: bigint; dnBase: number; locals: string[]; concurrency: number; holdSecs: number }): Promise<HoldFigures> {
   const f: HoldFigures = { count: o.count, connected: 0, connectFailures: {}, registered: 0, refusedStatus: {}, resets: 0, closedByServer: 0, heldAtOnce: 0, answeredAfter: 0, registerMs: 0 };
   const conns: Array<Conn | undefined> = new Array(o.count);
+  const acked: string[] = [];
   const ask = (c: Conn, bytes: Buffer, ms: number) =>
     new Promise<SipResponse | undefined>((resolve) => {
       const timer = setTimeout(() => done(undefined), ms);
@@ -116,8 +123,10 @@ export async function hold(o: { host: string; port: number; count: number; macBa
         f.connected++;
         conns[i] = c;
         void ask(c, register(i, o, { address: socket.localAddress!, port: socket.localPort! }, 1), 60_000).then((res) => {
-          if (res?.status === 200) f.registered++;
-          else {
+          if (res?.status === 200) {
+            f.registered++;
+            acked.push(`SEP${(o.macBase + BigInt(i)).toString(16).padStart(12, '0').toUpperCase()}`);
+          } else {
             const k = res ? String(res.status) : 'none';
             f.refusedStatus[k] = (f.refusedStatus[k] ?? 0) + 1;
           }
@@ -151,14 +160,14 @@ export async function hold(o: { host: string; port: number; count: number; macBa
     }),
   );
   for (const c of conns) c?.socket.destroy();
-  return f;
+  return { ...f, acked };
 }
 
 if (import.meta.main) {
   const { values: v } = parseArgs({
     options: {
       server: { type: 'string' }, count: { type: 'string', default: '10000' }, 'mac-base': { type: 'string', default: '02be00020000' }, 'dn-base': { type: 'string', default: '300000' },
-      local: { type: 'string', default: '' }, concurrency: { type: 'string', default: '256' }, 'hold-secs': { type: 'string', default: '5' },
+      local: { type: 'string', default: '' }, concurrency: { type: 'string', default: '256' }, 'hold-secs': { type: 'string', default: '5' }, acked: { type: 'string' },
     },
   });
   const [host, port] = (v.server ?? '').split(':');
@@ -167,5 +176,7 @@ if (import.meta.main) {
     host, port: Number(port), count: Number(v.count), macBase: BigInt(`0x${v['mac-base']}`), dnBase: Number(v['dn-base']),
     locals: v.local ? v.local.split(',') : [], concurrency: Number(v.concurrency), holdSecs: Number(v['hold-secs']),
   });
-  process.stdout.write(JSON.stringify(figures) + '\n');
+  const { acked, ...counts } = figures;
+  if (v.acked) writeFileSync(v.acked, (acked ?? []).join('\n') + '\n');
+  process.stdout.write(JSON.stringify(counts) + '\n');
 }
