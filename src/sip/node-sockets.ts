@@ -103,11 +103,16 @@ export const nodeTcpSockets: StreamSocketFactory = {
   },
 };
 
+const LISTEN_BACKLOG = 4096;
+
 /** Listens and reports the bound port (the kernel's choice for port 0). Accept errors (EMFILE) are survived. */
 export function listenOn(server: net.Server, host: string, port: number): Promise<StreamListener> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    // Node's default backlog is 511: phones connecting together past it have their SYNs
+    // dropped and try again a second later (a floor of phones after a power cut, a bench with
+    // a connection per REGISTER). The kernel caps it at net.core.somaxconn (4096 by default).
+    server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
       server.removeListener('error', reject);
       server.on('error', () => {});
       const a = server.address() as net.AddressInfo;
