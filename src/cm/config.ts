@@ -149,7 +149,8 @@ const ConfigFile = z.strictObject({
     maxUnregisteredPerAddress: z.int().min(1).optional(),
     unregisteredIdleSecs: z.number().min(1).optional(),
     idleSecs: z.number().min(10).optional(),
-    maxCallsPerDevice: z.int().min(1).max(1000).optional(),
+    // A line in a load test (SIPp as one device) can carry thousands of calls; the cap is memory, about 2 KiB a call.
+    maxCallsPerDevice: z.int().min(1).max(100_000).optional(),
   }).optional(),
   callManagers: z
     .array(z.strictObject({ host: z.string().min(1, { error: 'is missing' }), sipPort: peerPort.optional(), priority: z.number().optional() }))
