@@ -40,7 +40,10 @@ async function cpuMsOf(pid: number): Promise<number> {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
-export async function storm(counts: number[], o: { timeoutSecs?: number } = {}): Promise<StormPoint[]> {
+/** Phones powered on per second (`--rate`); 0, the default, is all at once. SEPI_STORM_RATE for another. */
+const RATE = Number(process.env['SEPI_STORM_RATE'] ?? 0);
+
+export async function storm(counts: number[], o: { timeoutSecs?: number; rate?: number } = {}): Promise<StormPoint[]> {
   const points: StormPoint[] = [];
   for (const n of counts) {
     const lab = await Lab.create('10.100.0');
@@ -58,7 +61,7 @@ export async function storm(counts: number[], o: { timeoutSecs?: number } = {}):
       const ns = await lab.addHost('fleet', { address: '10.100.0.50/16' });
       await lab.ns(ns, 'ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0');
       const cpu0 = await cpuMsOf(cm.child.pid!);
-      const fleet = lab.spawn('fleet', ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(n), '--mac-base', '02:5f:00:00:00:00', '--memory-nvram', '--rate', '0', '--until', 'registered-any', '--timeout', String(o.timeoutSecs ?? 300), '--json'], { NODE_OPTIONS: `--expose-gc --max-old-space-size=8192 ${profileEnv('fleet', n)['NODE_OPTIONS'] ?? ''}` });
+      const fleet = lab.spawn('fleet', ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(n), '--mac-base', '02:5f:00:00:00:00', '--memory-nvram', '--rate', String(o.rate ?? RATE), '--until', 'registered-any', '--timeout', String(o.timeoutSecs ?? 300), '--json'], { NODE_OPTIONS: `--expose-gc --max-old-space-size=8192 ${profileEnv('fleet', n)['NODE_OPTIONS'] ?? ''}` });
       await fleet.exit((o.timeoutSecs ?? 300) * 1000 + 120_000);
       if (process.env['SEPI_STORM_SNMP']) process.stdout.write((await lab.ns(lab.server, 'cat', '/proc/net/snmp')).split('\n').filter((l) => l.startsWith('Tcp:') || l.startsWith('Udp:')).join('\n') + '\n');
       const summary = fleet.events().find((e) => e['type'] === 'summary') as Record<string, unknown> | undefined;
