@@ -260,8 +260,22 @@ export class StreamTransport implements Transport {
     return { host, port: viaPort === 'listener' && this.listener ? this.listener.port : flow.socket.localPort };
   }
 
-  async send(m: SipMessage, to: SipDestination, opts?: SendOptions): Promise<HostPort> {
-    const flow = await this.flowFor(to, opts?.existingOnly ?? false);
+  send(m: SipMessage, to: SipDestination, opts?: SendOptions): Promise<HostPort> {
+    // Over a connection already open (every response, most requests) the message is written
+    // now, without waiting a turn for flowFor's promise: a registrar answering thousands of
+    // REGISTERs a second pays for each await.
+    const open = this.closed ? undefined : this.flows.get(keyOf(to.host, to.port));
+    if (open && !open.closed) {
+      try {
+        return Promise.resolve(this.sendOn(open, m, to));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return this.flowFor(to, opts?.existingOnly ?? false).then((flow) => this.sendOn(flow, m, to));
+  }
+
+  private sendOn(flow: Flow, m: SipMessage, to: SipDestination): HostPort {
     const local = this.sentBy(flow);
     const out = m.kind === 'request' ? stampSentBy(m, this.kind, local) : m;
     flow.socket.write(encodeSip(out));

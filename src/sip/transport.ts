@@ -154,8 +154,12 @@ export class TransportSet {
     return this.byKind.get(kind)?.reliable ?? kind !== 'UDP';
   }
 
-  async send(m: SipMessage, to: SipDestination, opts?: SendOptions): Promise<HostPort> {
-    return this.pick(to).send(m, to, opts);
+  send(m: SipMessage, to: SipDestination, opts?: SendOptions): Promise<HostPort> {
+    try {
+      return this.pick(to).send(m, to, opts);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   async localFor(to: SipDestination): Promise<HostPort> {
