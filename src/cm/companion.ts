@@ -16,7 +16,8 @@ import { openDataFolder } from './data-folder.ts';
 import { CompanionDb } from './db.ts';
 import { DhcpService } from './dhcp-service.ts';
 import { type Endpoints, withBoundPorts } from './endpoints.ts';
-import { HttpFileService } from './file-services.ts';
+import { type FileLogEntry, HttpFileService } from './file-services.ts';
+import { StormLog } from './registrar/storm-log.ts';
 import { activationLine, capfLine, dhcpLine, fileLine, sipLine, tvsLine } from './log-lines.ts';
 import { CompanionPki } from './pki.ts';
 import { ProvisioningFiles } from './provisioning-files.ts';
@@ -144,12 +145,15 @@ export class Companion {
       // Multiplatform phones: their profiles on HTTP 6970 under /mpp/, and the EDOS stand-in.
       const mppStore = new MppStore(db);
       const mppProfiles = new MppProfiles({ db, store: mppStore, config: withBoundPorts(config, endpoints), onboarding: store, log });
+      // A line per file served, up to the storm budget: a boot storm asks for ten files a phone.
+      const fileLog = new StormLog<FileLogEntry>({ write: (e) => log(fileLine(e)), summary: (text) => log(`files note (${text})`), clock });
+      const logFile = (e: FileLogEntry) => fileLog.entry(`${e.via} ${e.result}`, e);
       if (config.http.enabled) {
-        const http = new HttpFileService(new MppFileSource(files, mppProfiles), (e) => log(fileLine(e)), clock);
+        const http = new HttpFileService(new MppFileSource(files, mppProfiles), logFile, clock);
         endpoints.http = await this.started(http, http.start(config.address, config.http.port));
       }
       if (config.tftp.enabled) {
-        const tftp = new TftpService(files, (e) => log(fileLine(e)), { clock });
+        const tftp = new TftpService(files, logFile, { clock });
         endpoints.tftp = await this.started(tftp, tftp.start(config.address, config.tftp.port));
       }
       let edos: EdosServer | undefined;

@@ -50,6 +50,9 @@ export const COMMIT_BATCH = 512;
 
 export type { DhcpCounters, DhcpLogEntry } from './dhcp/handler.ts';
 
+/** The DHCP socket's receive buffer: see start(). */
+const LISTEN_BUFFER_BYTES = 1 << 20;
+
 export class DhcpService {
   private socket: dgram.Socket | undefined;
   private readonly log: (e: DhcpLogEntry) => void;
@@ -120,9 +123,18 @@ export class DhcpService {
       socket.bind({ port: DHCP_SERVER_PORT, address: '0.0.0.0', exclusive: true }, () => {
         socket.removeListener('error', reject);
         socket.setBroadcast(true);
-        // The receive buffer stays the kernel's default (~200 KiB, a few hundred requests):
-        // past what the server keeps up with, requests are better dropped at once (clients
-        // retransmit) than queued for a second and answered after their clients gave up.
+        // Room for about a thousand queued requests (1 MiB; the kernel caps it at
+        // net.core.rmem_max): a room of phones powered on together sends its DISCOVERs in one
+        // burst, and the default (~200 KiB, a couple of hundred) dropped most of 10,000, each
+        // drop a phone waiting 4 s or more to ask again. A thousand is a fifth of a second at
+        // the server's rate — well inside any client's wait. Not more: under load beyond what
+        // the server keeps up with, a deeper queue only answers later (4 MiB answered perfdhcp
+        // after it had given up, docs/scale.md), where a drop lets the client retransmit.
+        try {
+          socket.setRecvBufferSize(LISTEN_BUFFER_BYTES);
+        } catch {
+          // Not allowed here: the default will do.
+        }
         resolve();
       });
     });

@@ -34,7 +34,10 @@ export class SharedDhcpNetwork implements NetworkPort {
 
   udp(o: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean }): Promise<UdpEndpoint> {
     if (o.port !== DHCP_CLIENT_PORT) return this.inner.udp(o);
-    this.real ??= this.inner.udp({ port: DHCP_CLIENT_PORT, broadcast: true, reuseAddr: true, ...(o.address ? { address: o.address } : {}) }).then((sock) => {
+    // A deep queue (4 MiB, as far as net.core.rmem_max allows): the replies to a whole fleet's
+    // DISCOVERs arrive in a burst while the fleet is still busy powering phones on, and the
+    // kernel's default (~200 KiB) dropped them — each drop a phone asking again 4 s later.
+    this.real ??= this.inner.udp({ port: DHCP_CLIENT_PORT, broadcast: true, reuseAddr: true, receiveBufferBytes: 4 << 20, ...(o.address ? { address: o.address } : {}) }).then((sock) => {
       sock.onMessage((data, from) => {
         const key = chaddrKey(data);
         const view = key === undefined ? undefined : this.views.get(key);

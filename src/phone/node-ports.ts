@@ -150,13 +150,20 @@ export class NodeNetwork implements NetworkPort {
     });
   }
 
-  udp(o: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean }): Promise<UdpEndpoint> {
+  udp(o: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean; receiveBufferBytes?: number }): Promise<UdpEndpoint> {
     return new Promise((resolve, reject) => {
       const sock = dgram.createSocket({ type: 'udp4', reuseAddr: o.reuseAddr ?? false });
       sock.once('error', reject);
       sock.bind({ port: o.port ?? 0, address: o.address ?? '0.0.0.0', exclusive: !o.reuseAddr }, () => {
         sock.removeListener('error', reject);
         if (o.broadcast) sock.setBroadcast(true);
+        if (o.receiveBufferBytes) {
+          try {
+            sock.setRecvBufferSize(o.receiveBufferBytes);
+          } catch {
+            // Not allowed: the kernel's default queue will do.
+          }
+        }
         resolve(new NodeUdp(sock));
       });
     });

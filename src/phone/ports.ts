@@ -50,7 +50,8 @@ export type HttpResult =
   | { kind: 'error'; code: string; message: string };
 
 export interface NetworkPort {
-  udp(opts: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean }): Promise<UdpEndpoint>;
+  /** `receiveBufferBytes`: a deeper kernel queue for a socket that takes bursts (capped by net.core.rmem_max). */
+  udp(opts: { port?: number; address?: string; broadcast?: boolean; reuseAddr?: boolean; receiveBufferBytes?: number }): Promise<UdpEndpoint>;
   /** Resolves with the connection or rejects with an Error whose message says why (refused, timeout, unreachable). */
   tcp(host: string, port: number, opts: { timeoutMs: number; signal?: AbortSignal; localAddress?: string }): Promise<TcpConnection>;
   /** TLS without certificate-chain checks: the caller compares the peer's certificate itself (TVS against its ITL). */
