@@ -15,7 +15,10 @@
  *  5. The boot-storm curve, 1k to 10k phones in one sepi fleet against the companion
  *     (bench/storm.ts; SEPI_BENCH_STORM=1000,2000 for fewer).
  *  6. Calls per second: SIPp UAC → SIPp UAS through the companion (third-party lines, digest)
- *     and through kamailio (stateful proxy, usrloc), same offered rate (bench/calls.ts).
+ *     and through kamailio (stateful proxy, usrloc), the same loads (bench/calls.ts).
+ *  7. File service: 16 MiB over TFTP and HTTP 6970 against tftpd-hpa and busybox httpd (bench/files.ts).
+ *  8. SIP registrar: REGISTER/s under SIPp against kamailio, one socket, a socket per REGISTER,
+ *     digest, and 10,000 connections held (bench/registrar.ts).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -156,3 +159,9 @@ await (await import('./firmware.ts')).benchFirmwareRow();
 
 // 6. Calls: SIPp UAC → UAS through the companion and through kamailio at the same offered rate (bench/calls.ts).
 await (await import('./calls.ts')).benchCallsRow();
+
+// 7. File service: 16 MiB over TFTP (tftp-hpa, atftp, sepi's windowed client) and HTTP 6970 (curl) against tftpd-hpa and busybox httpd (bench/files.ts).
+await (await import('./files.ts')).benchFilesRow();
+
+// 8. SIP registrar: REGISTER/s under SIPp against kamailio (one socket, a socket per REGISTER, digest) and 10,000 connections held (bench/registrar.ts).
+await (await import('./registrar.ts')).benchRegistrarRow();
