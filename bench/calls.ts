@@ -17,6 +17,8 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { kamailioConfig, proxyRoute } from '../test/support/kamailio.ts';
+import { printAndRecord } from './results.ts';
 import { Lab } from '../test/support/lab.ts';
 import { needs } from '../test/support/proc.ts';
 import { cmJson, startCompanion, tempDir } from '../test/support/sepi.ts';
@@ -266,46 +268,12 @@ const uasCall = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 </scenario>
 `;
 
-const KAMAILIO_CFG = `#!KAMAILIO
-# The calls bench's kamailio: a stateful proxy with usrloc, no authentication.
-debug=1
-log_stderror=yes
-children=2
-tcp_children=4
-auto_aliases=no
-
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-
-modparam("usrloc", "db_mode", 0)
-modparam("registrar", "max_expires", 3600)
-
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (has_totag()) {
-    if (loose_route()) { t_relay(); exit; }
-    if (is_method("ACK")) { if (t_check_trans()) t_relay(); exit; }
-    sl_send_reply("404", "Not here"); exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
-  if (is_method("REGISTER")) {
-    if (!save("location")) sl_reply_error();
-    xlog("L_ALERT", "REGISTERED $tU\\n");
-    exit;
-  }
-  if (is_method("INVITE")) record_route();
-  if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
-  if (!t_relay()) sl_reply_error();
-}
-`;
+const KAMAILIO_CFG = kamailioConfig({
+  purpose: 'The calls bench\'s kamailio: a stateful proxy with usrloc, no authentication.',
+  tcpChildren: 4,
+  modules: ['rr', 'xlog'],
+  route: proxyRoute({ onRegister: 'xlog("L_ALERT", "REGISTERED $tU\\n");' }),
+});
 
 /** SIPp's -trace_stat file: the last row's totals, and the most calls in progress in any row. */
 function parseStats(csv: string): Omit<CallFigures, 'offeredRate' | 'calls'> {
@@ -408,11 +376,6 @@ export async function benchCalls(): Promise<{ lines: string[]; figures: Record<s
 }
 
 /** bench/run.ts's row: print and record `calls`. */
-export async function benchCallsRow(): Promise<void> {
-  const { recordRow } = await import('./results.ts');
-  const r = await benchCalls();
-  process.stdout.write(r.lines.join('\n') + '\n');
-  await recordRow('calls', r.figures);
-}
+export const benchCallsRow = (): Promise<void> => printAndRecord('calls', benchCalls);
 
 if (import.meta.main) await benchCallsRow();

@@ -46,7 +46,7 @@ import { promisify } from 'node:util';
 import { Lab } from '../test/support/lab.ts';
 import { needs } from '../test/support/proc.ts';
 import { ROOT, startCompanion, tempDir } from '../test/support/sepi.ts';
-import { recordRow } from './results.ts';
+import { printAndRecord } from './results.ts';
 
 const run = promisify(execFile);
 const env = (name: string, fallback: string) => process.env[`SEPI_BENCH_FILES_${name}`] ?? fallback;
@@ -317,11 +317,7 @@ async function fetchWithPhoneClient(argv: string[]): Promise<void> {
 }
 
 /** bench/run.ts's row: print and record `files`. */
-export async function benchFilesRow(): Promise<void> {
-  const r = await benchFiles();
-  process.stdout.write(r.lines.join('\n') + '\n');
-  await recordRow('files', r.figures as unknown as Record<string, unknown>);
-}
+export const benchFilesRow = (): Promise<void> => printAndRecord('files', benchFiles);
 
 if (import.meta.main) {
   if (process.argv[2] === 'fetch') await fetchWithPhoneClient(process.argv.slice(3));

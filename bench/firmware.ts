@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lab } from '../test/support/lab.ts';
 import { ROOT, TempDirs, cm, startCompanion } from '../test/support/sepi.ts';
-import { recordRow } from './results.ts';
+import { printAndRecord } from './results.ts';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env['SEPI_BENCH_RUNS'] ?? 7);
@@ -123,11 +123,7 @@ export async function benchFirmware(): Promise<{ lines: string[]; figures: Firmw
   }
 }
 
-/** make bench's row: printed, and kept in bench/results.json. */
-export async function benchFirmwareRow(): Promise<void> {
-  const r = await benchFirmware();
-  process.stdout.write(r.lines.join('\n') + '\n');
-  await recordRow('firmware', r.figures);
-}
+/** bench/run.ts's row: print and record `firmware`. */
+export const benchFirmwareRow = (): Promise<void> => printAndRecord('firmware', benchFirmware);
 
 if (process.argv[1] === import.meta.filename) await benchFirmwareRow();

@@ -33,6 +33,8 @@
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { kamailioConfig } from '../test/support/kamailio.ts';
+import { printAndRecord } from './results.ts';
 import { Lab } from '../test/support/lab.ts';
 import { type Proc, needs } from '../test/support/proc.ts';
 import { provisionPhones, sippPhones } from '../test/support/registrar-phones.ts';
@@ -119,45 +121,23 @@ ${auth ? `
 </scenario>
 `;
 
-const KAMAILIO_CFG = `#!KAMAILIO
-# The registrar bench's kamailio: registrar + usrloc in memory; REGISTERs to port ${PORTS.kamailioAuth}
-# must answer a digest challenge against one fixed password (auth module, no database).
-debug=1
-log_stderror=yes
-children=2
-tcp_children=2
-auto_aliases=no
-tcp_max_connections=15000
-tcp_connection_lifetime=3605
-
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "auth.so"
-
-modparam("usrloc", "db_mode", 0)
-modparam("auth", "qop", "auth")
-modparam("registrar", "max_expires", 3600)
-
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (is_method("REGISTER")) {
-    if ($Rp == ${PORTS.kamailioAuth}) {
-      if (!pv_auth_check("$td", "${PASSWORD}", "0", "1")) { auth_challenge("$td", "0"); exit; }
-      consume_credentials();
-    }
-    if (!save("location")) sl_reply_error();
-    exit;
+const KAMAILIO_CFG = kamailioConfig({
+  purpose: `The registrar bench's kamailio: registrar + usrloc in memory; REGISTERs to port ${PORTS.kamailioAuth}\n`
+    + 'must answer a digest challenge against one fixed password (auth module, no database).',
+  globals: ['tcp_max_connections=15000', 'tcp_connection_lifetime=3605'],
+  modules: ['auth'],
+  modparams: ['modparam("auth", "qop", "auth")'],
+  route: `if (is_method("REGISTER")) {
+  if ($Rp == ${PORTS.kamailioAuth}) {
+    if (!pv_auth_check("$td", "${PASSWORD}", "0", "1")) { auth_challenge("$td", "0"); exit; }
+    consume_credentials();
   }
-  if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
-  sl_send_reply("501", "Not Implemented");
+  if (!save("location")) sl_reply_error();
+  exit;
 }
-`;
+if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
+sl_send_reply("501", "Not Implemented");`,
+});
 
 /** User and system CPU seconds of a process and its threads so far, from /proc/PID/stat. */
 async function cpuSeconds(pid: number): Promise<{ user: number; system: number }> {
@@ -319,11 +299,6 @@ export async function benchRegistrar(): Promise<{ lines: string[]; figures: Reco
 }
 
 /** bench/run.ts's row: print and record `registrar`. */
-export async function benchRegistrarRow(): Promise<void> {
-  const { recordRow } = await import('./results.ts');
-  const r = await benchRegistrar();
-  process.stdout.write(r.lines.join('\n') + '\n');
-  await recordRow('registrar', r.figures);
-}
+export const benchRegistrarRow = (): Promise<void> => printAndRecord('registrar', benchRegistrar);
 
 if (import.meta.main) await benchRegistrarRow();

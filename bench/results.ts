@@ -23,3 +23,16 @@ export async function recordRow(row: string, figures: Record<string, unknown>, f
   await writeFile(`${file}.tmp`, JSON.stringify(sorted, null, 2) + '\n');
   await rename(`${file}.tmp`, file);
 }
+
+/** A bench row's printed lines and its figures: what each bench module's main function returns. */
+export interface BenchRow {
+  lines: string[];
+  figures: object;
+}
+
+/** Runs a row's bench, prints its lines and records its figures under `row`. */
+export async function printAndRecord(row: string, bench: () => Promise<BenchRow>): Promise<void> {
+  const r = await bench();
+  process.stdout.write(r.lines.join('\n') + '\n');
+  await recordRow(row, r.figures as Record<string, unknown>);
+}

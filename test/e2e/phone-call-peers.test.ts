@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { kamailioConfig, proxyRoute } from '../support/kamailio.ts';
 import { Lab } from '../support/lab.ts';
 import { type Proc, needs } from '../support/proc.ts';
 import { isCall, startCompanion, startPhone, tempDir } from '../support/sepi.ts';
@@ -22,61 +23,21 @@ let dir = '';
 let kamAddress = '';
 let sippAddress = '';
 
-const KAMAILIO_CFG = `#!KAMAILIO
-# A registrar that routes: REGISTER saved in usrloc, an INVITE for a registered DN looked up and
-# relayed over the phone's own TCP connection, record-routed so BYE and ACK pass here too; DN
-# 9999 goes to SIPp's UAS over UDP.
-debug=2
-log_stderror=yes
-children=2
-tcp_children=2
-auto_aliases=no
-
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-
-modparam("usrloc", "db_mode", 0)
-modparam("registrar", "max_expires", 3600)
-
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (has_totag()) {
-    if (loose_route()) { t_relay(); exit; }
-    if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
-    sl_send_reply("404", "Not here");
-    exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-  if (is_method("REGISTER")) {
-    if (!save("location")) { sl_reply_error(); }
-    exit;
-  }
-  if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
-  t_check_trans();
-  if (is_method("INVITE")) { record_route(); }
-  if ($rU == "9999") {
-    $du = "sip:SIPP_ADDRESS:5080;transport=udp";
-    xlog("L_NOTICE", "ROUTE $rU to SIPp\\n");
-    t_relay();
-    exit;
-  }
-  if (!lookup("location")) {
-    xlog("L_NOTICE", "NOT FOUND $rU\\n");
-    sl_send_reply("404", "Not Found");
-    exit;
-  }
-  xlog("L_NOTICE", "ROUTE $rU to $ru\\n");
+const KAMAILIO_CFG = kamailioConfig({
+  purpose: 'A registrar that routes: REGISTER saved in usrloc, an INVITE for a registered DN looked up and\n'
+    + 'relayed over the phone\'s own TCP connection, record-routed so BYE and ACK pass here too; DN\n'
+    + '9999 goes to SIPp\'s UAS over UDP.',
+  debug: 2,
+  modules: ['rr', 'xlog'],
+  route: proxyRoute({
+    beforeLookup: `if ($rU == "9999") {
+  $du = "sip:SIPP_ADDRESS:5080;transport=udp";
+  xlog("L_NOTICE", "ROUTE $rU to SIPp\\n");
   t_relay();
-}
-`;
+  exit;
+}`,
+  }),
+});
 
 /**
  * SIPp's built-in uas, plus the one line RFC 3261 §12.1.1 asks of every UAS and the built-in
