@@ -149,7 +149,12 @@ export const registerRejected = ev('register', 'progress', { registration: z.lit
 export const registerRefreshed = ev('register', 'progress', { registration: z.literal('refreshed'), cm: ipv4, expires: int, refreshed: z.literal(true) }, 'Registration refreshed');
 export const registerBackup = ev('register', 'progress', { registration: z.literal('backup'), backup: ipv4, reason: z.string() }, 'A keep-alive to the backup call manager failed');
 export const registerServiceControl = ev('register', 'progress', { registration: z.literal('service-control'), serviceControl: z.enum(['reset', 'restart', 'prt-report', 'apply-config']), accepted: z.boolean() }, 'A service-control NOTIFY: obeyed when it names our registration');
-export const registerDone = ev('register', 'done', { cm: ipv4, line: z.string(), expires: int, configKind, file: z.string(), priority: int }, 'Registered');
+export const registerDone = ev('register', 'done', {
+  cm: ipv4, line: z.string(), expires: int, configKind, file: z.string(), priority: int,
+  // What the configuration file says to show for the line (its featureLabel) and its speed-dial buttons, when it has them.
+  label: z.string().optional(),
+  speedDials: z.array(z.strictObject({ button: int, number: z.string(), label: z.string() })).optional(),
+}, 'Registered');
 export const registerLost = ev('register', 'fail', { cm: ipv4, reason: z.string() }, 'The registration was lost');
 export const registerUnanswered = ev('register', 'retry', { registration: z.literal('unanswered'), inSecs: int }, 'No call manager answered; the next round after inSecs');
 export const registerRefused = ev('register', 'retry', { registration: z.literal('refused'), cm: z.string(), status: int, reason: z.string(), inSecs: int }, 'Every call manager refused the phone; the configuration is read again after inSecs');
@@ -244,6 +249,9 @@ export interface PhoneStatus {
   tftpServer: string | undefined;
   configFile: string | undefined;
   line: string | undefined;
+  /** The registered line's label and speed-dial buttons, as its configuration gives them (a universal template's). */
+  lineLabel?: string | undefined;
+  speedDials?: Array<{ button: number; number: string; label: string }> | undefined;
   callManager: string | undefined;
   /** Latest event messages, newest last. */
   log: string[];

@@ -81,6 +81,7 @@ function reportRegistration(o: RegistrationStepOptions, e: RegistrationEvent, el
       r({
         step: 'register', state: 'done', ms: elapsed(), message: `Registered ${e.user} with ${cmName(e.member)}`,
         cm: e.member.address, line: e.user, expires: e.expires, configKind: p.configKind ?? p.config.kind, file: p.file, priority: e.member.priority,
+        ...lineLook(p, e.user),
       });
       return o.onRegistered(true);
     case 'refreshed':
@@ -101,4 +102,15 @@ function reportRegistration(o: RegistrationStepOptions, e: RegistrationEvent, el
     case 'retry':
       return r({ step: 'register', state: 'retry', ms: 0, message: `${capitalize(e.reason)}; retry in ${e.inSecs} s`, registration: 'unanswered', inSecs: e.inSecs });
   }
+}
+
+/** The label and speed dials the configuration gives the registered line (a universal template's, say), when it gives any. */
+function lineLook(p: Provisioned, user: string): { label?: string; speedDials?: Array<{ button: number; number: string; label: string }> } {
+  if (p.config.kind !== 'device') return {}; // the default file has no lines of the phone's own
+  const line = p.config.lines.find((l) => l.dn === user);
+  const speedDials = p.config.speedDials ?? [];
+  return {
+    ...(line?.label ? { label: line.label } : {}),
+    ...(line && speedDials.length ? { speedDials: speedDials.map((d) => ({ button: d.button, number: d.number, label: d.label })) } : {}),
+  };
 }

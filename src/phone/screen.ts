@@ -59,8 +59,11 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: b
   const space = g.rows - 3;
   const body: string[] = [s.phase];
   if (s.registered) {
-    if (s.line) body.push(`Line ${s.line}`);
+    // The line as its button shows it: the label the configuration gives (a template's), then the DN.
+    if (s.line) body.push(s.lineLabel && s.lineLabel !== s.line ? `${s.line} ${s.lineLabel}` : `Line ${s.line}`);
     if (s.callManager) body.push(`CM ${s.callManager}`);
+    // Speed-dial buttons (the self-provisioning IVR's, say): number and label, as the keys are labelled.
+    for (const d of s.speedDials ?? []) body.push(`SD ${d.number} ${d.label}`.trim());
     // Running on a last good file after a refusal: say so before anything else.
     if (s.warning) body.push(...wrap(`!${s.warning.text}`, g.cols));
     if (s.address) body.push(`IP ${s.address}`);

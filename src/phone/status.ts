@@ -73,6 +73,8 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
         next.registered = true;
         next.problem = undefined;
         next.line = e.line;
+        next.lineLabel = e.label;
+        next.speedDials = e.speedDials;
         next.callManager = e.cm;
         return next;
       }

@@ -23,7 +23,7 @@ t.after.each(async () => {
   await h?.stop();
 });
 
-type Registered = Extract<StepEvent, { step: 'register' }> & { line?: string; configKind?: string };
+type Registered = Extract<StepEvent, { step: 'register' }> & { line?: string; configKind?: string; label?: string; speedDials?: Array<{ button: number; number: string; label: string }> };
 const onOwnFile = (e: StepEvent): e is Registered => e.step === 'register' && e.state === 'done' && (e as Registered).configKind === 'device';
 
 /** An autoregistered phone on its own file (DN 3000), the IVR on 8999, user 5001 (PIN 1234, DN 2101). */
@@ -148,6 +148,12 @@ t('templates: autoregistration\'s on the new phone, the user profile\'s once pro
   assert.ok(end.call === 'ended' && end.reason === 'remote-hangup', JSON.stringify(end));
   const back = await h.event(p, 'registered on the user\'s extension', onOwnFile, seen);
   assert.is(back.line, '2101');
+  // The phone shows what the templates gave: the line's label and the speed-dial key.
+  assert.equal([back.label, back.speedDials], ['Lovelace 2101', [{ button: 2, number: '2000', label: 'Help desk' }]]);
+  p.keypad.press('soft2'); // Exit the ended call's screen
+  const home = p.handset.frame().rows.join('\n');
+  assert.match(home, /2101 Lovelace 2101/);
+  assert.match(home, /SD 2000 Help desk/);
   const mine = expectOk(h.companion!.phones.show('SEP001122335501'));
   assert.is(mine.description, 'Ada King Lovelace (Cisco 8841)');
   assert.equal(mine.templates, { deviceTemplate: 'desk', lineTemplate: 'desk-line', devicePool: 'Floor 3', speedDials: [{ number: '2000', label: 'Help desk' }], displayName: 'Ada King Lovelace', label: 'Lovelace 2101', externalNumber: '4085552101' });
