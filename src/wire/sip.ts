@@ -18,40 +18,103 @@ export type SipMessage =
 export type SipRequest = Extract<SipMessage, { kind: 'request' }>;
 export type SipResponse = Extract<SipMessage, { kind: 'response' }>;
 
-const COMPACT: Record<string, string> = {
-  v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type',
-  e: 'content-encoding', k: 'supported', s: 'subject', o: 'event', u: 'allow-events', r: 'refer-to',
-};
-const canon = (name: string): string => {
-  const n = name.toLowerCase();
-  return COMPACT[n] ?? n;
-};
-
-export function header(m: { headers: SipHeaders }, name: string): string | undefined {
-  const c = canon(name);
-  return m.headers.find(([n]) => canon(n) === c)?.[1];
-}
-
-export function headers(m: { headers: SipHeaders }, name: string): string[] {
-  const c = canon(name);
-  return m.headers.filter(([n]) => canon(n) === c).map(([, v]) => v);
-}
+// A Map, not an object literal: a header named `constructor` or `__proto__` must not find
+// Object.prototype's members.
+const COMPACT = new Map<string, string>([
+  ['v', 'via'], ['f', 'from'], ['t', 'to'], ['i', 'call-id'], ['m', 'contact'], ['l', 'content-length'], ['c', 'content-type'],
+  ['e', 'content-encoding'], ['k', 'supported'], ['s', 'subject'], ['o', 'event'], ['u', 'allow-events'], ['r', 'refer-to'],
+]);
 
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
-function parseHead(head: string, format = 'sip'): Omit<SipRequest, 'body'> | Omit<SipResponse, 'body'> {
-  // Unfold continuation lines (RFC 3261 §7.3.1), then split.
-  const lines = head.replace(/\r\n[ \t]+/g, ' ').split('\r\n');
-  const start = lines.shift() ?? '';
-  const hdrs: SipHeaders = [];
-  for (const line of lines) {
-    if (line === '') continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new WireError(format, 'bad-header', `header line without a name: "${line.slice(0, 40)}"`);
-    const name = line.slice(0, colon).trim();
-    if (!TOKEN.test(name)) throw new WireError(format, 'bad-header', `bad header name "${name.slice(0, 40)}"`);
-    hdrs.push([name, line.slice(colon + 1).trim()]);
+/**
+ * Canonical names by spelling, for names that are valid tokens: a registrar sees the same ten
+ * spellings in every message, and lower-casing each name on every lookup was the codec's
+ * largest cost. Bounded, so a peer inventing names cannot grow it; past the bound names are
+ * lower-cased each time as before.
+ */
+const CANON = new Map<string, string>();
+const CANON_MAX = 2048;
+
+/** The name a header is known by: lower case, compact forms expanded (`v` → `via`). */
+export function canonicalName(name: string): string {
+  const known = CANON.get(name);
+  if (known !== undefined) return known;
+  const n = name.toLowerCase();
+  const c = COMPACT.get(n) ?? n;
+  // Only token names are kept: parseHead takes a kept name as already checked.
+  if (CANON.size < CANON_MAX && TOKEN.test(name)) CANON.set(name, c);
+  return c;
+}
+
+/**
+ * Values by canonical name, built once per header list (at decode, or at the first lookup of a
+ * list built in code), so header() and headers() are map reads rather than a scan that
+ * canonicalises every name. Messages are not changed in place (the SIP core copies to edit);
+ * a list whose length changed since is indexed again, as a guard.
+ */
+interface HeaderIndex {
+  count: number;
+  byName: Map<string, string[]>;
+}
+const indexes = new WeakMap<SipHeaders, HeaderIndex>();
+
+function indexOf(hs: SipHeaders): Map<string, string[]> {
+  const known = indexes.get(hs);
+  if (known !== undefined && known.count === hs.length) return known.byName;
+  const byName = new Map<string, string[]>();
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!;
+    const c = canonicalName(h[0]);
+    const list = byName.get(c);
+    if (list === undefined) byName.set(c, [h[1]]);
+    else list.push(h[1]);
   }
+  indexes.set(hs, { count: hs.length, byName });
+  return byName;
+}
+
+export function header(m: { headers: SipHeaders }, name: string): string | undefined {
+  return indexOf(m.headers).get(canonicalName(name))?.[0];
+}
+
+export function headers(m: { headers: SipHeaders }, name: string): string[] {
+  const list = indexOf(m.headers).get(canonicalName(name));
+  // A copy: the caller may change what it is given, the index must not change with it.
+  return list === undefined ? [] : list.slice();
+}
+
+const CONTINUATION = /\r\n[ \t]+/g;
+
+function parseHead(head: string, format = 'sip'): Omit<SipRequest, 'body'> | Omit<SipResponse, 'body'> {
+  // Unfold continuation lines (RFC 3261 §7.3.1) — a regex pass only when there are any — then
+  // walk the lines by index rather than splitting into an array of line strings.
+  const text = head.includes('\r\n ') || head.includes('\r\n\t') ? head.replace(CONTINUATION, ' ') : head;
+  const eol = text.indexOf('\r\n');
+  const start = eol < 0 ? text : text.slice(0, eol);
+  const hdrs: SipHeaders = [];
+  const byName = new Map<string, string[]>();
+  for (let at = eol < 0 ? -1 : eol + 2; at >= 0; ) {
+    const next = text.indexOf('\r\n', at);
+    const end = next < 0 ? text.length : next;
+    const from = at;
+    at = next < 0 ? -1 : next + 2;
+    if (end === from) continue;
+    const colon = text.indexOf(':', from);
+    if (colon <= from || colon >= end) throw new WireError(format, 'bad-header', `header line without a name: "${text.slice(from, end).slice(0, 40)}"`);
+    const name = text.slice(from, colon).trim();
+    let c = CANON.get(name);
+    if (c === undefined) {
+      if (!TOKEN.test(name)) throw new WireError(format, 'bad-header', `bad header name "${name.slice(0, 40)}"`);
+      c = canonicalName(name);
+    }
+    const value = text.slice(colon + 1, end).trim();
+    hdrs.push([name, value]);
+    const list = byName.get(c);
+    if (list === undefined) byName.set(c, [value]);
+    else list.push(value);
+  }
+  indexes.set(hdrs, { count: hdrs.length, byName });
   const status = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(start);
   if (status) {
     const code = Number(status[1]);
@@ -90,48 +153,74 @@ export function decodeSip(buf: Uint8Array): Result<SipMessage> {
   });
 }
 
+const LINE_BREAK = /[\r\n]/;
+
 export function encodeSip(m: SipMessage): Buffer {
-  const start = m.kind === 'request' ? `${m.method} ${m.uri} SIP/2.0` : `SIP/2.0 ${m.status} ${m.reason}`;
-  const lines = [start];
+  // One string and one buffer: no array of lines, no join, no concat with an empty body.
+  let text = m.kind === 'request' ? `${m.method} ${m.uri} SIP/2.0` : `SIP/2.0 ${m.status} ${m.reason}`;
   for (const [n, v] of m.headers) {
-    if (canon(n) === 'content-length') continue;
-    if (/[\r\n]/.test(n + v)) throw new RangeError(`header ${n} contains a line break`);
-    lines.push(`${n}: ${v}`);
+    if (canonicalName(n) === 'content-length') continue;
+    if (LINE_BREAK.test(n) || LINE_BREAK.test(v)) throw new RangeError(`header ${n} contains a line break`);
+    text += `\r\n${n}: ${v}`;
   }
-  lines.push(`Content-Length: ${m.body.length}`);
-  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'utf8'), m.body]);
+  text += `\r\nContent-Length: ${m.body.length}\r\n\r\n`;
+  if (m.body.length === 0) return Buffer.from(text, 'utf8');
+  const size = Buffer.byteLength(text, 'utf8');
+  const out = Buffer.allocUnsafe(size + m.body.length);
+  out.write(text, 0, 'utf8');
+  out.set(m.body, size);
+  return out;
 }
 
 /**
  * Frames messages out of a TCP byte stream. Leading CRLFs are keep-alive pings (RFC 5626 §4.4.1)
  * and are skipped. A framing error is fatal for the connection: the caller closes it.
  */
+const NO_BYTES = Buffer.alloc(0);
+
 export class SipStreamDecoder {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = NO_BYTES;
 
   push(chunk: Uint8Array): Result<SipMessage[]> {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk);
+    // The chunk is read in place; only what is left of it when this returns is copied (the
+    // caller may reuse its buffer). Heads become strings and bodies copies, so no message
+    // keeps the chunk either. A copy of every chunk was a copy of every message.
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const borrowed = this.pending.length === 0;
     const out: SipMessage[] = [];
+    const keep = (): void => {
+      this.pending = buf.length === 0 ? NO_BYTES : borrowed ? Buffer.from(buf) : buf;
+    };
     for (;;) {
       let skip = 0;
-      while (skip + 1 < this.pending.length && this.pending[skip] === 13 && this.pending[skip + 1] === 10) skip += 2;
-      if (skip) this.pending = this.pending.subarray(skip);
-      const end = this.pending.indexOf('\r\n\r\n');
+      while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
+      if (skip) buf = buf.subarray(skip);
+      const end = buf.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (this.pending.length > SIP_MAX_HEADER_BYTES) return err(new WireError('sip', 'oversized', `headers exceed ${SIP_MAX_HEADER_BYTES} bytes`));
+        keep();
+        if (buf.length > SIP_MAX_HEADER_BYTES) return err(new WireError('sip', 'oversized', `headers exceed ${SIP_MAX_HEADER_BYTES} bytes`));
         return ok(out);
       }
-      if (end > SIP_MAX_HEADER_BYTES) return err(new WireError('sip', 'oversized', `headers exceed ${SIP_MAX_HEADER_BYTES} bytes`));
+      if (end > SIP_MAX_HEADER_BYTES) {
+        keep();
+        return err(new WireError('sip', 'oversized', `headers exceed ${SIP_MAX_HEADER_BYTES} bytes`));
+      }
       const parsed = catchWire(() => {
-        const head = parseHead(this.pending.subarray(0, end).toString('utf8'));
+        const head = parseHead(buf.toString('utf8', 0, end));
         return { head, length: contentLength(head, true) };
       });
-      if (!parsed.ok) return parsed;
+      if (!parsed.ok) {
+        keep();
+        return parsed;
+      }
       const total = end + 4 + parsed.value.length;
-      if (this.pending.length < total) return ok(out);
-      const body = Uint8Array.from(this.pending.subarray(end + 4, total));
+      if (buf.length < total) {
+        keep();
+        return ok(out);
+      }
+      const body = Uint8Array.from(buf.subarray(end + 4, total));
       out.push({ ...parsed.value.head, body } as SipMessage);
-      this.pending = this.pending.subarray(total);
+      buf = buf.subarray(total);
     }
   }
 }
@@ -152,14 +241,72 @@ export function parseSipUri(s: string): SipUri | undefined {
   return { scheme: m[1] as 'sip' | 'sips', user: decodeURIComponent(m[2] ?? ''), host: m[3]!, port: m[4] ? Number(m[4]) : undefined, params: parseParams(m[5] ?? '') };
 }
 
-/** `;a=b;c;d="x y"` -> {a:'b', c:'', d:'x y'}; names lower-cased, quotes removed. */
+/** What `\s` matches in a regular expression (ECMAScript WhiteSpace and LineTerminator). */
+function isSpace(c: number): boolean {
+  if (c < 128) return c === 32 || (c >= 9 && c <= 13);
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** What `.` does not match: a line terminator. */
+const isLineTerminator = (c: number): boolean => c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
+
+/** The index after the closing quote of a quoted string opening at `at`, or -1 when it never closes. */
+function quotedEnd(s: string, at: number): number {
+  for (let i = at + 1; i < s.length; ) {
+    const c = s.charCodeAt(i);
+    if (c === 34) return i + 1;
+    if (c === 92) {
+      if (i + 1 >= s.length || isLineTerminator(s.charCodeAt(i + 1))) return -1;
+      i += 2;
+    } else i++;
+  }
+  return -1;
+}
+
+/**
+ * `;a=b;c;d="x y"` -> {a:'b', c:'', d:'x y'}; names lower-cased, quotes removed.
+ *
+ * A scan by index that gives what the global regex
+ * `;\s*([^=;\s]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*))?` gave, match for match (every Contact,
+ * Via and From of every message comes through here): a parameter starts at a `;`, spaces,
+ * then a name of anything but `=`, `;` and spaces (a `;` without a name starts nothing); the
+ * value after `=` is a quoted string when one opens and closes there, else everything up to
+ * the next `;`; text after a value-less name or after a closed quote is skipped up to the next `;`.
+ */
 export function parseParams(s: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
-  const re = /;\s*([^=;\s]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*))?/g;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    let v = (m[2] ?? '').trim();
-    if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    out[m[1]!.toLowerCase()] = v;
+  const len = s.length;
+  for (let semi = s.indexOf(';'); semi >= 0; ) {
+    let at = semi + 1;
+    while (at < len && isSpace(s.charCodeAt(at))) at++;
+    let end = at;
+    for (; end < len; end++) {
+      const c = s.charCodeAt(end);
+      if (c === 61 /* = */ || c === 59 /* ; */ || isSpace(c)) break;
+    }
+    if (end === at) {
+      semi = s.indexOf(';', at);
+      continue;
+    }
+    const name = s.slice(at, end).toLowerCase();
+    let eq = end;
+    while (eq < len && isSpace(s.charCodeAt(eq))) eq++;
+    if (eq >= len || s.charCodeAt(eq) !== 61) {
+      out[name] = '';
+      semi = s.indexOf(';', end);
+      continue;
+    }
+    let from = eq + 1;
+    while (from < len && isSpace(s.charCodeAt(from))) from++;
+    const closed = from < len && s.charCodeAt(from) === 34 ? quotedEnd(s, from) : -1;
+    const next = closed >= 0 ? -1 : s.indexOf(';', from);
+    let v = s.slice(from, closed >= 0 ? closed : next < 0 ? len : next).trim();
+    if (v.startsWith('"')) {
+      v = v.slice(1, -1);
+      if (v.includes('\\')) v = v.replace(/\\(.)/g, '$1');
+    }
+    out[name] = v;
+    semi = closed >= 0 ? s.indexOf(';', closed) : next;
   }
   return out;
 }
@@ -185,21 +332,28 @@ export function parseNameAddr(s: string): NameAddr | undefined {
 
 /** Splits a header value at top-level commas (not inside quotes or angle brackets). */
 export function splitList(v: string): string[] {
+  // Most values are one item: no walk at all. Otherwise items are sliced out by index, not
+  // built a character at a time.
+  if (!v.includes(',')) {
+    const only = v.trim();
+    return only ? [only] : [];
+  }
   const out: string[] = [];
   let depth = 0;
   let quoted = false;
-  let cur = '';
+  let from = 0;
   for (let i = 0; i < v.length; i++) {
-    const c = v[i]!;
-    if (c === '"' && v[i - 1] !== '\\') quoted = !quoted;
-    else if (!quoted && c === '<') depth++;
-    else if (!quoted && c === '>') depth--;
-    if (c === ',' && !quoted && depth === 0) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += c;
+    const c = v.charCodeAt(i);
+    if (c === 34 /* " */ && v.charCodeAt(i - 1) !== 92 /* \ */) quoted = !quoted;
+    else if (!quoted && c === 60 /* < */) depth++;
+    else if (!quoted && c === 62 /* > */) depth--;
+    if (c === 44 /* , */ && !quoted && depth === 0) {
+      out.push(v.slice(from, i).trim());
+      from = i + 1;
+    }
   }
-  if (cur.trim()) out.push(cur.trim());
+  const last = v.slice(from).trim();
+  if (last) out.push(last);
   return out;
 }
 
@@ -235,7 +389,7 @@ export const REASON_PHRASES: Record<number, string> = {
 export function responseTo(req: SipRequest, status: number, extra: SipHeaders = [], body: Uint8Array = new Uint8Array(), toTag?: string): SipResponse {
   const copied: SipHeaders = [];
   for (const [n, v] of req.headers) {
-    const c = canon(n);
+    const c = canonicalName(n);
     if (c === 'via' || c === 'from' || c === 'call-id' || c === 'cseq') copied.push([n, v]);
     else if (c === 'to') copied.push([n, toTag && !/;\s*tag=/i.test(v) ? `${v};tag=${toTag}` : v]);
   }
