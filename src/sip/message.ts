@@ -7,7 +7,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, type Via, header, headers, parseCSeq, parseNameAddr, parseSipUri, parseVia, splitList } from '../wire/sip.ts';
+import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, type Via, canonicalName, header, headers, parseCSeq, parseNameAddr, parseSipUri, parseVia, splitList } from '../wire/sip.ts';
 
 export type TransportKind = 'UDP' | 'TCP' | 'TLS';
 
@@ -52,13 +52,7 @@ export function transportKind(s: string | undefined): TransportKind | undefined 
   return u === 'UDP' || u === 'TCP' || u === 'TLS' ? u : undefined;
 }
 
-// The codec's compact-form table is private; the core needs the same equivalence to edit headers.
-const COMPACT: Record<string, string> = {
-  v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type',
-  e: 'content-encoding', k: 'supported', s: 'subject', o: 'event', u: 'allow-events', r: 'refer-to',
-};
-const canon = (name: string): string => COMPACT[name.toLowerCase()] ?? name.toLowerCase();
-export const sameHeader = (a: string, b: string): boolean => canon(a) === canon(b);
+export const sameHeader = (a: string, b: string): boolean => canonicalName(a) === canonicalName(b);
 
 /** A copy without any header of that name. */
 export function withoutHeader<M extends SipMessage>(m: M, name: string): M {
@@ -105,6 +99,15 @@ export function topVia(m: SipMessage): Via | undefined {
   return via;
 }
 
+/**
+ * A response made by responseTo copies the request's Vias first and in order, so its top Via
+ * is the request's: handed over already parsed rather than parsed again for §18.2.2's routing.
+ */
+export function inheritTopVia(res: SipResponse, req: SipRequest): void {
+  const via = topVias.get(req);
+  if (via) topVias.set(res, via);
+}
+
 export function formatParams(p: Record<string, string>): string {
   return Object.entries(p).map(([k, v]) => (v === '' ? `;${k}` : `;${k}=${/^[\w.!%*+`'~:-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`}`)).join('');
 }
@@ -139,8 +142,18 @@ export function tagOf(nameAddr: string | undefined): string | undefined {
 export const toTag = (m: SipMessage): string | undefined => tagOf(header(m, 'to'));
 export const fromTag = (m: SipMessage): string | undefined => tagOf(header(m, 'from'));
 
+/**
+ * Parsed CSeqs by message, as topVias: the transaction layer checks a request's CSeq and then
+ * keys its transaction on it, the UA core reads it again. The value is shared: read it only.
+ */
+const cseqs = new WeakMap<SipMessage, { seq: number; method: string } | null>();
+
 export function cseqOf(m: SipMessage): { seq: number; method: string } | undefined {
-  return parseCSeq(header(m, 'cseq'));
+  const known = cseqs.get(m);
+  if (known !== undefined) return known ?? undefined;
+  const cseq = parseCSeq(header(m, 'cseq'));
+  cseqs.set(m, cseq ?? null);
+  return cseq;
 }
 
 /** The URI inside a name-addr (`"x" <sip:a@b>;p` → `sip:a@b`). */

@@ -67,6 +67,8 @@ class Flow {
   idleMs: number | undefined;
   closed = false;
   cancelIdle: () => void = noop;
+  /** The Via sent-by of messages sent over it, worked out at the first send (its local address does not change). */
+  sentBy: HostPort | undefined;
 
   constructor(key: string, socket: StreamSocket, inbound: boolean, peer: SipDestination) {
     this.key = key;
@@ -255,6 +257,11 @@ export class StreamTransport implements Transport {
   }
 
   private sentBy(flow: Flow): HostPort {
+    // Frozen: every send of the connection returns this one object.
+    return (flow.sentBy ??= Object.freeze(this.workOutSentBy(flow)));
+  }
+
+  private workOutSentBy(flow: Flow): HostPort {
     const viaPort = this.o.viaPort ?? (this.listener ? 'listener' : 'connection');
     const host = this.o.sentByHost ?? advertisable(flow.socket.localAddress);
     return { host, port: viaPort === 'listener' && this.listener ? this.listener.port : flow.socket.localPort };

@@ -67,8 +67,17 @@ export class TransactionLayer {
     return { clients: this.clients.size, servers: this.servers.size };
   }
 
+  /** The four contexts there can be (client or server, reliable or not), made once rather than per transaction. */
+  private readonly contexts = new Map<Map<string, unknown>, [unreliable: TransactionContext, reliable: TransactionContext]>();
+
   private context(reliable: boolean, map: Map<string, unknown>): TransactionContext {
-    return { clock: this.clock, timers: this.timers, reliable, ended: (key) => map.delete(key) };
+    let pair = this.contexts.get(map);
+    if (!pair) {
+      const make = (r: boolean): TransactionContext => ({ clock: this.clock, timers: this.timers, reliable: r, ended: (key) => map.delete(key) });
+      pair = [make(false), make(true)];
+      this.contexts.set(map, pair);
+    }
+    return pair[reliable ? 1 : 0];
   }
 
   /**

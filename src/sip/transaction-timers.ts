@@ -6,7 +6,8 @@
 import type { Clock } from '../common/clock.ts';
 
 export class TransactionTimers {
-  private readonly cancels = new Map<string, () => void>();
+  /** Made at the first timer: a non-INVITE transaction over TCP ends without one (J is 0). */
+  private cancels: Map<string, () => void> | undefined;
   private readonly clock: Clock;
   private readonly alive: () => boolean;
 
@@ -16,20 +17,25 @@ export class TransactionTimers {
   }
 
   set(name: string, ms: number, fn: () => void): void {
-    this.cancels.get(name)?.();
-    this.cancels.set(name, this.clock.timer(ms, () => {
-      this.cancels.delete(name);
+    const cancels = (this.cancels ??= new Map());
+    cancels.get(name)?.();
+    cancels.set(name, this.clock.timer(ms, () => {
+      cancels.delete(name);
       if (this.alive()) fn();
     }));
   }
 
   clear(name: string): void {
-    this.cancels.get(name)?.();
-    this.cancels.delete(name);
+    const cancels = this.cancels;
+    if (!cancels) return;
+    cancels.get(name)?.();
+    cancels.delete(name);
   }
 
   clearAll(): void {
-    for (const c of this.cancels.values()) c();
-    this.cancels.clear();
+    const cancels = this.cancels;
+    if (!cancels) return;
+    for (const c of cancels.values()) c();
+    cancels.clear();
   }
 }

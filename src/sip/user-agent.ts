@@ -19,7 +19,7 @@ import { type SipHeaders, type SipRequest, type SipResponse, header, parseSipUri
 import { type CredentialSource, authorizedRetry } from './auth.ts';
 import { Dialog, type DialogEnd, dialogKey } from './dialog.ts';
 import { type BodyOptions, IncomingInvite, OutgoingInvite, type UaCore, localResponse } from './invite.ts';
-import { EMPTY_BODY, type HostPort, type SipDestination, type TransportKind, cseqOf, fromTag, newCallId, newTag, toTag, uriDestination, uriHost, uriOf, withNewVia } from './message.ts';
+import { EMPTY_BODY, type HostPort, type SipDestination, type TransportKind, cseqOf, fromTag, inheritTopVia, newCallId, newTag, toTag, uriDestination, uriHost, uriOf, withNewVia } from './message.ts';
 import type { ServerTransaction } from './server-transaction.ts';
 import type { SipTimerSettings, SipTimerValues } from './timers.ts';
 import { TransactionLayer, type TransactionUser } from './transaction-layer.ts';
@@ -103,8 +103,10 @@ export class IncomingRequest {
   respond(status: number, o: BodyOptions & { reason?: string } = {}): void {
     const hs: SipHeaders = [...this.extra, ...(o.contentType ? ([['Content-Type', o.contentType]] as SipHeaders) : []), ...(o.headers ?? [])];
     const tag = status > 100 ? (this.dialog?.localTag ?? toTag(this.request) ?? newTag()) : undefined;
-    const res = responseTo(this.request, status, hs, o.body ?? EMPTY_BODY, tag);
-    this.tx.respond(o.reason ? { ...res, reason: o.reason } : res);
+    const made = responseTo(this.request, status, hs, o.body ?? EMPTY_BODY, tag);
+    const res = o.reason ? { ...made, reason: o.reason } : made;
+    inheritTopVia(res, this.request);
+    this.tx.respond(res);
   }
 }
 
