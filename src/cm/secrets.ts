@@ -8,7 +8,7 @@
  *
  *   enc1:<base64( iv[12] | ciphertext | tag[16] )>
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { type KeyObject, createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -16,12 +16,13 @@ export const SECRETS_KEY_FILE = 'secrets.key';
 const PREFIX = 'enc1:';
 
 export class SecretBox {
-  private readonly key: Buffer;
+  /** Imported once: given as bytes, the key is imported again by every seal, open and subkey. */
+  private readonly key: KeyObject;
   /** True when this start made the key (so nothing could have been encrypted under another). */
   readonly fresh: boolean;
 
   private constructor(key: Buffer, fresh: boolean) {
-    this.key = key;
+    this.key = createSecretKey(key);
     this.fresh = fresh;
   }
 

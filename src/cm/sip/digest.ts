@@ -5,7 +5,7 @@
  * An answer that is right but whose nonce has aged is `stale` (the challenge then says
  * `stale=true`, so a client answers again without asking its user for a password).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import { digestResponse, parseDigestAnswer } from '../../wire/sip-digest.ts';
 
@@ -15,7 +15,8 @@ const NONCE_LIFETIME_MS = 5 * 60_000;
 export type DigestCheck = 'ok' | 'stale' | 'missing' | 'wrong';
 
 export class DigestGuard {
-  private readonly secret = randomBytes(32);
+  /** Imported once as a KeyObject: given as bytes, the key was imported again for every nonce made and checked. */
+  private readonly secret: KeyObject = createSecretKey(randomBytes(32));
   private readonly clock: Clock;
 
   constructor(clock: Clock) {
