@@ -17,7 +17,7 @@ import { CompanionDb } from './db.ts';
 import { DhcpService } from './dhcp-service.ts';
 import { type Endpoints, withBoundPorts } from './endpoints.ts';
 import { type FileLogEntry, HttpFileService } from './file-services.ts';
-import { StormLog } from './registrar/storm-log.ts';
+import { StormLog } from './storm-log.ts';
 import { activationLine, capfLine, dhcpLine, fileLine, sipLine, tvsLine } from './log-lines.ts';
 import { CompanionPki } from './pki.ts';
 import { ProvisioningFiles } from './provisioning-files.ts';

@@ -39,7 +39,7 @@ import { FlowTable, flowKey } from './sip/flows.ts';
 import type { RegistrationBook } from './registrar/registration-book.ts';
 import { RegistrationCommit } from './registrar/registration-commit.ts';
 import { InlineRegistrationWriter, type RegistrationWriter, WorkerRegistrationWriter } from './registrar/registration-writer.ts';
-import { StormLog } from './registrar/storm-log.ts';
+import { StormLog } from './storm-log.ts';
 import { PhoneLookup } from './registrar/phone-lookup.ts';
 import { withDeferredSync } from './deferred-sync.ts';
 

@@ -15,7 +15,8 @@ import { VirtualClock } from '../../src/common/clock.ts';
 import { buildConfig } from '../../src/cm/config.ts';
 import { CompanionDb } from '../../src/cm/db.ts';
 import { DECLINE_HOLD_MS, OFFER_HOLD_MS } from '../../src/cm/dhcp/address-pool.ts';
-import { CLIENT_LINES_PER_SECOND, DhcpHandler, type DhcpLogEntry, type Outgoing, StormLog, newCounters } from '../../src/cm/dhcp/handler.ts';
+import { DhcpHandler, type DhcpLogEntry, type Outgoing, clientStormLog, newCounters } from '../../src/cm/dhcp/handler.ts';
+import { CLIENT_LINES_PER_SECOND } from '../../src/cm/storm-log.ts';
 import { type ClientRequest, decideRequest, requestState } from '../../src/cm/dhcp/request.ts';
 import { type DhcpMessage, DhcpMessageType, DhcpOption, decodeDhcp, encodeDhcp, ipListOption } from '../../src/wire/dhcp.ts';
 
@@ -236,13 +237,16 @@ t('the database gone: offers still come from memory; a failed commit is counted 
 
 t('a storm of per-client lines: 200 a second are written, the rest counted by kind in one line a second', async ({ clock }) => {
   const lines: DhcpLogEntry[] = [];
-  const storm = new StormLog((e) => lines.push(e), clock);
-  for (let i = 0; i < CLIENT_LINES_PER_SECOND + 150; i++) storm.entry({ type: i % 2 ? 'ack' : 'discover', mac: hex(i % 250) });
+  const storm = clientStormLog((e) => lines.push(e), clock);
+  for (let i = 0; i < CLIENT_LINES_PER_SECOND + 150; i++) {
+    const type = i % 2 ? 'ack' : 'discover';
+    storm.entry(type, { type, mac: hex(i % 250) });
+  }
   assert.is(lines.length, CLIENT_LINES_PER_SECOND, 'the budget, then nothing');
   await clock.advance(1000);
   assert.is(lines.length, CLIENT_LINES_PER_SECOND + 1, 'the summary comes at the end of the second, storm or not');
   assert.equal(lines.at(-1), { type: 'note', mac: '', detail: 'storm: 150 per-client lines held back over 1 s (75 discover, 75 ack); more than 200 a second' });
-  storm.entry({ type: 'ack', mac: hex(1) });
+  storm.entry('ack', { type: 'ack', mac: hex(1) });
   assert.is(lines.at(-1)!.type, 'ack', 'a new second, lines again');
   await clock.advance(5000);
   assert.is(lines.length, CLIENT_LINES_PER_SECOND + 2, 'no summary when nothing was held back');

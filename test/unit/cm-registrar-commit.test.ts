@@ -12,7 +12,7 @@ import { VirtualClock } from '../../src/common/clock.ts';
 import { CompanionDb, type RegistrationRecord } from '../../src/cm/db.ts';
 import { RegistrationCommit } from '../../src/cm/registrar/registration-commit.ts';
 import { InlineRegistrationWriter, WorkerRegistrationWriter } from '../../src/cm/registrar/registration-writer.ts';
-import { StormLog } from '../../src/cm/registrar/storm-log.ts';
+import { StormLog } from '../../src/cm/storm-log.ts';
 
 const reg = (device: string, expiresAt: number, callId = 'c1'): RegistrationRecord => ({
   device, mac: device.slice(3), user: '1001', contact: 'sip:1001@10.0.0.2:5060;transport=tcp', callId, source: '10.0.0.2:40000',
@@ -99,7 +99,7 @@ test('per-device lines past 200 a second are held back and summed up once a seco
   log.entry('401', 'line 5');
   assert.equal(lines, ['line 0', 'line 1', 'line 2']);
   await clock.advance(1000);
-  assert.equal(lines.at(-1), 'storm: 3 per-device lines held back over 1 s (2 200, 1 401); more than 3 a second');
+  assert.equal(lines.at(-1), 'storm: 3 per-client lines held back over 1 s (2 200, 1 401); more than 3 a second');
   log.entry('200', 'line 6');
   assert.equal(lines.at(-1), 'line 6', 'a new second, a new budget');
 });

@@ -13,6 +13,7 @@
  * Nothing here prints. Log entries carry peer-supplied strings (vendor class, host name) as
  * data; whoever turns them into lines escapes them (log-lines.ts).
  */
+import { StormLog } from '../storm-log.ts';
 import type { Clock } from '../../common/clock.ts';
 import { DhcpMessageType, DhcpOption } from '../../wire/dhcp.ts';
 import type { CompanionConfig } from '../config.ts';
@@ -162,63 +163,9 @@ export class ProblemLog {
   }
 }
 
-/**
- * Per-client lines (discover, ack, nak, ignored, release, decline, inform) a second; past it, a
- * storm: the lines are counted by kind instead, and one line a second says how many were held
- * back. A phone's boot is a few lines, a lab's boot storm is thousands a second — writing each
- * one to the terminal would cost more than serving the request (the log is a synchronous write
- * per line), and nobody reads 10,000 lines a second; the counters (sepi cm status) and the
- * lease table keep every one.
- */
-export const CLIENT_LINES_PER_SECOND = 200;
-
-export class StormLog {
-  private readonly log: (e: DhcpLogEntry) => void;
-  private readonly clock: Clock;
-  private readonly perSecond: number;
-  private windowStart = -Infinity;
-  private used = 0;
-  private held = new Map<string, number>();
-  private heldSince = 0;
-  private summaryDue = false;
-
-  constructor(log: (e: DhcpLogEntry) => void, clock: Clock, perSecond = CLIENT_LINES_PER_SECOND) {
-    this.log = log;
-    this.clock = clock;
-    this.perSecond = perSecond;
-  }
-
-  entry(e: DhcpLogEntry): void {
-    const now = this.clock.now();
-    if (now - this.windowStart >= 1000) {
-      this.summarize();
-      this.windowStart = now;
-      this.used = 0;
-    }
-    if (this.used < this.perSecond) {
-      this.used++;
-      this.log(e);
-      return;
-    }
-    if (this.held.size === 0) this.heldSince = now;
-    this.held.set(e.type, (this.held.get(e.type) ?? 0) + 1);
-    if (!this.summaryDue) {
-      this.summaryDue = true;
-      this.clock.timer(Math.max(0, this.windowStart + 1000 - now), () => this.summarize());
-    }
-  }
-
-  /** The line for what was held back, if anything was. */
-  summarize(): void {
-    this.summaryDue = false;
-    if (this.held.size === 0) return;
-    const kinds = [...this.held].map(([type, n]) => `${n} ${type}`);
-    const total = [...this.held.values()].reduce((a, b) => a + b, 0);
-    const secs = Math.max(1, Math.round((this.clock.now() - this.heldSince) / 1000));
-    this.held = new Map();
-    this.log({ type: 'note', mac: '', detail: `storm: ${total} per-client lines held back over ${secs} s (${kinds.join(', ')}); more than ${this.perSecond} a second` });
-  }
-}
+/** Per-client lines go through the companion's one storm budget (../storm-log.ts). */
+export const clientStormLog = (log: (e: DhcpLogEntry) => void, clock: Clock): StormLog<DhcpLogEntry> =>
+  new StormLog<DhcpLogEntry>({ write: log, summary: (detail) => log({ type: 'note', mac: '', detail }), clock });
 
 // ---- the handler -------------------------------------------------------------------------------
 
@@ -227,7 +174,7 @@ export class DhcpHandler {
   private readonly cfg: CompanionConfig;
   private readonly log: (e: DhcpLogEntry) => void;
   /** Per-client lines, through the storm budget. */
-  private readonly clientLog: StormLog;
+  private readonly clientLog: StormLog<DhcpLogEntry>;
   private readonly counters: DhcpCounters;
   private readonly limiter: ClientRateWindow;
   private readonly problems: ProblemLog;
@@ -237,7 +184,7 @@ export class DhcpHandler {
   constructor(o: { db: CompanionDb; config: CompanionConfig; clock: Clock; log: (e: DhcpLogEntry) => void; counters: DhcpCounters }) {
     this.cfg = o.config;
     this.log = o.log;
-    this.clientLog = new StormLog(o.log, o.clock);
+    this.clientLog = clientStormLog(o.log, o.clock);
     this.counters = o.counters;
     this.pool = new AddressPool(o.db, o.config, o.clock);
     this.limiter = new ClientRateWindow(o.clock);
@@ -246,6 +193,11 @@ export class DhcpHandler {
   }
 
   /** Everything one datagram from `from` causes. Never throws. */
+  /** A per-client line, through the storm budget, counted by its type. */
+  private logClient(e: DhcpLogEntry): void {
+    this.clientLog.entry(e.type, e);
+  }
+
   handle(bytes: Uint8Array, from: string): Outgoing | undefined {
     try {
       const r = readClientRequest(bytes);
@@ -335,7 +287,7 @@ export class DhcpHandler {
 
   private discover(r: ClientRequest, from: string): Outgoing | undefined {
     this.counters.discover++;
-    this.clientLog.entry({ type: 'discover', mac: r.mac, detail: r.vendorClass, from, vendorClass: r.vendorClass, hostName: r.hostName });
+    this.logClient({ type: 'discover', mac: r.mac, detail: r.vendorClass, from, vendorClass: r.vendorClass, hostName: r.hostName });
     const d = decideDiscover(this.pool.allocate(r.mac));
     if (d.kind === 'ignore') return this.ignore(r, d.why);
     const out = this.reply(r, from, { type: DhcpMessageType.OFFER, yiaddr: d.address, ciaddr: ZERO, ...this.leaseReply() });
@@ -355,7 +307,7 @@ export class DhcpHandler {
     }
     if (d.kind === 'nak') {
       this.counters.nak++;
-      this.clientLog.entry({ type: 'nak', mac: r.mac, address: d.wanted, detail: `${d.why}; ${d.state}`, from });
+      this.logClient({ type: 'nak', mac: r.mac, address: d.wanted, detail: `${d.why}; ${d.state}`, from });
       return this.reply(r, from, {
         type: DhcpMessageType.NAK, yiaddr: ZERO, ciaddr: ZERO, siaddr: ZERO, serverId: this.cfg.address,
         parameters: [[DhcpOption.MESSAGE, Buffer.from(d.tell, 'latin1')]], required: NONE,
@@ -367,7 +319,7 @@ export class DhcpHandler {
     // it waits for the journal's commit, so a phone never holds an address the companion forgot.
     this.pool.bind(r.mac, d.address, r.vendorClass);
     this.counters.ack++;
-    this.clientLog.entry({ type: 'ack', mac: r.mac, address: d.address, detail: d.state, from });
+    this.logClient({ type: 'ack', mac: r.mac, address: d.address, detail: d.state, from });
     return { ...out, afterCommit: true };
   }
 
@@ -377,7 +329,7 @@ export class DhcpHandler {
     if (other) return this.ignore(r, other);
     if (r.requested === undefined) return this.ignore(r, 'DECLINE without a requested address');
     if (!this.pool.decline(r.mac, r.requested)) return this.ignore(r, `DECLINE of ${r.requested}, not an address given to this client`);
-    this.clientLog.entry({ type: 'decline', mac: r.mac, address: r.requested, detail: `in use on the network; not offered for ${DECLINE_HOLD_MS / 1000} s` });
+    this.logClient({ type: 'decline', mac: r.mac, address: r.requested, detail: `in use on the network; not offered for ${DECLINE_HOLD_MS / 1000} s` });
     return undefined;
   }
 
@@ -386,7 +338,7 @@ export class DhcpHandler {
     const other = forAnotherServer(r, this.cfg.address);
     if (other) return this.ignore(r, other);
     const released = this.pool.release(r.mac, r.ciaddr);
-    this.clientLog.entry({ type: 'release', mac: r.mac, address: r.ciaddr, ...(released ? {} : { detail: 'no such lease' }) });
+    this.logClient({ type: 'release', mac: r.mac, address: r.ciaddr, ...(released ? {} : { detail: 'no such lease' }) });
     return undefined;
   }
 
@@ -394,7 +346,7 @@ export class DhcpHandler {
     this.counters.inform++;
     const refused = informRefusal(r, this.onOurNetwork);
     if (refused) return this.ignore(r, refused);
-    this.clientLog.entry({ type: 'inform', mac: r.mac, address: r.ciaddr, from, vendorClass: r.vendorClass, hostName: r.hostName });
+    this.logClient({ type: 'inform', mac: r.mac, address: r.ciaddr, from, vendorClass: r.vendorClass, hostName: r.hostName });
     // §4.3.5: no yiaddr and no lease times; the client keeps the address it has.
     return this.reply(r, from, {
       type: DhcpMessageType.ACK, yiaddr: ZERO, ciaddr: r.ciaddr, siaddr: this.cfg.address, serverId: this.cfg.address,
@@ -416,7 +368,7 @@ export class DhcpHandler {
 
   private ignore(r: ClientRequest, why: string): undefined {
     this.counters.ignored++;
-    this.clientLog.entry({ type: 'ignored', mac: r.mac, detail: why });
+    this.logClient({ type: 'ignored', mac: r.mac, detail: why });
     return undefined;
   }
 }

@@ -1,13 +1,14 @@
 /**
- * Per-device log lines under a storm, as the DHCP server holds them back (dhcp/handler.ts,
- * docs/scale.md "Logs under a storm"): up to `perSecond` lines a second are written; past that
- * they are counted by kind and one line a second says how many were held back. Each line is a
- * synchronous write of the companion's log, and at thousands of REGISTERs a second the lines
- * would cost more than the REGISTERs; the binding table and `sepi cm status` keep everything.
+ * Per-client log lines under a storm, for every service that logs a line per client request
+ * (DHCP, the registrar, the file services): up to `perSecond` lines a second are written; past
+ * that they are counted by kind and one line a second says how many were held back. A phone's
+ * boot is a few lines, a lab's boot storm thousands a second: writing each would cost more than
+ * serving the requests, and nobody reads 10,000 lines a second. The counters (`sepi cm status`),
+ * the lease and binding tables keep every one.
  */
-import type { Clock } from '../../common/clock.ts';
+import type { Clock } from '../common/clock.ts';
 
-export const DEVICE_LINES_PER_SECOND = 200;
+export const CLIENT_LINES_PER_SECOND = 200;
 
 export class StormLog<E> {
   private readonly write: (e: E) => void;
@@ -25,7 +26,7 @@ export class StormLog<E> {
     this.write = o.write;
     this.summary = o.summary;
     this.clock = o.clock;
-    this.perSecond = o.perSecond ?? DEVICE_LINES_PER_SECOND;
+    this.perSecond = o.perSecond ?? CLIENT_LINES_PER_SECOND;
   }
 
   /** A line of kind `kind` (what the summary counts it as). */
@@ -57,6 +58,6 @@ export class StormLog<E> {
     const total = [...this.held.values()].reduce((a, b) => a + b, 0);
     const secs = Math.max(1, Math.round((this.clock.now() - this.heldSince) / 1000));
     this.held = new Map();
-    this.summary(`storm: ${total} per-device lines held back over ${secs} s (${kinds.join(', ')}); more than ${this.perSecond} a second`);
+    this.summary(`storm: ${total} per-client lines held back over ${secs} s (${kinds.join(', ')}); more than ${this.perSecond} a second`);
   }
 }
