@@ -68,7 +68,8 @@ export class Harness {
     this.factory ??= (await ManufacturingCa.open(join(this.dataDir, 'factory'), this.clock.now())).ca;
     const raw = {
       address: '127.0.0.1', prefix: 8,
-      dhcp: { enabled: false }, tftp: { port: 0 }, http: { port: 0 }, sip: { port: 0 },
+      // Port 0 for every listener: harness tests run beside anything else on the machine's loopback.
+      dhcp: { enabled: false }, tftp: { port: 0 }, http: { port: 0 }, sip: { port: 0 }, web: { port: 0 },
       ...overrides,
       security: { tvsPort: 0, capfPort: 0, ...((overrides['security'] as object | undefined) ?? {}) },
       activation: { port: 0, manufacturingCaFiles: [join(this.dataDir, 'factory', CA_CERT_FILE)], ...((overrides['activation'] as object | undefined) ?? {}) },
