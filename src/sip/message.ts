@@ -7,7 +7,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, type Via, canonicalName, header, headers, parseCSeq, parseNameAddr, parseSipUri, parseVia, splitList } from '../wire/sip.ts';
+import { type SipHeaders, type SipMessage, type SipRequest, type SipResponse, type Via, canonicalName, header, headerFacts, headers, parseCSeq, parseNameAddr, parseSipUri, parseVia, splitList } from '../wire/sip.ts';
 
 export type TransportKind = 'UDP' | 'TCP' | 'TLS';
 
@@ -84,18 +84,18 @@ export function viaValues(m: SipMessage): string[] {
 }
 
 /**
- * Parsed top Vias by message: messages are never changed in place (every helper here returns a
- * copy), and the transport, the transaction layer and the response routing each ask for the
- * same request's top Via. The Via returned is shared: read it, copy it to change it.
+ * The parsed top Via, kept with the message's header list (the codec's headerFacts): messages
+ * are never changed in place (every helper here returns a copy, and a copied list starts
+ * without), and the transport, the transaction layer and the response routing each ask for
+ * the same request's top Via. The Via returned is shared: read it, copy it to change it.
  */
-const topVias = new WeakMap<SipMessage, Via | null>();
-
 export function topVia(m: SipMessage): Via | undefined {
-  const known = topVias.get(m);
+  const facts = headerFacts(m.headers);
+  const known = facts.via as Via | null | undefined;
   if (known !== undefined) return known ?? undefined;
   const first = viaValues(m)[0];
   const via = first === undefined ? undefined : parseVia(first);
-  topVias.set(m, via ?? null);
+  facts.via = via ?? null;
   return via;
 }
 
@@ -104,8 +104,8 @@ export function topVia(m: SipMessage): Via | undefined {
  * is the request's: handed over already parsed rather than parsed again for §18.2.2's routing.
  */
 export function inheritTopVia(res: SipResponse, req: SipRequest): void {
-  const via = topVias.get(req);
-  if (via) topVias.set(res, via);
+  const via = headerFacts(req.headers).via;
+  if (via) headerFacts(res.headers).via = via;
 }
 
 export function formatParams(p: Record<string, string>): string {
@@ -142,17 +142,13 @@ export function tagOf(nameAddr: string | undefined): string | undefined {
 export const toTag = (m: SipMessage): string | undefined => tagOf(header(m, 'to'));
 export const fromTag = (m: SipMessage): string | undefined => tagOf(header(m, 'from'));
 
-/**
- * Parsed CSeqs by message, as topVias: the transaction layer checks a request's CSeq and then
- * keys its transaction on it, the UA core reads it again. The value is shared: read it only.
- */
-const cseqs = new WeakMap<SipMessage, { seq: number; method: string } | null>();
-
+/** The parsed CSeq, kept with the header list as topVia's: the transaction layer checks it, keys on it, the UA core reads it again. Shared: read it only. */
 export function cseqOf(m: SipMessage): { seq: number; method: string } | undefined {
-  const known = cseqs.get(m);
+  const facts = headerFacts(m.headers);
+  const known = facts.cseq as { seq: number; method: string } | null | undefined;
   if (known !== undefined) return known ?? undefined;
   const cseq = parseCSeq(header(m, 'cseq'));
-  cseqs.set(m, cseq ?? null);
+  facts.cseq = cseq ?? null;
   return cseq;
 }
 

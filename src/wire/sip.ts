@@ -48,40 +48,65 @@ export function canonicalName(name: string): string {
 }
 
 /**
- * Values by canonical name, built once per header list (at decode, or at the first lookup of a
- * list built in code), so header() and headers() are map reads rather than a scan that
- * canonicalises every name. Messages are not changed in place (the SIP core copies to edit);
- * a list whose length changed since is indexed again, as a guard.
+ * What is worked out from a header list once and then read: the canonical names in the list's
+ * order (at decode, or at the first lookup of a list built in code), and for the SIP core
+ * (src/sip/message.ts) the parsed top Via and CSeq. header() and headers() then compare names
+ * that are, for every name the memo knows, the very same string (a pointer compare), rather
+ * than lower-casing every name on every lookup.
+ *
+ * Kept on the list itself, under a symbol, not enumerable: a WeakMap entry cost ~0.6 µs per
+ * message in the collector's ephemeron work, several per REGISTER. Invisible to equality,
+ * JSON, spreads and copies (a copied or edited list starts without facts). Messages are not
+ * changed in place (the SIP core copies to edit); a list whose length changed since gets its
+ * facts again, as a guard.
  */
-interface HeaderIndex {
+export interface HeaderFacts {
+  /** The list's length when these were worked out. */
   count: number;
-  byName: Map<string, string[]>;
+  names: string[] | undefined;
+  /** For the SIP core: the parsed top Via and CSeq (null: none readable), undefined until asked. */
+  via: unknown;
+  cseq: unknown;
 }
-const indexes = new WeakMap<SipHeaders, HeaderIndex>();
+const FACTS = Symbol('sip header facts');
+type WithFacts = SipHeaders & { [FACTS]?: HeaderFacts };
 
-function indexOf(hs: SipHeaders): Map<string, string[]> {
-  const known = indexes.get(hs);
-  if (known !== undefined && known.count === hs.length) return known.byName;
-  const byName = new Map<string, string[]>();
-  for (let i = 0; i < hs.length; i++) {
-    const h = hs[i]!;
-    const c = canonicalName(h[0]);
-    const list = byName.get(c);
-    if (list === undefined) byName.set(c, [h[1]]);
-    else list.push(h[1]);
+export function headerFacts(hs: SipHeaders): HeaderFacts {
+  const known = (hs as WithFacts)[FACTS];
+  if (known !== undefined && known.count === hs.length) return known;
+  const facts: HeaderFacts = { count: hs.length, names: undefined, via: undefined, cseq: undefined };
+  // A frozen list (none is, today) keeps no facts: they are worked out again on each lookup.
+  if (known === undefined) {
+    if (Object.isExtensible(hs)) Object.defineProperty(hs, FACTS, { value: facts, writable: true });
   }
-  indexes.set(hs, { count: hs.length, byName });
-  return byName;
+  else (hs as WithFacts)[FACTS] = facts;
+  return facts;
+}
+
+function namesOf(hs: SipHeaders): string[] {
+  const facts = headerFacts(hs);
+  if (facts.names !== undefined) return facts.names;
+  const names: string[] = [];
+  for (let i = 0; i < hs.length; i++) names.push(canonicalName(hs[i]![0]));
+  facts.names = names;
+  return names;
 }
 
 export function header(m: { headers: SipHeaders }, name: string): string | undefined {
-  return indexOf(m.headers).get(canonicalName(name))?.[0];
+  const hs = m.headers;
+  const names = namesOf(hs);
+  const c = canonicalName(name);
+  for (let i = 0; i < names.length; i++) if (names[i] === c) return hs[i]![1];
+  return undefined;
 }
 
 export function headers(m: { headers: SipHeaders }, name: string): string[] {
-  const list = indexOf(m.headers).get(canonicalName(name));
-  // A copy: the caller may change what it is given, the index must not change with it.
-  return list === undefined ? [] : list.slice();
+  const hs = m.headers;
+  const names = namesOf(hs);
+  const c = canonicalName(name);
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i++) if (names[i] === c) out.push(hs[i]![1]);
+  return out;
 }
 
 const CONTINUATION = /\r\n[ \t]+/g;
@@ -93,7 +118,7 @@ function parseHead(head: string, format = 'sip'): Omit<SipRequest, 'body'> | Omi
   const eol = text.indexOf('\r\n');
   const start = eol < 0 ? text : text.slice(0, eol);
   const hdrs: SipHeaders = [];
-  const byName = new Map<string, string[]>();
+  const names: string[] = [];
   for (let at = eol < 0 ? -1 : eol + 2; at >= 0; ) {
     const next = text.indexOf('\r\n', at);
     const end = next < 0 ? text.length : next;
@@ -110,11 +135,9 @@ function parseHead(head: string, format = 'sip'): Omit<SipRequest, 'body'> | Omi
     }
     const value = text.slice(colon + 1, end).trim();
     hdrs.push([name, value]);
-    const list = byName.get(c);
-    if (list === undefined) byName.set(c, [value]);
-    else list.push(value);
+    names.push(c);
   }
-  indexes.set(hdrs, { count: hdrs.length, byName });
+  headerFacts(hdrs).names = names;
   const status = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(start);
   if (status) {
     const code = Number(status[1]);
