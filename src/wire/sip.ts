@@ -228,21 +228,24 @@ export class SipStreamDecoder {
         keep();
         return err(new WireError('sip', 'oversized', `headers exceed ${SIP_MAX_HEADER_BYTES} bytes`));
       }
-      const parsed = catchWire(() => {
-        const head = parseHead(buf.toString('utf8', 0, end));
-        return { head, length: contentLength(head, true) };
-      });
-      if (!parsed.ok) {
+      // catchWire's work inline: no closure and no result object per message.
+      let head: ReturnType<typeof parseHead>;
+      let length: number;
+      try {
+        head = parseHead(buf.toString('utf8', 0, end));
+        length = contentLength(head, true);
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e;
         keep();
-        return parsed;
+        return err(e);
       }
-      const total = end + 4 + parsed.value.length;
+      const total = end + 4 + length;
       if (buf.length < total) {
         keep();
         return ok(out);
       }
       const body = Uint8Array.from(buf.subarray(end + 4, total));
-      out.push({ ...parsed.value.head, body } as SipMessage);
+      out.push({ ...head, body } as SipMessage);
       buf = buf.subarray(total);
     }
   }
@@ -410,11 +413,16 @@ export const REASON_PHRASES: Record<number, string> = {
 
 /** Builds a response to a request, copying Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2). */
 export function responseTo(req: SipRequest, status: number, extra: SipHeaders = [], body: Uint8Array = new Uint8Array(), toTag?: string): SipResponse {
+  // The request's canonical names are known already (worked out at decode); extra goes on the same list.
+  const hs = req.headers;
+  const names = namesOf(hs);
   const copied: SipHeaders = [];
-  for (const [n, v] of req.headers) {
-    const c = canonicalName(n);
+  for (let i = 0; i < hs.length; i++) {
+    const c = names[i];
+    const [n, v] = hs[i]!;
     if (c === 'via' || c === 'from' || c === 'call-id' || c === 'cseq') copied.push([n, v]);
     else if (c === 'to') copied.push([n, toTag && !/;\s*tag=/i.test(v) ? `${v};tag=${toTag}` : v]);
   }
-  return { kind: 'response', status, reason: REASON_PHRASES[status] ?? 'Unknown', headers: [...copied, ...extra], body };
+  for (let i = 0; i < extra.length; i++) copied.push(extra[i]!);
+  return { kind: 'response', status, reason: REASON_PHRASES[status] ?? 'Unknown', headers: copied, body };
 }
