@@ -538,7 +538,7 @@ export class CompanionDb {
 
   // ---- registrations ------------------------------------------------------------------------
   // In memory (registrar/registration-book.ts), read from the table on first use; the registrar
-  // queues its changes there and group-commits them (registrar/registration-commit.ts), so what
+  // queues its changes there and group-commits them (group-commit.ts), so what
   // these return may be a few milliseconds ahead of the table — never behind it.
 
   /**

@@ -9,7 +9,7 @@
  *
  * Run with synchronous=NORMAL, such a commit writes its WAL frames (the OS has them: a kill -9
  * loses nothing) without the fsync. The registrar answers a REGISTER only after its binding's
- * group commit (registrar/registration-commit.ts), and that commit — by another connection to
+ * group commit (group-commit.ts), and that commit — by another connection to
  * the same database, after this write — fsyncs the WAL file, which takes these frames to the
  * disk with its own. So the write is durable before anything is acknowledged, with no fsync of
  * its own. Use it only where such a commit follows before the answer; anything else keeps

@@ -35,7 +35,7 @@ import { type Clock, SystemClock } from '../common/clock.ts';
 import { DHCP_SERVER_PORT } from '../wire/dhcp.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CompanionDb } from './db.ts';
-import { GroupCommit } from './dhcp/group-commit.ts';
+import { DhcpCommit } from './dhcp/group-commit.ts';
 import { InlineLeaseWriter, type LeaseWriter, WorkerLeaseWriter } from './dhcp/lease-writer.ts';
 import { type DhcpCounters, DhcpHandler, type DhcpLogEntry, type Outgoing, newCounters } from './dhcp/handler.ts';
 
@@ -57,7 +57,7 @@ export class DhcpService {
   private socket: dgram.Socket | undefined;
   private readonly log: (e: DhcpLogEntry) => void;
   private readonly handler: DhcpHandler;
-  private readonly group: GroupCommit;
+  private readonly group: DhcpCommit;
   private readonly writer: LeaseWriter;
   /** For status: what was received, answered, refused and dropped. */
   readonly counters: DhcpCounters = newCounters();
@@ -69,7 +69,7 @@ export class DhcpService {
     const path = db.handle.location();
     const note = (detail: string) => log({ type: 'note', mac: '', detail });
     this.writer = path ? new WorkerLeaseWriter(path, inline, note) : inline;
-    this.group = new GroupCommit({
+    this.group = new DhcpCommit({
       commit: (done) => this.writer.write(this.handler.takeWrites(), (e) => {
         if (e) this.handler.writeFailed(e);
         done(!e);

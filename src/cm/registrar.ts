@@ -17,7 +17,7 @@
  *
  * At scale (issue 12, docs/scale.md "SIP registrar"): bindings are read from memory
  * (registrar/registration-book.ts) and written by group commit in a worker thread
- * (registrar/registration-commit.ts, registration-writer.ts); a 200 that binds or unbinds
+ * (group-commit.ts, registrar/registration-writer.ts); a 200 that binds or unbinds
  * leaves only once its change is durable, so a kill -9 loses nothing a phone was told. Per-device
  * log lines are capped at 200 a second, a storm gets one summary line a second (storm-log.ts).
  */
@@ -37,7 +37,7 @@ import { IvrStore } from './ivr/store.ts';
 import { DigestGuard } from './sip/digest.ts';
 import { FlowTable, flowKey } from './sip/flows.ts';
 import type { RegistrationBook } from './registrar/registration-book.ts';
-import { RegistrationCommit } from './registrar/registration-commit.ts';
+import { GroupCommit } from './group-commit.ts';
 import { InlineRegistrationWriter, type RegistrationWriter, WorkerRegistrationWriter } from './registrar/registration-writer.ts';
 import { StormLog } from './storm-log.ts';
 import { PhoneLookup } from './registrar/phone-lookup.ts';
@@ -69,7 +69,7 @@ export class Registrar {
   /** Per-device lines, through the storm budget. */
   private readonly deviceLog: StormLog<RegistrarLogEntry>;
   private writer: RegistrationWriter | undefined;
-  private commit: RegistrationCommit | undefined;
+  private commit: GroupCommit | undefined;
   /** Autoregistered devices already seen on their own file in this process (markOwnFile is a write). */
   private readonly ownFileSeen = new Set<string>();
   /** The Date header of the current second (formatting it costs more than the rest of a 200's headers). */
@@ -110,7 +110,7 @@ export class Registrar {
     const path = this.db.handle.location();
     const writer = path ? new WorkerRegistrationWriter(path, inline, (detail) => this.log({ method: 'NOTE', device: '', from: '-', status: 0, detail })) : inline;
     this.writer = writer;
-    const commit = new RegistrationCommit({
+    const commit = new GroupCommit({
       commit: (done) => writer.write(this.book.take(), (e) => {
         if (e) this.log({ method: 'NOTE', device: '', from: '-', status: 0, detail: `registrations not written (${e.message}): their REGISTERs are answered 500` });
         done(!e);

@@ -18,7 +18,7 @@ import { buildConfig } from '../../src/cm/config.ts';
 import { CompanionDb, type LeaseRecord } from '../../src/cm/db.ts';
 import { AddressPool, DECLINE_HOLD_MS, OFFER_HOLD_MS, toInt } from '../../src/cm/dhcp/address-pool.ts';
 import { FreeAddresses } from '../../src/cm/dhcp/free-addresses.ts';
-import { GroupCommit } from '../../src/cm/dhcp/group-commit.ts';
+import { DhcpCommit } from '../../src/cm/dhcp/group-commit.ts';
 import type { Outgoing } from '../../src/cm/dhcp/handler.ts';
 import { LeaseJournal } from '../../src/cm/dhcp/lease-journal.ts';
 import { InlineLeaseWriter, WorkerLeaseWriter } from '../../src/cm/dhcp/lease-writer.ts';
@@ -114,13 +114,13 @@ t('FreeAddresses: lowest free first; what is handed back below the cursor comes 
   assert.is(full.peek(), undefined);
 });
 
-t('GroupCommit: ACKs wait for their commit, other replies do not; one commit in flight; a full batch commits at once; a failure drops its ACKs', () => {
+t('DhcpCommit: ACKs wait for their commit, other replies do not; one commit in flight; a full batch commits at once; a failure drops its ACKs', () => {
   const sent: string[] = [];
   const dropped: string[] = [];
   let pending = 0;
   const commits: Array<(ok: boolean) => void> = [];
   const deferred: Array<() => void> = [];
-  const g = new GroupCommit({
+  const g = new DhcpCommit({
     commit: (done) => {
       pending = 0;
       commits.push(done);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualClock } from '../../src/common/clock.ts';
 import { CompanionDb, type RegistrationRecord } from '../../src/cm/db.ts';
-import { RegistrationCommit } from '../../src/cm/registrar/registration-commit.ts';
+import { GroupCommit } from '../../src/cm/group-commit.ts';
 import { InlineRegistrationWriter, WorkerRegistrationWriter } from '../../src/cm/registrar/registration-writer.ts';
 import { StormLog } from '../../src/cm/storm-log.ts';
 
@@ -23,7 +23,7 @@ test('a reply waits for the commit of its binding; a failed commit answers false
   let pending = 0;
   const commits: Array<(ok: boolean) => void> = [];
   const deferred: Array<() => void> = [];
-  const c = new RegistrationCommit({ commit: (done) => { pending = 0; commits.push(done); }, pending: () => pending, defer: (fn) => deferred.push(fn) });
+  const c = new GroupCommit({ commit: (done) => { pending = 0; commits.push(done); }, pending: () => pending, defer: (fn) => deferred.push(fn) });
   const seen: string[] = [];
   pending = 1;
   c.afterCommit((ok) => seen.push(`a ${ok}`));

@@ -2,7 +2,7 @@
  * The registrar's bindings in memory, the database as their record (issue 12; the same shape
  * as the DHCP leases, docs/scale.md "Group commit"). Every binding is read once from the
  * `registrations` table on first use into a map by device name; a REGISTER then costs a map
- * lookup, and its write is queued here for the next group commit (registration-commit.ts)
+ * lookup, and its write is queued here for the next group commit (../group-commit.ts)
  * instead of a synchronous SQLite statement and fsync of its own — that write was 58 % of the
  * companion's CPU per REGISTER.
  *

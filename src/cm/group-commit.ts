@@ -1,20 +1,22 @@
 /**
- * Group commit for the registrar: a 200 that promises a binding waits for the commit that makes
- * the binding durable, so nothing acknowledged is lost on kill -9 or a power cut; the 200s of
- * a burst share one commit (one fsync). One commit is in flight at a time, so batches land in
- * order, and a commit starts
+ * Group commit: an answer that promises a change (a DHCP ACK, a REGISTER's 200) waits for the
+ * commit that makes the change durable, so nothing acknowledged is lost on kill -9 or a power
+ * cut; the answers of a burst share one commit (one fsync, by the writer thread:
+ * writer-thread.ts). One commit is in flight at a time, so batches land in order, and a commit
+ * starts
  *
- *  - on the next turn of the event loop after the first change of an idle spell (setImmediate:
- *    every REGISTER that arrived in the same read or poll phase joins the batch, and a lone
- *    REGISTER waits for no timer — the DHCP server waits 2 ms instead, because its datagrams
- *    come one per callback, where a TCP read often carries many REGISTERs);
+ *  - `defer` after the first change of an idle spell, or at once at `maxBatch` changes. The
+ *    registrar defers to the next turn of the event loop (setImmediate: every REGISTER of one
+ *    TCP read joins the batch, and a lone REGISTER waits for no timer); the DHCP server waits
+ *    2 ms, because its datagrams come one per callback;
  *  - right after the previous commit ends, with whatever arrived while it was being written:
  *    under load the batch grows with the load by itself, and the disk is never idle while
- *    replies wait.
+ *    answers wait.
  *
- * A failed commit runs its waiters with `false`: the registrar answers 500 instead of 200.
+ * A failed commit runs its waiters with `false`: the registrar answers 500 instead of 200, the
+ * DHCP server sends none of those ACKs (their clients retransmit).
  */
-export interface RegistrationCommitOptions {
+export interface GroupCommitOptions {
   /** Takes what is queued and writes it in one transaction; `done(false)` when that failed. */
   commit: (done: (ok: boolean) => void) => void;
   /** Changes queued and not yet handed to `commit`. */
@@ -25,8 +27,8 @@ export interface RegistrationCommitOptions {
   maxBatch?: number;
 }
 
-export class RegistrationCommit {
-  private readonly o: RegistrationCommitOptions;
+export class GroupCommit {
+  private readonly o: GroupCommitOptions;
   private readonly defer: (fn: () => void) => void;
   private readonly maxBatch: number;
   private waiting: Array<(ok: boolean) => void> = [];
@@ -36,7 +38,7 @@ export class RegistrationCommit {
   /** Commits made, the replies they carried, the largest batch of replies, failures. */
   readonly stats = { commits: 0, replies: 0, largest: 0, failed: 0 };
 
-  constructor(o: RegistrationCommitOptions) {
+  constructor(o: GroupCommitOptions) {
     this.o = o;
     this.defer = o.defer ?? ((fn) => setImmediate(fn));
     this.maxBatch = o.maxBatch ?? 1024;
