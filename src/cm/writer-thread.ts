@@ -16,6 +16,7 @@
  * If the worker cannot start or dies, the writer says so once and writes in the main thread
  * from then on (the subject's own `writeBatch`): slower under a storm, never less durable.
  */
+import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 
 export interface BatchWriter<T> {
@@ -135,5 +136,21 @@ export class WriterThread<T> implements BatchWriter<T> {
     const w = this.worker;
     this.worker = undefined;
     if (w) await w.terminate();
+  }
+}
+
+/** Runs `write` in one IMMEDIATE transaction on `db` (the inline writers' batch): all of it, or none. */
+export function inOneTransaction(db: DatabaseSync, write: () => void): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    write();
+    db.exec('COMMIT');
+  } catch (e) {
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // the database is gone: the first error is the one to report
+    }
+    throw e;
   }
 }

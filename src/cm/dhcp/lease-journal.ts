@@ -11,6 +11,7 @@
  * lease is over), then the MAC's row is inserted or updated. A commit that fails is rolled back
  * and its writes are dropped: their ACKs are never sent, so no client holds what the disk lacks.
  */
+import { inOneTransaction } from '../writer-thread.ts';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LeaseRecord } from '../db.ts';
 
@@ -55,21 +56,12 @@ export class LeaseJournal {
   writeBatch(batch: readonly LeaseRecord[]): void {
     const s = (this.statements ??= { evict: this.db.prepare(EVICT_SQL), upsert: this.db.prepare(UPSERT_SQL) });
     try {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
+      inOneTransaction(this.db, () => {
         for (const l of batch) {
           s.evict.run(l.address, l.mac);
           s.upsert.run(l.mac, l.address, l.state, l.expiresAt, l.vendorClass);
         }
-        this.db.exec('COMMIT');
-      } catch (e) {
-        try {
-          this.db.exec('ROLLBACK');
-        } catch {
-          // the database is gone: the first error is the one to report
-        }
-        throw e;
-      }
+      });
     } catch (e) {
       this.stats.failures++;
       throw e;

@@ -11,6 +11,7 @@
  * what a storm of refreshes, or of connections closing, needs. A removal is queued as well, so
  * that it lands after any write of the same device still in flight in the writer thread.
  */
+import { inOneTransaction } from '../writer-thread.ts';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { RegistrationRecord } from '../db.ts';
 
@@ -95,20 +96,11 @@ export class RegistrationBook {
   /** One batch in one transaction, in this thread (tests, and the fallback when the writer thread is gone). Throws after rolling back. */
   writeBatch(batch: readonly RegistrationWrite[]): void {
     const s = (this.statements ??= { upsert: this.db.prepare(UPSERT_REGISTRATION_SQL), remove: this.db.prepare(DELETE_REGISTRATION_SQL) });
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
+    inOneTransaction(this.db, () => {
       for (const w of batch) {
         if (w.length === 1) s.remove.run(w[0]);
         else s.upsert.run(...w);
       }
-      this.db.exec('COMMIT');
-    } catch (e) {
-      try {
-        this.db.exec('ROLLBACK');
-      } catch {
-        // the database is gone: the first error is the one to report
-      }
-      throw e;
-    }
+    });
   }
 }
