@@ -18,6 +18,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kamailioConfig, proxyRoute } from '../test/support/kamailio.ts';
+import { pcmuSdp, registerExchange } from '../test/support/sipp-xml.ts';
 import { printAndRecord } from './results.ts';
 import { Lab } from '../test/support/lab.ts';
 import { needs } from '../test/support/proc.ts';
@@ -69,46 +70,9 @@ export interface CallFigures {
   setupMs: number;
 }
 
-const register = (user: string, auth: boolean) => `
-  <send>
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:${user}@[remote_ip]>;tag=[pid]reg[call_number]
-      To: <sip:${user}@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:${user}@[local_ip]:[local_port];transport=tcp>
-      Max-Forwards: 70
-      Expires: 3600
-      Content-Length: 0
-
-    ]]>
-  </send>
-${auth ? `
-  <recv response="401" auth="true"/>
-
-  <send>
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:${user}@[remote_ip]>;tag=[pid]reg[call_number]
-      To: <sip:${user}@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:${user}@[local_ip]:[local_port];transport=tcp>
-      [authentication username=${user} password=bench-secret]
-      Max-Forwards: 70
-      Expires: 3600
-      Content-Length: 0
-
-    ]]>
-  </send>
-` : ''}
-  <recv response="200"/>
-`;
+/** DN `user`'s REGISTER, with digest (the line's password) when the companion asks for it. */
+const register = (user: string, auth: boolean) =>
+  registerExchange({ user, tag: '[pid]reg[call_number]', ...(auth ? { authentication: `[authentication username=${user} password=bench-secret]` } : {}) });
 
 /** The UAC: call 1 registers first (DN 2001) and sets the global `reg`; calls that start before it did wait a second. */
 const uac = (auth: boolean, holdMs: number) => `<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -143,13 +107,7 @@ ${register('2001', auth)}
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=sipp-uac 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
+${pcmuSdp('sipp-uac')}
 
     ]]>
   </send>
@@ -238,13 +196,7 @@ const uasCall = `<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=sipp-uas 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
+${pcmuSdp('sipp-uas')}
 
     ]]>
   </send>

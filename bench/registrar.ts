@@ -34,6 +34,7 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kamailioConfig } from '../test/support/kamailio.ts';
+import { registerExchange } from '../test/support/sipp-xml.ts';
 import { printAndRecord } from './results.ts';
 import { Lab } from '../test/support/lab.ts';
 import { type Proc, needs } from '../test/support/proc.ts';
@@ -78,47 +79,14 @@ export interface RegisterRun {
 
 type Mode = 't1' | 'tn' | 'auth';
 
+/** Phone `[field0]` (its MAC) registers DN `[field1]` with a Cisco Contact; with digest when `auth` (SIPp's -au/-ap). */
 const register = (auth: boolean) => `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="bench-register">
-  <send>
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field1]@[remote_ip]>;tag=[pid]r[call_number]
-      To: <sip:[field1]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[field1]@[local_ip]:[local_port];transport=tcp>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-[field0]>";+u.sip!devicename.ccm.cisco.com="SEP[field0]";+u.sip!model.ccm.cisco.com="683"
-      Max-Forwards: 70
-      Expires: 3600
-      Content-Length: 0
-
-    ]]>
-  </send>
-${auth ? `
-  <recv response="401" auth="true"/>
-
-  <send>
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field1]@[remote_ip]>;tag=[pid]r[call_number]
-      To: <sip:[field1]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[field1]@[local_ip]:[local_port];transport=tcp>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-[field0]>";+u.sip!devicename.ccm.cisco.com="SEP[field0]";+u.sip!model.ccm.cisco.com="683"
-      [authentication]
-      Max-Forwards: 70
-      Expires: 3600
-      Content-Length: 0
-
-    ]]>
-  </send>
-` : ''}
-  <recv response="200"/>
-</scenario>
+${registerExchange({
+  user: '[field1]', tag: '[pid]r[call_number]',
+  contactParams: ';+sip.instance="<urn:uuid:00000000-0000-0000-0000-[field0]>";+u.sip!devicename.ccm.cisco.com="SEP[field0]";+u.sip!model.ccm.cisco.com="683"',
+  ...(auth ? { authentication: '[authentication]' } : {}),
+})}</scenario>
 `;
 
 const KAMAILIO_CFG = kamailioConfig({
