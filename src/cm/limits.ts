@@ -4,16 +4,9 @@
  * attacker flood the log too (one line per limit and key a minute, with the count held back).
  * Both run on the Clock and keep bounded memory: the oldest keys are forgotten first.
  */
+import { setCapped } from '../common/capped-map.ts';
 import type { Clock } from '../common/clock.ts';
 
-const MAX_KEYS = 10_000;
-
-/** Map.set that keeps the map at `max` entries by forgetting the least recently set one. */
-export function setCapped<K, V>(map: Map<K, V>, key: K, value: V, max = MAX_KEYS): void {
-  map.delete(key);
-  if (map.size >= max) map.delete(map.keys().next().value as K);
-  map.set(key, value);
-}
 
 /** How many of something each key holds right now: connections or transfers per address. */
 export class Tally {

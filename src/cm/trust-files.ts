@@ -11,6 +11,7 @@
  *    signed by the CallManager (TFTP-role) key.
  */
 import { createHash } from 'node:crypto';
+import { setCapped } from '../common/capped-map.ts';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { buildEncryptedConfig } from '../wire/enc-config.ts';
 import { Role, buildRecord, buildSignedFile } from '../wire/tlv.ts';
@@ -111,9 +112,7 @@ export class TrustFiles {
     const hit = this.signed.get(key);
     if (hit) return hit;
     const file = this.signFile(name, data);
-    // Bounded: the oldest goes first (a Map iterates in insertion order).
-    if (this.signed.size >= SIGNED_CACHE) this.signed.delete(this.signed.keys().next().value!);
-    this.signed.set(key, file);
+    setCapped(this.signed, key, file, SIGNED_CACHE);
     return file;
   }
 

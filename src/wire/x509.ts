@@ -4,6 +4,7 @@
  * records carry in tag 8). Pure computation, no I/O; both halves use it.
  */
 import { type KeyObject, X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { setCapped } from '../common/capped-map.ts';
 import { ByteReader } from './bytes.ts';
 import { type Result, WireError, catchWire } from './result.ts';
 import type { Digest } from './tlv.ts';
@@ -61,8 +62,7 @@ class ByDer<T> {
     let v = this.map.get(key);
     if (v === undefined) {
       v = make();
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
-      this.map.set(key, v);
+      setCapped(this.map, key, v, this.max);
     }
     return v;
   }

@@ -7,7 +7,7 @@
  * it could use.
  */
 import type { Clock } from '../../common/clock.ts';
-import { setCapped } from '../limits.ts';
+import { setCapped } from '../../common/capped-map.ts';
 
 export class Lockout {
   private readonly state = new Map<string, { failures: number; lockedUntil: number }>();

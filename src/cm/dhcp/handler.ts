@@ -21,7 +21,7 @@ import type { CompanionDb, LeaseRecord } from '../db.ts';
 import { AddressPool, DECLINE_HOLD_MS } from './address-pool.ts';
 import { type ClientRequest, ZERO, decideDiscover, decideRequest, forAnotherServer, informRefusal, readClientRequest, relayRefusal } from './request.ts';
 import { type ReplySpec, buildReply, replyDestination, serverParameters } from './reply.ts';
-import { setCapped } from '../limits.ts';
+import { setCapped } from '../../common/capped-map.ts';
 
 export interface DhcpLogEntry {
   type: 'discover' | 'request' | 'ack' | 'nak' | 'ignored' | 'release' | 'decline' | 'inform' | 'malformed' | 'rate-limit' | 'error' | 'note';

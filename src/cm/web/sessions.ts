@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
-import { RateLimiter, setCapped } from '../limits.ts';
+import { setCapped } from '../../common/capped-map.ts';
+import { RateLimiter } from '../limits.ts';
 
 const IDLE_MS = 30 * 60_000;
 const MAX_MS = 8 * 3_600_000;

@@ -14,6 +14,7 @@
  * off the event loop so the phone keeps booting (and the LCD drawing) while a sign-in is checked.
  */
 import { randomBytes } from 'node:crypto';
+import { setCapped } from '../../common/capped-map.ts';
 import { hashSecretAsync, verifySecretAsync } from '../../common/password-hash.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { Nvram } from '../nvram.ts';
@@ -69,9 +70,7 @@ class Bucket {
     const b = this.keys.get(key) ?? { tokens: this.burst, at: now };
     b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.perMs);
     b.at = now;
-    this.keys.delete(key);
-    if (this.keys.size >= 1024) this.keys.delete(this.keys.keys().next().value!);
-    this.keys.set(key, b);
+    setCapped(this.keys, key, b, 1024);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
@@ -145,8 +144,7 @@ export class AdminAuth {
   private open(passwordHash: string): string {
     const id = randomBytes(24).toString('base64url');
     const now = this.clock.now();
-    if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
-    this.sessions.set(id, { passwordHash, started: now, seen: now });
+    setCapped(this.sessions, id, { passwordHash, started: now, seen: now }, MAX_SESSIONS);
     return id;
   }
 
