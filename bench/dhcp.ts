@@ -22,11 +22,12 @@
  *   SEPI_BENCH_DHCP_RATES=5000,12000 SEPI_BENCH_DHCP_CLIENTS=20000 SEPI_BENCH_DHCP_SECONDS=20
  *   SEPI_BENCH_DHCP_ROUNDS=3 SEPI_BENCH_DHCP_SERVERS=sepi,kea,dnsmasq
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Lab } from '../test/support/lab.ts';
 import { type Proc, needs } from '../test/support/proc.ts';
 import { ROOT, startCompanion, tempDir } from '../test/support/sepi.ts';
+import { processCpu, totalSeconds } from './proc-cpu.ts';
 import { recordRow } from './results.ts';
 
 type Server = 'sepi' | 'kea' | 'dnsmasq';
@@ -78,14 +79,8 @@ function perfdhcpFigures(p: Proc): PerfdhcpRun {
   return { rate: Math.round(Number(rate[1])), cpuMicros: 0, sent: { discover: sent[0] ?? 0, request: sent[1] ?? 0 }, received: { offer: received[0] ?? 0, ack: received[1] ?? 0 } };
 }
 
-/** User + system CPU seconds of a process so far (all its threads), from /proc/PID/stat. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = 100;
+/** User + system CPU seconds of a process so far (all its threads). */
+const cpuSeconds = async (pid: number): Promise<number> => totalSeconds(await processCpu(pid));
 
 async function perfdhcp(lab: Lab, ns: string, server: Proc, label: string, rate: number, seconds: number): Promise<PerfdhcpRun> {
   const pid = server.child.pid!;

@@ -31,10 +31,11 @@
  * CPU time (user + system, all its threads and processes, from /proc) per registration, and
  * for (b) the TCP resets SIPp met. Asserts nothing.
  */
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kamailioConfig } from '../test/support/kamailio.ts';
 import { registerExchange } from '../test/support/sipp-xml.ts';
+import { processCpu, processTreeCpu } from './proc-cpu.ts';
 import { printAndRecord } from './results.ts';
 import { Lab } from '../test/support/lab.ts';
 import { type Proc, needs } from '../test/support/proc.ts';
@@ -107,28 +108,6 @@ if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
 sl_send_reply("501", "Not Implemented");`,
 });
 
-/** User and system CPU seconds of a process and its threads so far, from /proc/PID/stat. */
-async function cpuSeconds(pid: number): Promise<{ user: number; system: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
-}
-
-/** kamailio forks its workers: the CPU of the whole process tree. */
-async function treeCpuSeconds(pid: number): Promise<{ user: number; system: number }> {
-  const total = await cpuSeconds(pid).catch(() => ({ user: 0, system: 0 }));
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[1]) !== pid) continue;
-    const child = await treeCpuSeconds(Number(p));
-    total.user += child.user;
-    total.system += child.system;
-  }
-  return total;
-}
-
 /**
  * The run with the median rate (the lower middle of an even count), among the runs that
  * registered anything: kamailio now and then resets SIPp's connection at the very start of a
@@ -157,7 +136,7 @@ async function sippRun(lab: Lab, from: { ns: string; ip: string }, work: string,
   const stats = join(work, `${label}-${mode}.csv`);
   const errors = join(work, `${label}-${mode}.err`);
   const calls = mode === 't1' ? T1_CALLS : mode === 'tn' ? TN_CALLS : AUTH_CALLS;
-  const cpu = () => (tree ? treeCpuSeconds(server.child.pid!) : cpuSeconds(server.child.pid!));
+  const cpu = () => (tree ? processTreeCpu(server.child.pid!) : processCpu(server.child.pid!));
   const before = await cpu();
   // Under /usr/bin/time: SIPp's own CPU says when the load generator, not the server, is the limit.
   const p = lab.spawn(`sipp-${label}-${mode}`, from.ns, '/usr/bin/time', ['-f', 'sipp-cpu %U %S', 'sipp',

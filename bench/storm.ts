@@ -6,9 +6,10 @@
  * from `make bench` (bench/run.ts). Prints a table; records the row `storm` in bench/results.json.
  * It asserts nothing: the machine's speed is not the product's.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Lab } from '../test/support/lab.ts';
+import { processCpu, totalSeconds } from './proc-cpu.ts';
 import { SEPI, startCompanion, tempDir } from '../test/support/sepi.ts';
 
 export interface StormPoint {
@@ -25,20 +26,14 @@ export interface StormPoint {
   timeline: Array<[t: number, dhcp: number, config: number, register: number]>;
 }
 
-const CLK_TCK = 100;
-
 /** SEPI_STORM_PROFILE=DIR writes a V8 CPU profile of the companion and of the fleet per run (to find what the storm costs). */
 function profileEnv(who: string, n: number): NodeJS.ProcessEnv {
   const dir = process.env['SEPI_STORM_PROFILE'];
   return dir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-name=${who}-${n}.cpuprofile` } : {};
 }
 
-/** User + system CPU of a process so far, from /proc (ms). */
-async function cpuMsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
+/** User + system CPU of a process so far (ms). */
+const cpuMsOf = async (pid: number): Promise<number> => totalSeconds(await processCpu(pid)) * 1000;
 
 /** Phones powered on per second (`--rate`); 0, the default, is all at once. SEPI_STORM_RATE for another. */
 const RATE = Number(process.env['SEPI_STORM_RATE'] ?? 0);
