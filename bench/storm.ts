@@ -4,13 +4,16 @@
  * time until every phone registered, CPU of the fleet and of the companion, the fleet's RSS and
  * RSS per phone, percentiles per step. Run alone (`node bench/storm.ts 1000 2000 5000 10000`) or
  * from `make bench` (bench/run.ts). Prints a table; records the row `storm` in bench/results.json.
- * It asserts nothing: the machine's speed is not the product's.
+ * It asserts nothing: the machine's speed is not the product's. SEPI_STORM_RATE powers phones on
+ * at a rate instead; SEPI_STORM_PROFILE=DIR writes CPU profiles of both processes; SEPI_STORM_SNMP=1
+ * prints the server namespace's TCP and UDP counters after each run (drops, resets).
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Lab } from '../test/support/lab.ts';
+import type { Lab } from '../test/support/lab.ts';
+import { SEPI, tempDir } from '../test/support/sepi.ts';
+import { stormLab } from '../test/support/storm-lab.ts';
 import { processCpu, totalSeconds } from './proc-cpu.ts';
-import { SEPI, startCompanion, tempDir } from '../test/support/sepi.ts';
 
 export interface StormPoint {
   phones: number;
@@ -41,20 +44,15 @@ const RATE = Number(process.env['SEPI_STORM_RATE'] ?? 0);
 export async function storm(counts: number[], o: { timeoutSecs?: number; rate?: number } = {}): Promise<StormPoint[]> {
   const points: StormPoint[] = [];
   for (const n of counts) {
-    const lab = await Lab.create('10.100.0');
     const data = await tempDir(`storm-${n}`);
+    let lab: Lab | undefined;
     try {
-      // A /16, so 10,000 phones have addresses: the bridge, the pool and the fleet's host on it.
-      await lab.ns(lab.server, 'ip', 'addr', 'del', '10.100.0.1/24', 'dev', 'br0');
-      await lab.ns(lab.server, 'ip', 'addr', 'add', '10.100.0.1/16', 'dev', 'br0');
-      const cm = await startCompanion(lab, data, {
-        prefix: 16, dhcp: { poolFirst: '10.100.1.1', poolLast: '10.100.254.254', leaseSecs: 86400 },
-        // One fleet is one address: the per-address limits that stop a hostile host are lifted for it.
-        autoRegistration: { enabled: true, dnRange: ['100000', '139999'], perAddressBurst: 20000, perAddressPerMinute: 1000000 },
-        sip: { maxUnregisteredPerAddress: 20000 },
-      }, { env: profileEnv('companion', n) });
-      const ns = await lab.addHost('fleet', { address: '10.100.0.50/16' });
-      await lab.ns(ns, 'ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0');
+      const storm = await stormLab('10.100.0', data, {
+        poolLast: '10.100.254.254', dnRange: ['100000', '139999'], perAddressBurst: 20000, perAddressPerMinute: 1000000, maxUnregisteredPerAddress: 20000,
+      }, profileEnv('companion', n));
+      lab = storm.lab;
+      const cm = storm.companion;
+      const ns = storm.fleetHost;
       const cpu0 = await cpuMsOf(cm.child.pid!);
       const fleet = lab.spawn('fleet', ns, SEPI, ['fleet', '--iface', 'eth0', '--count', String(n), '--mac-base', '02:5f:00:00:00:00', '--memory-nvram', '--rate', String(o.rate ?? RATE), '--until', 'registered-any', '--timeout', String(o.timeoutSecs ?? 300), '--json'], { NODE_OPTIONS: `--expose-gc --max-old-space-size=8192 ${profileEnv('fleet', n)['NODE_OPTIONS'] ?? ''}` });
       await fleet.exit((o.timeoutSecs ?? 300) * 1000 + 120_000);
@@ -72,7 +70,7 @@ export async function storm(counts: number[], o: { timeoutSecs?: number; rate?: 
           .map((e) => [Math.round(Number(e['t']) / 1000), Number(e['dhcp']), Number(e['config']), Number(e['register'])]),
       });
     } finally {
-      await lab.destroy();
+      await lab?.destroy();
       await rm(data, { recursive: true, force: true });
     }
   }

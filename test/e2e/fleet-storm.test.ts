@@ -10,27 +10,22 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Lab } from '../support/lab.ts';
-import { SEPI, cmJson, startCompanion, tempDir } from '../support/sepi.ts';
+import type { Lab } from '../support/lab.ts';
+import { SEPI, cmJson, tempDir } from '../support/sepi.ts';
+import { stormLab } from '../support/storm-lab.ts';
 
 const COUNT = 1000;
 
 test(`${COUNT} phones at once, trust on: every one registered on its own DN, percentiles and a JUnit report`, async () => {
-  const lab = await Lab.create('10.101.0');
   const data = await tempDir('storm-cm');
   const out = await tempDir('storm-report');
+  let lab: Lab | undefined;
   try {
-    // A /16: the bridge, the pool and the fleet's host on it.
-    await lab.ns(lab.server, 'ip', 'addr', 'del', '10.101.0.1/24', 'dev', 'br0');
-    await lab.ns(lab.server, 'ip', 'addr', 'add', '10.101.0.1/16', 'dev', 'br0');
-    await startCompanion(lab, data, {
-      prefix: 16, dhcp: { poolFirst: '10.101.1.1', poolLast: '10.101.8.254', leaseSecs: 86400 },
-      // One fleet is one address: the per-address limits that stop a hostile host are lifted for it.
-      autoRegistration: { enabled: true, dnRange: ['100000', '101999'], perAddressBurst: 5000, perAddressPerMinute: 100000 },
-      sip: { maxUnregisteredPerAddress: 5000 },
+    const storm = await stormLab('10.101.0', data, {
+      poolLast: '10.101.8.254', dnRange: ['100000', '101999'], perAddressBurst: 5000, perAddressPerMinute: 100000, maxUnregisteredPerAddress: 5000,
     });
-    const ns = await lab.addHost('fleet', { address: '10.101.0.50/16' });
-    await lab.ns(ns, 'ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0');
+    lab = storm.lab;
+    const ns = storm.fleetHost;
     const report = join(out, 'storm.json');
     const fleet = lab.spawn('fleet', ns, SEPI, [
       'fleet', '--iface', 'eth0', '--count', String(COUNT), '--mac-base', '02:5f:01:00:00:00', '--memory-nvram', '--rate', '0',
@@ -69,7 +64,7 @@ test(`${COUNT} phones at once, trust on: every one registered on its own DN, per
     assert.is(new Set(phones.map((p) => p.lease)).size, COUNT, 'no address given twice');
     assert.ok(phones.every((p) => p.autoregistered));
   } finally {
-    await lab.destroy();
+    await lab?.destroy();
     await rm(data, { recursive: true, force: true });
     await rm(out, { recursive: true, force: true });
   }
