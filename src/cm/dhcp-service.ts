@@ -31,6 +31,7 @@
 import dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { deepenReceiveQueue } from '../common/udp-queue.ts';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { DHCP_SERVER_PORT } from '../wire/dhcp.ts';
 import type { CompanionConfig } from './config.ts';
@@ -130,11 +131,7 @@ export class DhcpService {
         // the server's rate — well inside any client's wait. Not more: under load beyond what
         // the server keeps up with, a deeper queue only answers later (4 MiB answered perfdhcp
         // after it had given up, docs/scale.md), where a drop lets the client retransmit.
-        try {
-          socket.setRecvBufferSize(LISTEN_BUFFER_BYTES);
-        } catch {
-          // Not allowed here: the default will do.
-        }
+        deepenReceiveQueue(socket, LISTEN_BUFFER_BYTES);
         resolve();
       });
     });

@@ -26,6 +26,7 @@
  * retransmissions and a stall time per transfer (tftp/read-transfer.ts).
  */
 import dgram from 'node:dgram';
+import { deepenReceiveQueue } from '../common/udp-queue.ts';
 import { type Clock, SystemClock } from '../common/clock.ts';
 import { TftpErrorCode, decodeTftp, encodeTftp } from '../wire/tftp.ts';
 import type { FileLogEntry, FileSource } from './file-services.ts';
@@ -127,11 +128,7 @@ export class TftpService {
     socket.on('error', () => {});
     // A room full of phones powered on at once asks at once: let the kernel queue a burst of
     // requests (it caps this at net.core.rmem_max) rather than drop them while we answer.
-    try {
-      socket.setRecvBufferSize(LISTEN_BUFFER_BYTES);
-    } catch {
-      // the default buffer then
-    }
+    deepenReceiveQueue(socket, LISTEN_BUFFER_BYTES);
     socket.on('message', (msg, from) => this.onDatagram(msg, from));
     this.socket = socket;
     this.host = host;

@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
+import { deepenReceiveQueue } from '../common/udp-queue.ts';
 import { isIpv4 } from '../wire/ipv4.ts';
 import type { HttpGetOptions, HttpResult, HttpsPostOptions, InterfaceAddress, InterfacePort, NetworkPort, Peer, TcpConnection, UdpEndpoint } from './ports.ts';
 
@@ -157,13 +158,7 @@ export class NodeNetwork implements NetworkPort {
       sock.bind({ port: o.port ?? 0, address: o.address ?? '0.0.0.0', exclusive: !o.reuseAddr }, () => {
         sock.removeListener('error', reject);
         if (o.broadcast) sock.setBroadcast(true);
-        if (o.receiveBufferBytes) {
-          try {
-            sock.setRecvBufferSize(o.receiveBufferBytes);
-          } catch {
-            // Not allowed: the kernel's default queue will do.
-          }
-        }
+        if (o.receiveBufferBytes) deepenReceiveQueue(sock, o.receiveBufferBytes);
         resolve(new NodeUdp(sock));
       });
     });
