@@ -60,7 +60,7 @@ const OPEN = { count: PHONES, macBase: 0x02be00010000n, dnBase: 100000 };
 // name: the digest run registers one phone over and over, each time with a new Call-ID.
 const AUTHED = { count: 1, macBase: 0x02be00110000n, dnBase: 200000 };
 const HELD = { count: HOLD, macBase: 0x02be00200000n, dnBase: 300000 };
-const PORTS = { sepi: 5060, kamailio: 5070, kamailioAuth: 5072 };
+const PORTS = { sepi: 5060, kamailio: 5070, kamailioAuth: 5072, floor: 5090 };
 
 export interface RegisterRun {
   registrations: number;
@@ -203,14 +203,21 @@ export async function benchRegistrar(): Promise<{ lines: string[]; figures: Reco
     const kam = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', kcfg, '-l', `tcp:${IP}:${PORTS.kamailio}`, '-l', `tcp:${IP}:${PORTS.kamailioAuth}`, '-Y', work, '-P', join(work, 'k.pid'), '-m', '256', '-M', '32']);
     await lab.waitForTcp(lab.server, IP, PORTS.kamailio);
 
-    const runs = {} as Record<Mode, { sepi: RegisterRun[]; kamailio: RegisterRun[] }>;
+    // The Node floor (node-floor-registrar.ts) beside them, without digest (it checks nothing).
+    const floor = lab.spawn('node-floor', lab.server, process.execPath, [join(ROOT, 'bench/node-floor-registrar.ts'), IP, String(PORTS.floor)]);
+    await lab.waitForTcp(lab.server, IP, PORTS.floor);
+
+    const runs = {} as Record<Mode, { sepi: RegisterRun[]; kamailio: RegisterRun[]; floor: RegisterRun[] }>;
     for (const mode of ['t1', 'tn', 'auth'] as const) {
-      const r = (runs[mode] = { sepi: [] as RegisterRun[], kamailio: [] as RegisterRun[] });
+      const r = (runs[mode] = { sepi: [] as RegisterRun[], kamailio: [] as RegisterRun[], floor: [] as RegisterRun[] });
       for (let round = 0; round < ROUNDS; round++) {
         const sepiRun = async () => r.sepi.push(await sippRun(lab, await client(`s-${mode}${round}`), work, 'sepi', PORTS.sepi, mode, cm, false));
         const kamRun = async () => r.kamailio.push(await sippRun(lab, await client(`k-${mode}${round}`), work, 'kamailio', mode === 'auth' ? PORTS.kamailioAuth : PORTS.kamailio, mode, kam, true));
+        const floorRun = async () => {
+          if (mode !== 'auth') r.floor.push(await sippRun(lab, await client(`f-${mode}${round}`), work, 'floor', PORTS.floor, mode, floor, false));
+        };
         // Alternate who goes first, so a slow spell of the machine does not always hit the same one.
-        for (const run of round % 2 === 0 ? [sepiRun, kamRun] : [kamRun, sepiRun]) await run();
+        for (const run of round % 2 === 0 ? [sepiRun, kamRun, floorRun] : [kamRun, floorRun, sepiRun]) await run();
       }
     }
     const holdSepi = await holdRun(lab, (await client('s-hold')).ns, PORTS.sepi, 'sepi');
@@ -225,12 +232,18 @@ export async function benchRegistrar(): Promise<{ lines: string[]; figures: Reco
       `    ${name.padEnd(10)} ${String(r.perSecond).padStart(7)}/s   ${String(r.successful).padStart(6)} ok ${String(r.failed).padStart(5)} failed   ${String(r.cpuMicros).padStart(5)} µs CPU each (${String(r.systemCpuMicros).padStart(3)} system; SIPp ${String(r.sippCpuMicros).padStart(4)} µs)   ${r.elapsedSeconds.toFixed(1)} s${r.resets ? `   ${r.resets} resets` : ''}`;
     const lines = [`SIP registrar: SIPp REGISTERs over TCP, Cisco Contacts, ${PHONES} phones in turn, at most ${LIMIT} in progress; the median of ${ROUNDS} runs each, alternating:`];
     const ratios: Record<string, number> = {};
-    const medians = {} as Record<Mode, { sepi: RegisterRun; kamailio: RegisterRun }>;
+    const medians = {} as Record<Mode, { sepi: RegisterRun; kamailio: RegisterRun; floor: RegisterRun | undefined }>;
+    const ratio = (a: RegisterRun, b: RegisterRun) => Math.round((a.perSecond / Math.max(1, b.perSecond)) * 100) / 100;
     for (const mode of ['t1', 'tn', 'auth'] as const) {
-      const m = (medians[mode] = { sepi: medianRun(runs[mode].sepi), kamailio: medianRun(runs[mode].kamailio) });
-      ratios[mode] = Math.round((m.sepi.perSecond / Math.max(1, m.kamailio.perSecond)) * 100) / 100;
+      const m = (medians[mode] = { sepi: medianRun(runs[mode].sepi), kamailio: medianRun(runs[mode].kamailio), floor: runs[mode].floor.length ? medianRun(runs[mode].floor) : undefined });
+      ratios[mode] = ratio(m.sepi, m.kamailio);
       const all = (rs: RegisterRun[]) => `      all runs: [${rs.map((x) => x.perSecond).join(', ')}]/s${rs.some((x) => x.resets || x.failed) ? `, resets [${rs.map((x) => x.resets).join(', ')}], failed [${rs.map((x) => x.failed).join(', ')}]` : ''}`;
-      lines.push(`  ${title[mode]}:`, row('companion', m.sepi), all(runs[mode].sepi), row('kamailio', m.kamailio), all(runs[mode].kamailio), `    ratio companion / kamailio   ${ratios[mode]!.toFixed(2)}`);
+      lines.push(`  ${title[mode]}:`, row('companion', m.sepi), all(runs[mode].sepi), row('kamailio', m.kamailio), all(runs[mode].kamailio));
+      if (m.floor) {
+        ratios[`${mode}Floor`] = ratio(m.floor, m.kamailio);
+        lines.push(row('node floor', m.floor), all(runs[mode].floor));
+      }
+      lines.push(`    ratio companion / kamailio   ${ratios[mode]!.toFixed(2)}${m.floor ? `   (node floor / kamailio ${ratios[`${mode}Floor`]!.toFixed(2)}: no Node registrar gets past it)` : ''}`);
     }
     const holdLine = (name: string, h: HoldFigures | { error: string }) =>
       'error' in h

@@ -54,6 +54,11 @@ export interface RegistrarLogEntry {
 /** How long a phone has to answer a service-control NOTIFY (shorter than Timer F's 32 s). */
 const NOTIFY_ANSWER_MS = 10_000;
 const SERVER = 'sepi-cm/0.1';
+/**
+ * Under load, commits of bindings are 2 ms apart (group-commit.ts `pace`): phones that open a
+ * connection per REGISTER otherwise get a commit for every two or three 200s.
+ */
+const COMMIT_PACE_MS = 2;
 
 export class Registrar {
   private readonly db: CompanionDb;
@@ -116,6 +121,7 @@ export class Registrar {
         done(!e);
       }),
       pending: () => this.book.pending,
+      pace: COMMIT_PACE_MS,
     });
     this.commit = commit;
     this.book.onQueued = () => commit.schedule();

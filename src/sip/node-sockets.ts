@@ -34,8 +34,14 @@ export function nodeStreamSocket(s: net.Socket): StreamSocket {
     onClose = undefined;
   });
   return {
-    localAddress: s.localAddress ?? '',
-    localPort: s.localPort ?? 0,
+    // Asked of the kernel when first read (getsockname): the registrar's inbound connections
+    // take their local address from the listener and never need it.
+    get localAddress() {
+      return s.localAddress ?? '';
+    },
+    get localPort() {
+      return s.localPort ?? 0;
+    },
     remoteAddress: s.remoteAddress ?? '',
     remotePort: s.remotePort ?? 0,
     get bufferedBytes() {
@@ -95,10 +101,9 @@ export const nodeTcpSockets: StreamSocketFactory = {
     return nodeStreamSocket(s);
   },
   listen(host: string, port: number, onConnection: (s: StreamSocket) => void): Promise<StreamListener> {
-    const server = net.createServer((s) => {
-      s.setNoDelay(true);
-      onConnection(nodeStreamSocket(s));
-    });
+    // noDelay as the server's option: set as each connection is taken, without a second
+    // call through net.Socket per connection.
+    const server = net.createServer({ noDelay: true }, (s) => onConnection(nodeStreamSocket(s)));
     return listenOn(server, host, port);
   },
 };

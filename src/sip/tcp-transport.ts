@@ -69,6 +69,8 @@ class Flow {
   cancelIdle: () => void = noop;
   /** The Via sent-by of messages sent over it, worked out at the first send (its local address does not change). */
   sentBy: HostPort | undefined;
+  /** Its local address and port, worked out at the first message (see localOf). */
+  local: HostPort | undefined;
 
   constructor(key: string, socket: StreamSocket, inbound: boolean, peer: SipDestination) {
     this.key = key;
@@ -196,7 +198,7 @@ export class StreamTransport implements Transport {
     }
     // Whatever the decoder keeps after a whole message came out is a tail of this chunk.
     if (r.value.length) flow.held = Math.min(flow.held, chunk.length);
-    const source: SipSource = { ...flow.peer, local: { host: normalHost(flow.socket.localAddress), port: flow.socket.localPort } };
+    const source: SipSource = { ...flow.peer, local: this.localOf(flow) };
     for (const raw of r.value) {
       const m = raw.kind === 'request' ? stampReceived(raw, source) : raw;
       if (!m) {
@@ -210,6 +212,18 @@ export class StreamTransport implements Transport {
         this.drop(flow.key, `handler failed: ${(e as Error).message}`);
       }
     }
+  }
+
+  /**
+   * A connection's local address: the listener's for one it accepted on a specific address
+   * (no getsockname per connection: a phone opening one per REGISTER pays for each), else the
+   * socket's.
+   */
+  private localOf(flow: Flow): HostPort {
+    if (flow.local) return flow.local;
+    const l = this.listener;
+    const specific = flow.inbound && l && l.address !== '0.0.0.0' && l.address !== '::';
+    return (flow.local = specific ? { host: normalHost(l.address), port: l.port } : { host: normalHost(flow.socket.localAddress), port: flow.socket.localPort });
   }
 
   private closeFlow(flow: Flow, why: string): void {
@@ -263,8 +277,9 @@ export class StreamTransport implements Transport {
 
   private workOutSentBy(flow: Flow): HostPort {
     const viaPort = this.o.viaPort ?? (this.listener ? 'listener' : 'connection');
-    const host = this.o.sentByHost ?? advertisable(flow.socket.localAddress);
-    return { host, port: viaPort === 'listener' && this.listener ? this.listener.port : flow.socket.localPort };
+    const local = this.localOf(flow);
+    const host = this.o.sentByHost ?? advertisable(local.host);
+    return { host, port: viaPort === 'listener' && this.listener ? this.listener.port : local.port };
   }
 
   send(m: SipMessage, to: SipDestination, opts?: SendOptions): Promise<HostPort> {

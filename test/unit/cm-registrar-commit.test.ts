@@ -43,6 +43,62 @@ test('a reply waits for the commit of its binding; a failed commit answers false
   assert.equal(c.stats, { commits: 2, replies: 3, largest: 2, failed: 1 });
 });
 
+test('with a pace, the commit after a commit waits for it, and a full batch does not', () => {
+  let pending = 0;
+  const commits: Array<(ok: boolean) => void> = [];
+  const timers: Array<{ ms: number; fn: () => void; cancelled: boolean }> = [];
+  const c = new GroupCommit({
+    commit: (done) => { pending = 0; commits.push(done); }, pending: () => pending, defer: (fn) => fn(), maxBatch: 10, pace: 2,
+    timer: (ms, fn) => {
+      const t = { ms, fn, cancelled: false };
+      timers.push(t);
+      return () => (t.cancelled = true);
+    },
+  });
+  const seen: string[] = [];
+  pending = 1;
+  c.afterCommit((ok) => seen.push(`a ${ok}`));
+  assert.is(commits.length, 1, 'a lone change after a quiet spell is not paced');
+  pending = 1;
+  c.afterCommit((ok) => seen.push(`b ${ok}`));
+  commits[0]!(true);
+  assert.equal(seen, ['a true']);
+  assert.is(commits.length, 1, 'the change that came during the write waits for the pace');
+  assert.equal(timers.map((t) => t.ms), [2]);
+  pending = 2;
+  c.afterCommit((ok) => seen.push(`c ${ok}`));
+  assert.is(commits.length, 1, 'more join the paced batch');
+  timers[0]!.fn();
+  assert.is(commits.length, 2, 'one commit for both after the pace');
+  pending = 3;
+  c.afterCommit((ok) => seen.push(`d ${ok}`));
+  commits[1]!(true);
+  assert.equal(seen, ['a true', 'b true', 'c true']);
+  assert.is(timers.length, 2, 'paced again');
+  pending = 10;
+  c.schedule();
+  assert.ok(timers[1]!.cancelled, 'a full batch cancels the pace');
+  assert.is(commits.length, 3, 'and is committed at once');
+  commits[2]!(true);
+  assert.equal(seen, ['a true', 'b true', 'c true', 'd true']);
+  assert.is(timers.length, 2, 'nothing waits: no pace');
+});
+
+test('drain() does not wait for the pace', async () => {
+  let pending = 0;
+  const commits: Array<(ok: boolean) => void> = [];
+  const c = new GroupCommit({ commit: (done) => { pending = 0; commits.push(done); }, pending: () => pending, defer: (fn) => fn(), pace: 60_000 });
+  pending = 1;
+  c.afterCommit(() => {});
+  pending = 1;
+  c.afterCommit(() => {});
+  commits[0]!(true);
+  const drained = c.drain();
+  assert.is(commits.length, 2, 'drain commits what waits at once');
+  commits[1]!(true);
+  await drained;
+});
+
 test('the book binds in memory at once, coalesces changes per device, and writes them in one transaction', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sepi-book-'));
   try {
