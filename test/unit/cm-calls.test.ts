@@ -264,15 +264,26 @@ calls('a re-INVITE and an INFO cross to the other side and their answers come ba
   await a.ua.bye(dialog!);
 });
 
-calls('the callee\'s connection drops mid-call: the caller gets a BYE', async () => {
+calls('the callee\'s connection drops mid-call: the caller gets a BYE, and a call on other connections goes on', async () => {
   const a = await TestPhone.cisco('0011223344A1', '1001');
   const b = await TestPhone.cisco('0011223344A2', '1002');
+  const c = await TestPhone.cisco('0011223344A4', '1004');
+  const d = await TestPhone.cisco('0011223344A5', '1005');
   const answered = answering(b);
   const { dialog } = await a.call('1002').result;
   await answered;
+  const otherAnswered = answering(d);
+  const other = await c.call('1005').result;
+  const dDialog = await otherAnswered;
   const aEnd = a.ended(dialog!);
   await b.close();
   assert.is(await aEnd, 'bye-received');
+  d.ua.onDialogRequest = (req) => req.respond(200);
+  const info = await c.ua.requestInDialog(other.dialog!, 'INFO', { body: new TextEncoder().encode('Signal=1\r\nDuration=160\r\n'), contentType: 'application/dtmf-relay' });
+  assert.is(info.status, 200, 'the other call still crosses the companion');
+  const dEnd = d.ended(dDialog);
+  assert.is((await c.ua.bye(other.dialog!)).status, 200);
+  assert.is(await dEnd, 'bye-received', 'and ends by its own BYE');
 });
 
 calls('a third-party client takes a line with digest (DN and the line\'s password), and calls and is called on it', async () => {

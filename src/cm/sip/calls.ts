@@ -97,6 +97,8 @@ export class CallRouter {
   private readonly d: CallRouterDeps;
   private readonly calls = new Set<Call>();
   private readonly byDialog = new Map<Dialog, Call>();
+  /** Calls by the connection of either party: a closed connection ends its own calls without a walk of all of them. */
+  private readonly byPeer = new Map<string, Set<Call>>();
   private readonly perDevice = new Tally();
 
   constructor(d: CallRouterDeps) {
@@ -140,6 +142,11 @@ export class CallRouter {
       inv,
     );
     this.calls.add(call);
+    for (const peer of [call.caller.peer, call.callee.peer]) {
+      const on = this.byPeer.get(peer);
+      if (on) on.add(call);
+      else this.byPeer.set(peer, new Set([call]));
+    }
     this.perDevice.add(call.caller.device);
     this.perDevice.add(call.callee.device);
     const display = from?.display ? `"${from.display.replace(/["\\]/g, '\\$&')}" ` : '';
@@ -222,6 +229,11 @@ export class CallRouter {
     if (call.over) return;
     call.over = true;
     this.calls.delete(call);
+    for (const peer of [call.caller.peer, call.callee.peer]) {
+      const on = this.byPeer.get(peer);
+      on?.delete(call);
+      if (on?.size === 0) this.byPeer.delete(peer);
+    }
     this.perDevice.remove(call.caller.device);
     this.perDevice.remove(call.callee.device);
     const answered = call.bDialog !== undefined;
@@ -240,9 +252,7 @@ export class CallRouter {
   /** A device's connection closed: its calls end (the other side gets a BYE, or a CANCEL while ringing). */
   flowClosed(peer: { host: string; port: number }): void {
     const key = flowKey(peer);
-    for (const call of [...this.calls]) {
-      if (call.caller.peer === key || call.callee.peer === key) this.end(call, `connection ${key} closed`);
-    }
+    for (const call of [...(this.byPeer.get(key) ?? [])]) this.end(call, `connection ${key} closed`);
   }
 
   /** A re-INVITE on one leg becomes a re-INVITE on the other; its answer comes back. */
