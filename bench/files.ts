@@ -18,6 +18,10 @@
  *    the companion's windowsize cap, 64;
  *  - curl against HTTP 6970 and busybox httpd.
  *
+ * In the two lock-step modes, a third server: the Node floor (node-floor-tftp.ts, on NET.3), a
+ * bare Node server that sends each block for the least Node can — what the runtime costs per
+ * datagram, beside what the companion costs.
+ *
  * After one untimed fetch from each server over TFTP and HTTP (the companion's code compiled
  * and the file in its memory, the peers' in the page cache), every mode is fetched RUNS times from each server, the servers
  * alternating (so a slow spell of the machine hits both), and the median MiB/s is quoted with
@@ -59,16 +63,20 @@ const NET = '10.84.0';
 const CM = `${NET}.1`;
 const PEER = `${NET}.2`;
 const CLIENT = `${NET}.10`;
+/** The Node floor (node-floor-tftp.ts), for the lock-step modes. */
+const FLOOR = `${NET}.3`;
 const FILE = 'bench-file.bin';
 const HTTP_PORT = 6970;
 
-type Server = 'companion' | 'peer';
+type Server = 'companion' | 'peer' | 'floor';
 
 interface Mode {
   key: string;
   label: string;
   /** What serves it on the peer's side, or undefined when only the companion is measured. */
   peer: string | undefined;
+  /** Also fetched from the Node floor (a bare lock-step TFTP server): what Node costs per block. */
+  floor?: boolean;
   /**
    * The command for one fetch into `out`. `timed` reads the transfer's own time (ms) from what
    * the command printed, when it measures it; `fetches` is how many times it fetched the file
@@ -79,11 +87,11 @@ interface Mode {
 
 const MODES: Mode[] = [
   {
-    key: 'tftpHpa512', label: 'tftp-hpa, 512-byte blocks', peer: 'tftpd-hpa',
+    key: 'tftpHpa512', label: 'tftp-hpa, 512-byte blocks', peer: 'tftpd-hpa', floor: true,
     command: (host, out) => ({ cmd: 'tftp', args: ['-m', 'binary', host, '-c', 'get', FILE, out] }),
   },
   {
-    key: 'atftp1428', label: 'atftp, blksize 1428', peer: 'tftpd-hpa',
+    key: 'atftp1428', label: 'atftp, blksize 1428', peer: 'tftpd-hpa', floor: true,
     command: (host, out) => ({ cmd: 'atftp', args: ['--option', 'blksize 1428', '--get', '--remote-file', FILE, '--local-file', out, host, '69'] }),
   },
   {
@@ -194,8 +202,12 @@ export interface ModeFigures {
   peer: string | undefined;
   companion: ServerRuns;
   peerRuns: ServerRuns | undefined;
+  /** The Node floor's fetches, in the modes that have it. */
+  floorRuns?: ServerRuns;
   /** companion / peer, medians of MiB/s. */
   ratio: number | undefined;
+  /** floor / peer: no Node server gets past it. */
+  floorRatio?: number;
 }
 
 export interface FilesFigures {
@@ -226,8 +238,10 @@ export async function benchFiles(): Promise<{ lines: string[]; figures: FilesFig
     const written = Date.now();
 
     await lab.addServerAddress(2);
+    await lab.addServerAddress(3);
     const companion = await startCompanion(lab, data, { security: { mode: 'none' }, dhcp: { enabled: false }, autoRegistration: { enabled: false } }, { env: { NODE_OPTIONS: env('NODE_OPTIONS', '') } });
     const hpa = lab.spawn('tftpd-hpa', lab.server, 'in.tftpd', ['--foreground', '--address', `${PEER}:69`, '--secure', peerRoot, '--user', 'root']);
+    const floor = lab.spawn('node-floor', lab.server, process.execPath, [join(ROOT, 'bench/node-floor-tftp.ts'), FLOOR, join(peerRoot, FILE)]);
     const httpd = lab.spawn('busybox-httpd', lab.server, 'busybox', ['httpd', '-f', '-p', `${PEER}:${HTTP_PORT}`, '-h', peerRoot]);
     await lab.waitForTcp(lab.server, PEER, HTTP_PORT);
     await lab.waitForTcp(lab.server, CM, HTTP_PORT);
@@ -246,12 +260,12 @@ export async function benchFiles(): Promise<{ lines: string[]; figures: FilesFig
       }
       const only = env('MODES', '').split(',').filter(Boolean);
       for (const mode of MODES.filter((m) => only.length === 0 || only.includes(m.key))) {
-        const fetches: Record<Server, Fetch[]> = { companion: [], peer: [] };
-        const order: Server[] = mode.peer ? ['companion', 'peer'] : ['companion'];
+        const fetches: Record<Server, Fetch[]> = { companion: [], peer: [], floor: [] };
+        const order: Server[] = [...(['companion'] as const), ...(mode.peer ? (['peer'] as const) : []), ...(mode.floor ? (['floor'] as const) : [])];
         for (let r = 0; r < RUNS; r++) {
           for (const server of r % 2 ? [...order].reverse() : order) {
-            const pid = (server === 'companion' ? companion : mode.key === 'http' ? httpd : hpa).child.pid!;
-            fetches[server].push(await fetchOnce(lab, ns, mode, server === 'companion' ? CM : PEER, pid, join(outDir, `${mode.key}-${server}`), expect, r < 2));
+            const pid = (server === 'companion' ? companion : server === 'floor' ? floor : mode.key === 'http' ? httpd : hpa).child.pid!;
+            fetches[server].push(await fetchOnce(lab, ns, mode, server === 'companion' ? CM : server === 'floor' ? FLOOR : PEER, pid, join(outDir, `${mode.key}-${server}`), expect, r < 2));
           }
         }
         const summary = (fs: Fetch[]): ServerRuns => ({
@@ -261,7 +275,13 @@ export async function benchFiles(): Promise<{ lines: string[]; figures: FilesFig
         });
         const cm = summary(fetches.companion);
         const peer = mode.peer ? summary(fetches.peer) : undefined;
-        figures.modes[mode.key] = { label: mode.label, peer: mode.peer, companion: cm, peerRuns: peer, ratio: peer ? Math.round((cm.median / peer.median) * 100) / 100 : undefined };
+        const ratio = (a: ServerRuns, b: ServerRuns) => Math.round((a.median / b.median) * 100) / 100;
+        figures.modes[mode.key] = { label: mode.label, peer: mode.peer, companion: cm, peerRuns: peer, ratio: peer ? ratio(cm, peer) : undefined };
+        if (mode.floor) {
+          const f = summary(fetches.floor);
+          figures.modes[mode.key]!.floorRuns = f;
+          if (peer) figures.modes[mode.key]!.floorRatio = ratio(f, peer);
+        }
       }
     } finally {
       await rm(outDir, { recursive: true, force: true });
@@ -286,6 +306,7 @@ function table(f: FilesFigures): string[] {
   for (const m of Object.values(f.modes)) {
     lines.push(`  ${m.label.padEnd(42)} ${num(m.companion.median)} ${num(m.peerRuns?.median)}  ${m.ratio === undefined ? '   - ' : m.ratio.toFixed(2).padStart(5)}  ${cpu(m.companion)} ${cpu(m.peerRuns)}  ${m.peer ?? '(companion only)'}`);
     lines.push(`  ${''.padEnd(42)} [${m.companion.runs.join(', ')}]${m.peerRuns ? ` / [${m.peerRuns.runs.join(', ')}]` : ''}`);
+    if (m.floorRuns) lines.push(`  ${'  the Node floor (a bare lock-step server)'.padEnd(42)} ${num(m.floorRuns.median)} ${num(m.peerRuns?.median)}  ${m.floorRatio === undefined ? '   - ' : m.floorRatio.toFixed(2).padStart(5)}  ${cpu(m.floorRuns)} ${cpu(m.peerRuns)}  [${m.floorRuns.runs.join(', ')}]`);
   }
   if (f.windowedOverAtftp !== undefined) lines.push(`  windowed (sepi client, companion) / atftp blksize 1428 (the faster server's): windowsize ${f.windowsize} ${f.windowedOverAtftp.toFixed(2)}${f.windowedMaxOverAtftp !== undefined ? `, windowsize ${MAX_WINDOW} ${f.windowedMaxOverAtftp.toFixed(2)}` : ''}`);
   lines.push('  (2 shared cores: client, server and kernel compete; read the ratios of one run)');
