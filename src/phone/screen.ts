@@ -51,8 +51,11 @@ export function fit(text: string, cols: number): string {
   return s.length > cols ? s.slice(0, cols) : s.padEnd(cols);
 }
 
-/** `newCall`: a registered line can place calls, so the home screen offers NewCall (softkey 3). */
-export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: boolean } = {}): ScreenFrame {
+/**
+ * `newCall`: a registered line can place calls, so the home screen offers NewCall (softkey 3).
+ * `speedDial`: the speed-dial row highlighted (up/down on the home screen; Select calls it).
+ */
+export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: boolean; speedDial?: number | undefined } = {}): ScreenFrame {
   const head = s.line ? `${s.line}` : s.deviceName;
   const right = s.model;
   const header = head.length + 1 + right.length <= g.cols ? head + right.padStart(g.cols - head.length) : head;
@@ -63,7 +66,7 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: b
     if (s.line) body.push(s.lineLabel && s.lineLabel !== s.line ? `${s.line} ${s.lineLabel}` : `Line ${s.line}`);
     if (s.callManager) body.push(`CM ${s.callManager}`);
     // Speed-dial buttons (the self-provisioning IVR's, say): number and label, as the keys are labelled.
-    for (const d of s.speedDials ?? []) body.push(`SD ${d.number} ${d.label}`.trim());
+    (s.speedDials ?? []).forEach((d, i) => body.push(`${i === o.speedDial ? '>' : ''}SD ${d.number} ${d.label}`.trim()));
     // Running on a last good file after a refusal: say so before anything else.
     if (s.warning) body.push(...wrap(`!${s.warning.text}`, g.cols));
     if (s.address) body.push(`IP ${s.address}`);

@@ -25,7 +25,10 @@
  * dialing screen (Dial calls), NewCall (softkey 3) goes off hook (the number is dialed after the
  * inter-digit timeout, or Dial); a call's screen takes over from any view but a question, and
  * every key goes to the call while there is one (EndCall is softkey 2 on every call screen).
- * Softkey 1 stays Settings on the home screen: a 4x4 keypad has no Settings key.
+ * Softkey 1 stays Settings on the home screen: a 4x4 keypad has no Settings key. The speed-dial
+ * keys the configuration gives (a universal device template's: the IVR's, a help desk) are rows
+ * of the home screen: up and down highlight one (`>`), Select calls it — the keypad's stand-in
+ * for a line button, so a user reaches the self-provisioning IVR with one key.
  *
  * An activation code is typed as 16 digits shown 4-4-4-4: digits fill it, Back takes the last
  * one off, Clear empties it, Submit sends it once all 16 are in. The UI keeps only which screen
@@ -70,6 +73,8 @@ export interface CallControls {
   readonly available: boolean;
   /** A key for the call; `home` when the home screen is open. True when the call took it. */
   press(key: Key, home: boolean): boolean;
+  /** Calls `number` (a speed dial); false when it cannot, with the reason on the call's screen. */
+  dial(number: string): boolean;
   /** The call's screen, undefined when there is no call. */
   frame(g: ScreenGeometry, status: PhoneStatus): ScreenFrame | undefined;
 }
@@ -94,6 +99,8 @@ export class PhoneUi implements UserPrompt {
   private question: Question | undefined;
   private readonly changed: () => void;
   private view: View = { kind: 'home' };
+  /** The speed dial highlighted on the home screen (index into status.speedDials), if any. */
+  private speedDial: number | undefined;
   private typed = '';
   private unlocked = false;
   private note: string | undefined;
@@ -190,10 +197,20 @@ export class PhoneUi implements UserPrompt {
     }
     const v = this.view;
     switch (v.kind) {
-      case 'home':
+      case 'home': {
+        const dials = this.phone.status.registered && this.phone.calls?.available ? (this.phone.status.speedDials ?? []) : [];
+        const n = dials.length;
+        const at = this.speedDial !== undefined && this.speedDial < n ? this.speedDial : undefined;
         if (key === 'settings' || key === 'soft1') this.open({ kind: 'menu', index: 0 });
         else if (key === 'soft2' && this.phone.status.registered) this.phone.restart();
+        else if (n && key === 'down') this.speedDial = at === undefined ? 0 : (at + 1) % n;
+        else if (n && key === 'up') this.speedDial = at === undefined ? n - 1 : (at + n - 1) % n;
+        else if (at !== undefined && key === 'select') {
+          this.speedDial = undefined;
+          this.phone.calls!.dial(dials[at]!.number);
+        } else if (key === 'back') this.speedDial = undefined;
         break;
+      }
       case 'menu': {
         const n = this.menu().length;
         if (key === 'up') this.open({ kind: 'menu', index: (v.index + n - 1) % n });
@@ -272,6 +289,7 @@ export class PhoneUi implements UserPrompt {
   private open(v: View): void {
     // Leaving the menu locks the admin actions again.
     if (v.kind === 'home') this.unlocked = false;
+    else this.speedDial = undefined;
     this.view = v;
   }
 
@@ -332,7 +350,7 @@ export class PhoneUi implements UserPrompt {
     const v = this.view;
     switch (v.kind) {
       case 'home':
-        return renderScreen(this.phone.status, g, { newCall: this.phone.calls?.available ?? false });
+        return renderScreen(this.phone.status, g, { newCall: this.phone.calls?.available ?? false, speedDial: this.speedDial });
       case 'menu':
         return page(this.phone.persona === 'mpp' ? 'Applications' : 'Settings', this.menu().map((m, i) => `${i === v.index ? '>' : ' '}${i + 1} ${m}`), ['Select', 'Exit'], g, this.note);
       case 'trust':

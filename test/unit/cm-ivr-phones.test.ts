@@ -59,9 +59,14 @@ async function setUp(auth: 'none' | 'users' | 'users-and-admins', dtmf: string, 
 
 const prompts = (p: HarnessPhone) => p.steps().filter((e) => e.step === 'call' && e.call === 'prompt').map((e) => (e as { text: string }).text);
 
-async function callIvr(p: HarnessPhone): Promise<CallStep & { at: number }> {
+/** Dials 8999 on the keypad, or with `speedDial` highlights the home screen's speed dial to it and presses Select. */
+async function callIvr(p: HarnessPhone, o: { speedDial?: boolean } = {}): Promise<CallStep & { at: number }> {
   const seen = p.steps().length;
-  p.keypad.press('8', '9', '9', '9', 'soft1');
+  if (o.speedDial) {
+    p.keypad.press('down');
+    assert.match(p.handset.frame().rows.join('\n'), /^>SD 8999 Self-provis$/m, 'the speed dial highlighted');
+    p.keypad.press('select');
+  } else p.keypad.press('8', '9', '9', '9', 'soft1');
   await h.event(p, 'connected to the IVR', isCall('connected'), seen);
   return h.event(p, 'the IVR hung up', isCall('ended'), seen, 120_000);
 }
@@ -143,9 +148,13 @@ t('templates: autoregistration\'s on the new phone, the user profile\'s once pro
   assert.equal([file.lines[0]?.displayName, file.lines[0]?.label], ['Lobby 3000', 'Lobby']);
   assert.equal(file.speedDials, [{ button: 2, number: '8999', label: 'Self-provisioning' }], 'the seed\'s tip: a speed dial to the IVR');
 
+  // The seed's tip at work: the user reaches the IVR with the speed-dial key.
+  const home0 = p.handset.frame().rows.join('\n');
+  assert.match(home0, /^SD 8999 Self-provisi$/m, `the speed dial (20 columns), not highlighted yet:\n${home0}`);
   const seen = p.steps().length;
-  const end = await callIvr(p);
+  const end = await callIvr(p, { speedDial: true });
   assert.ok(end.call === 'ended' && end.reason === 'remote-hangup', JSON.stringify(end));
+  assert.ok(p.steps().slice(seen).some((e) => e.step === 'call' && e.call === 'calling' && (e as { number?: string }).number === '8999'), 'the call went to 8999');
   const back = await h.event(p, 'registered on the user\'s extension', onOwnFile, seen);
   assert.is(back.line, '2101');
   // The phone shows what the templates gave: the line's label and the speed-dial key.

@@ -81,3 +81,41 @@ test('Status: product information, network, trust list, registration, last boot 
 });
 
 test.run();
+
+test('speed dials on the home screen: up and down highlight one, Select calls it, Back lets go; none offered without calls', () => {
+  const dialed: string[] = [];
+  const status = {
+    ...initialStatus('8841', 'SEP001122334455'), registered: true, phase: 'Registered', line: '3000',
+    speedDials: [{ button: 2, number: '8999', label: 'IVR' }, { button: 3, number: '2000', label: 'Help' }],
+  };
+  const make = (withCalls: boolean) => new PhoneUi({
+    status, trustSummary: () => [], eraseTrustList: async () => {}, factoryReset: async () => {}, restart: () => {},
+    ...(withCalls ? { calls: { available: true, press: () => false, frame: () => undefined, dial: (n: string) => (dialed.push(n), true) } } : {}),
+  }, () => {});
+  const ui = make(true);
+  const rows = () => screen(ui).split('\n').filter((r) => /SD /.test(r)).map((r) => r.trim());
+  assert.equal(rows(), ['SD 8999 IVR', 'SD 2000 Help'], 'shown, none highlighted');
+  ui.press('select');
+  assert.equal(dialed, [], 'Select with nothing highlighted calls nobody');
+  ui.press('up');
+  assert.equal(rows(), ['SD 8999 IVR', '>SD 2000 Help'], 'up from nothing: the last');
+  ui.press('down');
+  assert.equal(rows(), ['>SD 8999 IVR', 'SD 2000 Help'], 'down wraps to the first');
+  ui.press('back');
+  assert.equal(rows(), ['SD 8999 IVR', 'SD 2000 Help'], 'Back lets go');
+  ui.press('down');
+  ui.press('down');
+  ui.press('select');
+  assert.equal(dialed, ['2000']);
+  assert.equal(rows(), ['SD 8999 IVR', 'SD 2000 Help'], 'the highlight goes with the call');
+  ui.press('down');
+  ui.press('settings');
+  ui.press('back');
+  assert.equal(rows(), ['SD 8999 IVR', 'SD 2000 Help'], 'the menu in between lets go too');
+
+  const plain = make(false);
+  plain.press('down');
+  plain.press('select');
+  assert.not.match(screen(plain), />SD/, 'no calls (no registered line): nothing to highlight');
+  assert.equal(dialed, ['2000']);
+});
