@@ -244,6 +244,15 @@ export const MIGRATIONS = [
      line_label TEXT NOT NULL DEFAULT '',
      external_number TEXT NOT NULL DEFAULT ''
    );`,
+  // 13: a counter of changes to the phones table, kept by triggers whichever connection makes
+  // them — the companion's, its admin tools', or the sqlite3 shell of an administrator editing
+  // by hand. The registrar keeps the phones it looked up while the counter stands still
+  // (registrar/phone-lookup.ts); the writer threads' commits of leases and bindings leave it.
+  `CREATE TABLE phones_version (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+   INSERT INTO phones_version (id, n) VALUES (1, 0);
+   CREATE TRIGGER phones_version_insert AFTER INSERT ON phones BEGIN UPDATE phones_version SET n = n + 1 WHERE id = 1; END;
+   CREATE TRIGGER phones_version_update AFTER UPDATE ON phones BEGIN UPDATE phones_version SET n = n + 1 WHERE id = 1; END;
+   CREATE TRIGGER phones_version_delete AFTER DELETE ON phones BEGIN UPDATE phones_version SET n = n + 1 WHERE id = 1; END;`,
 ];
 
 /** The schema this code writes (PRAGMA user_version). */

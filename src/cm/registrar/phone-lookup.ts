@@ -3,13 +3,13 @@
  * SQLite (a prepared SELECT, a row object, the password opened with AES-GCM) was the largest
  * single cost of a REGISTER after the binding's write went to group commit.
  *
- * The cache is checked against SQLite's `total_changes()` of the companion's connection — the
- * rows any INSERT, UPDATE or DELETE on it changed since it opened, half a microsecond to ask.
- * Every write to the phones table is made on that connection (the admin operations, the
- * activation and IVR stores, autoregistration all run in the companion's process on
- * `db.handle`; the writer threads of leases and bindings never touch phones), so an unchanged
- * count means no phone changed; any change empties the cache. Under a storm of refreshes
- * nothing writes on that connection and every lookup after the first is a map read.
+ * The cache is checked against `phones_version` (schema 13): a counter that triggers on the
+ * phones table move at every INSERT, UPDATE or DELETE, made on whichever connection — the
+ * companion's own, or an administrator's sqlite3 shell editing the file by hand (a cache keyed
+ * on the companion's own connection, as this one was, kept serving a phone changed that way).
+ * An unchanged counter means no phone changed; any change empties the cache. Reading it is one
+ * row of a one-row table. Under a storm of refreshes the writer threads commit bindings and
+ * leases, which leave the counter alone, and every lookup after the first is a map read.
  *
  * It holds the phones' opened passwords, as the registrar did for each REGISTER anyway, for as
  * long as nothing changes; at most MAX_ENTRIES of them.
@@ -27,7 +27,7 @@ export class PhoneLookup {
 
   constructor(db: CompanionDb) {
     this.db = db;
-    this.changes = db.handle.prepare('SELECT total_changes() AS n');
+    this.changes = db.handle.prepare('SELECT n FROM phones_version WHERE id = 1');
   }
 
   /** A device registering with its name (SEP…) and MAC: known by the name, or by the MAC (added before it was seen). */
