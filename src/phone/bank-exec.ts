@@ -5,8 +5,11 @@
  * against a trial (banks.ts `atBoot`: a second boot of a trial load that never registered falls
  * back). A bank that holds an installed load is checked — every file its signed list named,
  * size and SHA-256, and its firmware `lib/sepi/sepi.mjs` among them — and its firmware is
- * re-executed with the same Node and the same arguments (`process.execve`: the same process id,
- * the same standard streams). A bank that is not whole, or has no firmware, cannot start: the
+ * re-executed with the same arguments (`process.execve`: the same process id, the same standard
+ * streams). It runs on the bank's own Node runtime when the load carried one (bank-runtime.ts:
+ * unpacked at the install, checked with the other files) and it is for this machine's CPU and
+ * may be executed; otherwise on the installed Node, the one the factory firmware runs on, and
+ * the reason is said once. A bank that is not whole, or has no firmware, cannot start: the
  * other bank is active again. A bank without files holds the factory load: the firmware the
  * process was first started as (the sources, or the image's bundle).
  *
@@ -19,6 +22,8 @@
  * so the next power-on falls back.
  */
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { BANK_ENTRY, type Bank, Banks } from './banks.ts';
 // Types only: the events module brings zod, which a phone's start does without.
@@ -27,8 +32,10 @@ import type { Nvram } from './nvram.ts';
 
 export const BANK_BOOT_ENV = 'SEPI_BANK_BOOT';
 
-/** How a firmware is started: Node options, then its script. */
+/** How a firmware is started: the node binary, Node options, then its script. */
 export interface Launch {
+  /** The node binary; the one running this process when unsaid. */
+  node?: string;
   execArgv: string[];
   script: string;
 }
@@ -49,12 +56,33 @@ export interface BankBoot {
 export type BankChoice = { run: 'here'; boot: BankBoot } | { run: 'exec'; launch: Launch; boot: BankBoot };
 
 /** How this process was started. */
-export const thisLaunch = (): Launch => ({ execArgv: [...process.execArgv], script: resolve(process.argv[1] ?? '') });
+export const thisLaunch = (): Launch => ({ node: process.execPath, execArgv: [...process.execArgv], script: resolve(process.argv[1] ?? '') });
 
 const isLaunch = (v: unknown): v is Launch => {
   const l = v as Launch;
-  return typeof v === 'object' && v !== null && Array.isArray(l.execArgv) && l.execArgv.every((a) => typeof a === 'string') && typeof l.script === 'string' && l.script !== '';
+  return typeof v === 'object' && v !== null && (l.node === undefined || (typeof l.node === 'string' && l.node !== '')) && Array.isArray(l.execArgv) && l.execArgv.every((a) => typeof a === 'string') && typeof l.script === 'string' && l.script !== '';
 };
+
+const nodeOf = (l: Launch): string => l.node ?? process.execPath;
+
+/**
+ * The node binary a whole bank's firmware runs on: the bank's own runtime when it has one that
+ * runs here, else the installed Node (the factory firmware's), with the reason told to `say`.
+ */
+async function bankNode(banks: Banks, bank: Bank, factory: Launch, arch: string, say: (text: string) => void): Promise<string | undefined> {
+  const runtime = banks.runtime(bank);
+  if (!runtime) return factory.node;
+  const installed = nodeOf(factory) === process.execPath ? `the installed Node ${process.version}` : `the installed Node (${nodeOf(factory)})`;
+  const node = banks.runtimeNode(bank);
+  const why = !node
+    ? 'this NVRAM keeps no runtime as a file'
+    : runtime.target !== arch
+      ? `its Node runtime is for ${runtime.target}, this machine is ${arch}`
+      : await access(node, constants.X_OK).then(() => undefined, (e: NodeJS.ErrnoException) => `its Node runtime may not be executed here (${e.code ?? e.message}: an NVRAM mounted noexec?)`);
+  if (!why) return node;
+  say(`bank ${bank}: ${why}: running on ${installed}`);
+  return factory.node;
+}
 
 /** The note a re-executed firmware finds, taken out of the environment; undefined in a process nobody re-executed. */
 export function takeBankBoot(env: NodeJS.ProcessEnv): BankBoot | undefined {
@@ -76,7 +104,7 @@ export function takeBankBoot(env: NodeJS.ProcessEnv): BankBoot | undefined {
  * another firmware. `self` is how this process was started, `factory` how the factory firmware
  * is (the same, unless this process is a bank's firmware). `problem` hears why a bank was left.
  */
-export async function chooseBank(nvram: Nvram, loads: { active: string; inactive: string }, self: Launch, factory: Launch, problem: (text: string) => void = () => {}): Promise<BankChoice> {
+export async function chooseBank(nvram: Nvram, loads: { active: string; inactive: string }, self: Launch, factory: Launch, problem: (text: string) => void = () => {}, arch: string = process.arch): Promise<BankChoice> {
   const banks = await Banks.load(nvram, loads);
   let { fellBack } = await banks.atBoot();
   // Two banks at most: the second fallback lands on the first bank's load, checked again.
@@ -85,12 +113,16 @@ export async function chooseBank(nvram: Nvram, loads: { active: string; inactive
     const files = banks.installed(bank);
     const boot = (launch: Launch): BankChoice => {
       const b: BankBoot = { bank, load: banks.activeLoad, ...(fellBack ? { fellBack } : {}), factory };
-      return launch.script === self.script && launch.execArgv.join('\0') === self.execArgv.join('\0') ? { run: 'here', boot: b } : { run: 'exec', launch, boot: b };
+      const same = launch.script === self.script && nodeOf(launch) === nodeOf(self) && launch.execArgv.join('\0') === self.execArgv.join('\0');
+      return same ? { run: 'here', boot: b } : { run: 'exec', launch, boot: b };
     };
     if (!files) return boot(factory);
     const entry = banks.entry(bank);
     const bad = !entry ? 'this NVRAM keeps no bank as files' : !files.some((f) => f.file === BANK_ENTRY) ? `load ${banks.activeLoad} has no ${BANK_ENTRY}` : await banks.verify(bank);
-    if (!bad) return boot({ execArgv: factory.execArgv, script: entry! });
+    if (!bad) {
+      const node = await bankNode(banks, bank, factory, arch, problem);
+      return boot({ ...(node ? { node } : {}), execArgv: factory.execArgv, script: entry! });
+    }
     problem(`bank ${bank} (${banks.activeLoad}) cannot start: ${bad}`);
     if (tries >= 1) return boot(factory);
     fellBack = await banks.fallBack();
@@ -98,7 +130,7 @@ export async function chooseBank(nvram: Nvram, loads: { active: string; inactive
 }
 
 /**
- * Runs `launch` in place of this process, with the same Node, `args` and the note for it. With
+ * Runs `launch` in place of this process, on its node binary, with `args` and the note for it. With
  * `process.execve` (Node 23.11 and later, POSIX) this process becomes it and never returns;
  * elsewhere the firmware runs as a child sharing the standard streams, and its exit status is
  * returned.
@@ -106,9 +138,10 @@ export async function chooseBank(nvram: Nvram, loads: { active: string; inactive
 export function execFirmware(launch: Launch, args: string[], boot: BankBoot): Promise<number> {
   const argv = [...launch.execArgv, launch.script, ...args];
   const env = { ...process.env, [BANK_BOOT_ENV]: JSON.stringify(boot) };
-  if (typeof process.execve === 'function') process.execve(process.execPath, [process.execPath, ...argv], env);
+  const node = nodeOf(launch);
+  if (typeof process.execve === 'function') process.execve(node, [node, ...argv], env);
   return new Promise((done) => {
-    const child = spawn(process.execPath, argv, { stdio: 'inherit', env });
+    const child = spawn(node, argv, { stdio: 'inherit', env });
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
     child.on('exit', (code, signal) => done(code ?? (signal === 'SIGINT' ? 130 : 143)));
   });

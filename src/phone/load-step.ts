@@ -13,10 +13,15 @@
  * the load (`lib/sepi/sepi.mjs`, `lib/node_modules/@serialport/…`); the server keeps the
  * components in a folder named after the load, beside its `.loads` (`sepi cm load add` puts
  * them there), so the phone asks for `<load>/<file>`. Cisco's 88xx body is not public.
+ *
+ * A load that carries its Node runtime (`node-linux-<target>.tgz`) has the runtime's binary
+ * unpacked into the bank once every component is verified, before the switch (bank-runtime.ts),
+ * so that bank-exec.ts can run the bank's firmware on the Node it was built for.
  */
 import { createHash, X509Certificate, verify as cryptoVerify } from 'node:crypto';
 import { parseSignedFile, verifySignedFile } from '../wire/tlv.ts';
 import { parseLoadList } from '../wire/load-list.ts';
+import { RUNTIME_NODE, runtimePackage } from './bank-runtime.ts';
 import type { FlowContext } from './flows/flow.ts';
 import { stepTimer } from './provisioning.ts';
 
@@ -44,6 +49,10 @@ export async function loadStep(ctx: FlowContext, wanted: string, server: string,
   if (!verifySignedFile(list.data, parsed.value.header, (d, data, sig) => cryptoVerify(d, data, signer.publicKey, sig))) return keep(`${wanted}.loads is not signed by ${signer.subject.replace(/\n/g, ', ')}`);
   const listed = parseLoadList(parsed.value.body);
   if (typeof listed === 'string') return keep(`${wanted}.loads: ${listed}`);
+  const pkg = runtimePackage(listed);
+  const runtimeDir = RUNTIME_NODE.split('/')[0]!;
+  // The runtime is unpacked there: a listed file of that name would be written over.
+  if (pkg && listed.some((c) => c.file === runtimeDir || c.file.startsWith(`${runtimeDir}/`))) return keep(`its list names files under ${runtimeDir}/, where its Node runtime goes`);
   const bank = await banks.beginInstall();
   for (const c of listed) {
     if (signal.aborted) throw signal.reason;
@@ -58,8 +67,18 @@ export async function loadStep(ctx: FlowContext, wanted: string, server: string,
     ctx.report({ step: 'load', state: 'progress', ms: elapsed(), message: `${c.file}: ${r.data.length} bytes, verified`, file: c.file, bytes: r.data.length });
   }
   if (signal.aborted) throw signal.reason;
+  let unpacked: Awaited<ReturnType<typeof banks.unpackRuntime>>;
+  if (pkg) {
+    try {
+      unpacked = await banks.unpackRuntime(bank, pkg.file, signal);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      return keep(`its Node runtime ${pkg.file} not unpacked: ${(e as Error).message}`);
+    }
+    if (unpacked) ctx.report({ step: 'load', state: 'progress', ms: elapsed(), message: `${pkg.file}: Node for ${pkg.target} unpacked, ${unpacked.size} bytes`, file: unpacked.file, bytes: unpacked.size });
+  }
   const target = bank;
-  await banks.finishInstall(wanted, listed);
+  await banks.finishInstall(wanted, unpacked ? [...listed, unpacked] : listed, unpacked && pkg ? { target: pkg.target, package: pkg.file } : undefined);
   ctx.report({ step: 'load', state: 'done', ms: elapsed(), message: `Load ${wanted} installed in bank ${target}; rebooting on trial`, load: wanted, bank: target, files: listed.length });
   return 'installed';
 }

@@ -5,7 +5,8 @@
  * `chooseBank`, what `sepi phone` runs at power-on: the trial counted, the active bank's every
  * file checked), says which bank and load it would run, lets that load register (the trial
  * passes), then installs the next load into the other bank through the same calls the load
- * step makes (banks.ts: beginInstall, writeComponent per file, finishInstall). The test
+ * step makes (banks.ts: beginInstall, writeComponent per file, unpackRuntime for the load's
+ * Node runtime package, finishInstall). The test
  * SIGKILLs it at a random instant after it booted, spread over the whole write, and then checks
  * the NVRAM folder itself: the banks record readable, the active bank complete (every file, its
  * size and SHA-256, the firmware entry among them) or the factory one, and a load the process
@@ -23,11 +24,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { BANK_ENTRY, type BankFile, type BanksState } from '../../src/phone/banks.ts';
+import { writeTar } from '../../src/wire/tar.ts';
 
 const FACTORY = { active: 'sip88xx.14-2-1-0001-14', inactive: 'sip88xx.12-8-1-0001-455' };
 const KILLS = 200;
 const FILES = 24;
+/** The load's Node runtime package: its "binary" (1 MiB) is unpacked into the bank, and can be cut short by a kill too. */
+const RUNTIME = `node-linux-${process.arch}.tgz`;
 
 const loadId = (round: number) => `sepi88xx.1-${Math.floor(round / 1000)}-${round % 1000}-0001`;
 
@@ -41,6 +46,10 @@ function loadFiles(load: string): Array<{ file: string; data: Buffer }> {
     for (let o = 0; o < size; o += 32) seed.copy(data, o, 0, Math.min(32, size - o));
     out.push({ file: i % 3 === 0 ? `board/b${i}/board.json` : `lib/node_modules/@x/p${i}/index.js`, data });
   }
+  const node = Buffer.alloc(1024 * 1024);
+  const seed = createHash('sha256').update(`${load}/node`).digest();
+  for (let o = 0; o < node.length; o += 32) seed.copy(node, o);
+  out.push({ file: RUNTIME, data: gzipSync(writeTar([{ name: 'package/bin/node', data: node, mode: 0o755 }]), { level: 1 }) });
   return out;
 }
 
@@ -66,7 +75,10 @@ async function writer(dir: string, round: number): Promise<void> {
     await banks.writeComponent(bank, f.file, f.data);
     say({ step: 'wrote', n: i + 1 });
   }
-  await banks.finishInstall(load, listOf(files));
+  const node = await banks.unpackRuntime(bank, RUNTIME);
+  if (!node) throw new Error('a FileNvram bank unpacks its runtime');
+  say({ step: 'unpacked' });
+  await banks.finishInstall(load, [...listOf(files), node], { target: process.arch, package: RUNTIME });
   say({ step: 'switched', load });
 }
 
@@ -146,7 +158,8 @@ if (process.argv[2] === 'writer') {
     if ('booted' in last) return 'writing the trial passed';
     if (last['step'] === 'registered') return 'emptying the inactive bank';
     if (last['step'] === 'cleared') return 'writing file 1';
-    if (last['step'] === 'wrote') return Number(last['n']) === FILES ? 'switching banks' : `writing file ${Number(last['n']) + 1}`;
+    if (last['step'] === 'wrote') return Number(last['n']) === FILES + 1 ? 'unpacking the runtime' : `writing file ${Number(last['n']) + 1}`;
+    if (last['step'] === 'unpacked') return 'switching banks';
     return 'after the switch';
   };
 
@@ -216,7 +229,7 @@ if (process.argv[2] === 'writer') {
       for (const l of lanes) for (const [k, v] of l.phases) phases.set(k, (phases.get(k) ?? 0) + v);
       const writing = [...phases].filter(([k]) => k.startsWith('writing file')).reduce((a, [, v]) => a + v, 0);
       const other = [...phases].filter(([k]) => !k.startsWith('writing file')).map(([k, v]) => `${k} ${v}`).join(', ');
-      process.stdout.write(`  ${kills} kills in ${lanes.reduce((a, l) => a + l.rounds, 0)} rounds, ${secs.toFixed(1)} s (a whole write ${lanes.map((l) => Math.round(l.writeMs)).join('/')} ms, median); killed while writing a file ${writing} (${new Set([...phases.keys()].filter((k) => k.startsWith('writing file'))).size} of ${FILES} files hit), ${other}; ${lanes.reduce((a, l) => a + l.bootsOnNew, 0)} boots on a load switched to just before\n`);
+      process.stdout.write(`  ${kills} kills in ${lanes.reduce((a, l) => a + l.rounds, 0)} rounds, ${secs.toFixed(1)} s (a whole write ${lanes.map((l) => Math.round(l.writeMs)).join('/')} ms, median); killed while writing a file ${writing} (${new Set([...phases.keys()].filter((k) => k.startsWith('writing file'))).size} of ${FILES + 1} files hit), ${other}; ${lanes.reduce((a, l) => a + l.bootsOnNew, 0)} boots on a load switched to just before\n`);
     } finally {
       for (const d of dirs) await rm(d, { recursive: true, force: true });
     }
