@@ -187,7 +187,9 @@ export async function phoneCommand(argv: string[]): Promise<number> {
     const choice = await chooseBank(nvram, { active: factoryLoads.activeLoad, inactive: factoryLoads.inactiveLoad }, thisLaunch(), factory ?? thisLaunch(), note);
     const boot = { ...choice.boot, ...(reason ? { reason } : {}) };
     if (choice.run === 'here') return boot;
-    note(`bank ${boot.bank}: running load ${boot.load} (${choice.launch.script})`);
+    // Which Node runs it too: the bank's own runtime after an upgrade that carried one.
+    const runtime = choice.launch.node && choice.launch.node !== process.execPath ? ` on ${choice.launch.node}` : '';
+    note(`bank ${boot.bank}: running load ${boot.load} (${choice.launch.script}${runtime})`);
     return execFirmware(choice.launch, again, boot);
   };
   const launched = takeBankBoot(process.env) ?? (await relaunch(undefined));

@@ -179,6 +179,7 @@ test('sepi phone re-executes the bank on its own runtime; on another CPU\'s, on 
       if (arch === process.arch) {
         assert.is(ran, `bank runtime: --disable-warning=ExperimentalWarning ${script} ${args.join(' ')}\n`);
         assert.not.match(r.stderr, /installed Node/);
+        assert.ok(r.stderr.includes(`(${script} on ${join(dir, 'bank-b', 'runtime', 'bin', 'node')})`), `the note names the bank's runtime: ${r.stderr}`);
       } else {
         assert.is(ran, '', 'the runtime for another CPU did not run');
         assert.match(r.stderr, new RegExp(`bank B: its Node runtime is for ${OTHER_ARCH}, this machine is ${process.arch}: running on the installed Node v\\d+`));

@@ -26,6 +26,7 @@ import { parseDigestAnswer, parseDigestChallenge } from '../../src/wire/sip-dige
 import { SipStreamDecoder, decodeSip, encodeSip } from '../../src/wire/sip.ts';
 import { decodeTftp, encodeTftp } from '../../src/wire/tftp.ts';
 import { Role, parseSignedFile, parseTrustList } from '../../src/wire/tlv.ts';
+import { readTar, writeTar } from '../../src/wire/tar.ts';
 import { decodeTvs, encodeTvs } from '../../src/wire/tvs.ts';
 import { makeCert, record, signedBy } from '../support/certs.ts';
 
@@ -159,6 +160,15 @@ survives('Profile_Rule', [Buffer.from('($PRVTMR ge 600)? http://p.tel.com/has-re
 });
 
 survives('configuration files (XML)', [Buffer.from(writeXmlDefault({ callManagers: [{ priority: 0, host: '10.0.0.1', sipPort: 5060, securedSipPort: 5061, ethernetPhonePort: 2000 }], tvs: [], loads: [] }))], (b) => parsePhoneConfig(b));
+
+// A load's runtime package (src/phone/bank-runtime.ts): a long name (GNU L), an executable, a folder.
+const longName = `package/${'n'.repeat(120)}.md`;
+const tarSample = writeTar([
+  { name: 'package/bin/node', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 },
+  { name: '././@LongLink', type: 'L', data: Buffer.from(`${longName}\0`) },
+  { name: longName.slice(0, 100), data: Buffer.alloc(700, 0x61) },
+]);
+survives('tar (a load\'s runtime package)', [tarSample], (b) => readTar(b, { maxFileBytes: 1 << 20, maxEntries: 64 }));
 
 test('the fuzz settings are what make test promises: seeded and bounded', () => {
   assert.ok(SECONDS > 0 || (Number.isInteger(SEED) && RUNS > 0 && RUNS < 100_000));
