@@ -8,7 +8,7 @@
  * stays the DHCP client's own business (it ignores replies to other transactions). Everything
  * else passes to the inner port unchanged.
  */
-import type { HttpGetOptions, HttpResult, HttpsPostOptions, NetworkPort, Peer, TcpConnection, UdpEndpoint } from '../phone/ports.ts';
+import type { HttpGetOptions, HttpResult, HttpsPostOptions, NetworkPort, Peer, SrvRecord, TcpConnection, UdpEndpoint } from '../phone/ports.ts';
 
 const DHCP_CLIENT_PORT = 68;
 /** BOOTP: op, htype, hlen, hops, xid(4), secs(2), flags(2), ciaddr, yiaddr, siaddr, giaddr (4 each), then chaddr. */
@@ -76,6 +76,10 @@ export class SharedDhcpNetwork implements NetworkPort {
 
   resolve4(name: string, dnsServers: readonly string[]): Promise<string[]> {
     return this.inner.resolve4(name, dnsServers);
+  }
+
+  resolveSrv(name: string, dnsServers: readonly string[]): Promise<SrvRecord[]> {
+    return this.inner.resolveSrv(name, dnsServers);
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { deepenReceiveQueue } from '../common/udp-queue.ts';
 import { isIpv4 } from '../wire/ipv4.ts';
-import type { HttpGetOptions, HttpResult, HttpsPostOptions, InterfaceAddress, InterfacePort, NetworkPort, Peer, TcpConnection, UdpEndpoint } from './ports.ts';
+import type { HttpGetOptions, HttpResult, HttpsPostOptions, InterfaceAddress, InterfacePort, NetworkPort, Peer, SrvRecord, TcpConnection, UdpEndpoint } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -256,6 +256,19 @@ export class NodeNetwork implements NetworkPort {
     }
     const all = await dnsp.lookup(name, { family: 4, all: true });
     return all.map((a) => a.address);
+  }
+
+  async resolveSrv(name: string, dnsServers: readonly string[]): Promise<SrvRecord[]> {
+    const r = new dnsp.Resolver({ timeout: 2000, tries: 2 });
+    if (dnsServers.length) r.setServers([...dnsServers]);
+    try {
+      return await r.resolveSrv(name);
+    } catch (e) {
+      // No such name or no SRV under it: no records, which the caller says; anything else is a failure.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+      throw e;
+    }
   }
 
   async close(): Promise<void> {

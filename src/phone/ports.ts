@@ -65,6 +65,8 @@ export interface NetworkPort {
   httpsPost(url: string, opts: HttpsPostOptions): Promise<HttpResult>;
   /** IPv4 addresses of a name, asking the given DNS servers (from DHCP) or the system resolver when none. */
   resolve4(name: string, dnsServers: readonly string[]): Promise<string[]>;
+  /** The SRV records of a name (RFC 2782), from the same servers; none is an empty list. */
+  resolveSrv(name: string, dnsServers: readonly string[]): Promise<SrvRecord[]>;
   close(): Promise<void>;
 }
 
@@ -130,4 +132,12 @@ export type PromptAnswer<R extends PromptRequest> = R extends { kind: 'activatio
  */
 export interface UserPrompt {
   ask<R extends PromptRequest>(request: R, signal: AbortSignal): Promise<PromptAnswer<R>>;
+}
+
+/** One SRV record: where a service is (RFC 2782). */
+export interface SrvRecord {
+  name: string;
+  port: number;
+  priority: number;
+  weight: number;
 }

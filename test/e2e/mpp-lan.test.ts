@@ -110,6 +110,45 @@ t('option 66 from dnsmasq with the profile on its TFTP server: Aborted without E
   assert.not.match(phone.tail(), /s3cret-1001/);
 });
 
+t('DNS SRV provisioning through dnsmasq: option 160 names a domain, its SRV record busybox httpd, the line registers with kamailio', async () => {
+  await needs('busybox');
+  const dir = await dirs.make('srv');
+  const web = join(dir, 'web');
+  await mkdir(web);
+  await writeFile(join(web, '8841.xml'), `<flat-profile>
+  <Proxy_1_ ua="na">10.94.0.1</Proxy_1_>
+  <SIP_Transport_1_>TCP</SIP_Transport_1_>
+  <User_ID_1_>1001</User_ID_1_>
+  <Password_1_ ua="na">s3cret-1001</Password_1_>
+  <Resync_Periodic>0</Resync_Periodic>
+</flat-profile>
+`);
+  // The rule names a domain; dnsmasq's SRV record says which server and port serve it.
+  dnsmasq([
+    '--port=53', '--dhcp-option=6,10.94.0.1', '--dhcp-option=160,[--srv] http://prov.lab/8841.xml',
+    '--srv-host=_ciscoprov-http._tcp.prov.lab,files.prov.lab,8088,0,10', '--host-record=files.prov.lab,10.94.0.1',
+  ], join(dir, 'dnsmasq.leases'));
+  lab.spawn('busybox-httpd', lab.server, 'busybox', ['httpd', '-f', '-p', '10.94.0.1:8088', '-h', web]);
+  await lab.waitForTcp(lab.server, '10.94.0.1', 8088);
+  const cfg = (await readFile(join(ROOT, 'test/fixtures/kamailio.cfg'), 'utf8')).replace('LINE_PASSWORD', 's3cret-1001');
+  await writeFile(join(dir, 'kamailio.cfg'), cfg);
+  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', join(dir, 'kamailio.cfg'), '-l', 'tcp:10.94.0.1:5060', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
+  await lab.waitForTcp(lab.server, '10.94.0.1', 5060);
+
+  const ns = await lab.addHost('b04', { mac: '00:22:90:5c:1b:04' });
+  const phone = startPhone(lab, ns, '0022905C1B04', await dirs.make('nv'), ['--persona', 'mpp', '--edos', 'https://10.94.0.1:9/edos/v1/rc', '--until', 'registered', '--timeout', '60']);
+  assert.is(await phone.exit(90_000), 0, phone.tail());
+  const ev = phone.events();
+  assert.equal(customizations(ev), ['Open', 'Aborted'], 'the profile from DHCP\'s rule ends customization');
+  const start = ev.find((e) => e['step'] === 'profile' && e['state'] === 'start')!;
+  assert.match(String(start['message']), /Resync \[--srv\] http:\/\/prov\.lab\/8841\.xml/);
+  const done = ev.find((e) => e['step'] === 'profile' && e['state'] === 'done')!;
+  assert.is(done['trigger'], 'dhcp');
+  assert.match(String(done['message']), /\(from files\.prov\.lab:8088, its SRV record\)/, 'served by the SRV target at its port');
+  assert.is(ev.find(isRegistered())!['line'], '1001');
+  await k.waitForLine(/REGISTERED 1001 from 10\.94\.0\.1\d\d:\d+ via tcp/, 10_000);
+});
+
 t('a phone process through the ladder to 86400 s, a reboot while Pending back at 60 s, Profile_Rule set on its web page aborting Pending, a factory reset back to Open', async () => {
   const factory = await dirs.make('factory');
   await run(SEPI, ['factory', 'init', '--dir', factory]);

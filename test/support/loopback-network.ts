@@ -9,7 +9,7 @@
  * wire is quiet (no request in flight, nothing sent or received for a moment).
  */
 import { NodeNetwork } from '../../src/phone/node-ports.ts';
-import type { HttpGetOptions, HttpResult, HttpsPostOptions, NetworkPort, Peer, TcpConnection, UdpEndpoint } from '../../src/phone/ports.ts';
+import type { HttpGetOptions, HttpResult, HttpsPostOptions, NetworkPort, Peer, SrvRecord, TcpConnection, UdpEndpoint } from '../../src/phone/ports.ts';
 
 export class LoopbackNetwork implements NetworkPort {
   private readonly inner = new NodeNetwork();
@@ -117,6 +117,10 @@ export class LoopbackNetwork implements NetworkPort {
 
   resolve4(name: string, dnsServers: readonly string[]): Promise<string[]> {
     return this.track(this.inner.resolve4(name, dnsServers));
+  }
+
+  resolveSrv(name: string, dnsServers: readonly string[]): Promise<SrvRecord[]> {
+    return this.track(this.inner.resolveSrv(name, dnsServers));
   }
 
   close(): Promise<void> {

@@ -48,7 +48,7 @@ class MemoryUdp {
     const no = async (): Promise<never> => {
       throw new Error('not in this test');
     };
-    return { udp, tcp: no, tls: no, httpGet: no, httpsPost: no, resolve4: no, close: async () => {} };
+    return { udp, tcp: no, tls: no, httpGet: no, httpsPost: no, resolve4: no, resolveSrv: no, close: async () => {} };
   }
 }
 

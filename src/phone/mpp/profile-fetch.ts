@@ -5,12 +5,19 @@
  * and any other status an error, both retried later by the caller. TFTP comes from the server
  * the URL (or DHCP option 66) names. Host names resolve through the DNS servers DHCP gave, and
  * https checks the server's certificate against the phone's built-in roots and its name.
+ *
+ * A rule's `--srv` option (DNS SRV provisioning, reference §3.1) names a domain, not a server:
+ * the phone asks for `_ciscoprov-https._tls.<host>` (https) or `_ciscoprov-http._tcp.<host>`
+ * (http) and tries the targets in RFC 2782's order, each at its own port, going on to the next
+ * only when one cannot be reached; TFTP is not allowed with it.
  */
 import type { Clock } from '../../common/clock.ts';
 import type { NetworkPort } from '../ports.ts';
 import { type TftpRequestOptions, tftpGet } from '../tftp-client.ts';
 import type { RuleScheme } from '../../wire/profile-rule.ts';
 import { isIpv4 } from '../../wire/ipv4.ts';
+import { randomInt } from 'node:crypto';
+import { orderSrv } from '../../common/srv-order.ts';
 
 const MAX_REDIRECTS = 5;
 const HTTP_TIMEOUT_MS = 10_000;
@@ -36,7 +43,8 @@ export interface ProfileFetchDeps {
 }
 
 export type ProfileFetch =
-  | { kind: 'ok'; bytes: Buffer; via: RuleScheme }
+  /** `server`: the SRV target (host:port) that served it, for a `--srv` rule. */
+  | { kind: 'ok'; bytes: Buffer; via: RuleScheme; server?: string }
   /** `notFound`: 404 or TFTP "File not found" (Resync_Fails_On_FNF decides whether it is a failure). */
   | { kind: 'error'; reason: string; status?: number; notFound: boolean };
 
@@ -49,7 +57,31 @@ async function resolve(d: ProfileFetchDeps, host: string): Promise<string> {
   return address;
 }
 
-export async function fetchProfile(d: ProfileFetchDeps, target: ProfileTarget, auth: { uid?: string; pwd?: string }, signal: AbortSignal): Promise<ProfileFetch> {
+/** The SRV name of a provisioning domain for a scheme (reference §3.1). */
+export const provisioningSrvName = (scheme: 'http' | 'https', domain: string): string => (scheme === 'https' ? `_ciscoprov-https._tls.${domain}` : `_ciscoprov-http._tcp.${domain}`);
+
+export async function fetchProfile(d: ProfileFetchDeps, target: ProfileTarget, auth: { uid?: string; pwd?: string; srv?: boolean }, signal: AbortSignal): Promise<ProfileFetch> {
+  if (!auth.srv || isIpv4(target.host)) return fetchFrom(d, target, auth, signal);
+  if (target.scheme === 'tftp') return { kind: 'error', reason: '--srv with tftp: DNS SRV provisioning is for http and https only', notFound: false };
+  const name = provisioningSrvName(target.scheme, target.host);
+  let records;
+  try {
+    records = orderSrv(await d.network.resolveSrv(name, d.dns), (max) => randomInt(0, max + 1));
+  } catch (e) {
+    return { kind: 'error', reason: `SRV ${name} not resolved: ${(e as Error).message}`, notFound: false };
+  }
+  if (records.length === 0) return { kind: 'error', reason: `no SRV record ${name}`, notFound: false };
+  let last: ProfileFetch | undefined;
+  for (const r of records) {
+    last = await fetchFrom(d, { ...target, host: r.name, port: r.port }, auth, signal);
+    if (last.kind === 'ok') return { ...last, server: `${r.name}:${r.port}` };
+    // An answer (even 404) ends it; only a target that cannot be reached sends the phone to the next.
+    if (last.status !== undefined) return last;
+  }
+  return last!;
+}
+
+async function fetchFrom(d: ProfileFetchDeps, target: ProfileTarget, auth: { uid?: string; pwd?: string }, signal: AbortSignal): Promise<ProfileFetch> {
   let t = target;
   for (let hop = 0; ; hop++) {
     let address: string;

@@ -45,7 +45,7 @@ export interface ResyncDeps {
 const PRVST: Record<ResyncTrigger, -1 | 0 | 1 | 2> = { 'explicit': -1, 'power-up': 0, 'dhcp': 0, 'edos-redirect': 0, 'periodic': 1, 'retry': 2 };
 
 /** Options without secrets, for events: `[--key ***]`. */
-const shownOptions = (o: RuleOptions): string => (o.key !== undefined ? '[--key ***] ' : '') + (o.uid !== undefined ? `[--uid ${o.uid} --pwd ***] ` : '');
+const shownOptions = (o: RuleOptions): string => (o.srv ? '[--srv] ' : '') + (o.key !== undefined ? '[--key ***] ' : '') + (o.uid !== undefined ? `[--uid ${o.uid} --pwd ***] ` : '');
 
 export class Resync {
   private readonly d: ResyncDeps;
@@ -84,7 +84,7 @@ export class Resync {
       lastUrl = url;
       const elapsed = stepTimer(d.clock);
       d.report({ step: 'profile', state: 'start', ms: 0, message: `Resync ${shownOptions(chosen.options)}${url}`, url, rule: rule.name, trigger });
-      const got = await fetchProfile(d.fetch, target.value, { ...(chosen.options.uid !== undefined ? { uid: chosen.options.uid } : {}), ...(chosen.options.pwd !== undefined ? { pwd: chosen.options.pwd } : {}) }, signal);
+      const got = await fetchProfile(d.fetch, target.value, { ...(chosen.options.uid !== undefined ? { uid: chosen.options.uid } : {}), ...(chosen.options.pwd !== undefined ? { pwd: chosen.options.pwd } : {}), srv: chosen.options.srv }, signal);
       if (got.kind === 'error') {
         if (got.notFound && !d.params.yes('Resync_Fails_On_FNF')) continue;
         d.report({ step: 'profile', state: 'fail', ms: elapsed(), message: `Resync ${url} failed: ${got.reason}`, url, reason: got.reason, ...(got.status !== undefined ? { status: got.status } : {}) });
@@ -99,7 +99,7 @@ export class Resync {
       changed.push(...(await d.params.apply(profile.value)));
       fetched++;
       d.report({
-        step: 'profile', state: 'done', ms: elapsed(), message: `Profile ${url}: ${profile.value.params.size} parameters`, url,
+        step: 'profile', state: 'done', ms: elapsed(), message: `Profile ${url}${got.server ? ` (from ${got.server}, its SRV record)` : ''}: ${profile.value.params.size} parameters`, url,
         params: profile.value.params.size, encrypted: profile.value.encrypted, gzipped: profile.value.gzipped, trigger,
       });
     }
