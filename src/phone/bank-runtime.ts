@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { TarReader } from '../wire/tar.ts';
 
@@ -54,22 +55,27 @@ export async function unpackRuntime(tgz: string, out: string, signal?: AbortSign
     let found = false;
     let size = 0;
     let total = 0;
-    // A stream, not gunzipSync: the tar is far larger than a Pi should hold at once; its size is counted instead of maxOutputLength.
-    for await (const chunk of createReadStream(tgz, signal ? { signal } : {}).pipe(createGunzip())) {
-      total += (chunk as Buffer).length;
-      if (total > MAX_TAR_BYTES) throw new RangeError(`more than ${MAX_TAR_BYTES} bytes unpacked`);
-      for (const p of tar.push(chunk as Buffer)) {
-        if (p.kind === 'file') {
-          inNode = p.file.name === PACKAGE_NODE;
-          if (inNode && found) throw new RangeError(`${PACKAGE_NODE} twice in the package`);
-          found ||= inNode;
-        } else if (inNode) {
-          hash.update(p.bytes);
-          size += p.bytes.length;
-          await fh.write(p.bytes);
+    // A stream, not gunzipSync: the tar is far larger than a Pi should hold at once; its size is
+    // counted instead of maxOutputLength. pipeline, not .pipe(): an abort (a reboot, power-off)
+    // or a throw below must end and close every stage — with .pipe() the read stream's abort
+    // never reached the gunzip stream, and the loop waited forever holding the file open.
+    await pipeline(createReadStream(tgz), createGunzip(), async (chunks: AsyncIterable<Buffer>) => {
+      for await (const chunk of chunks) {
+        total += chunk.length;
+        if (total > MAX_TAR_BYTES) throw new RangeError(`more than ${MAX_TAR_BYTES} bytes unpacked`);
+        for (const p of tar.push(chunk)) {
+          if (p.kind === 'file') {
+            inNode = p.file.name === PACKAGE_NODE;
+            if (inNode && found) throw new RangeError(`${PACKAGE_NODE} twice in the package`);
+            found ||= inNode;
+          } else if (inNode) {
+            hash.update(p.bytes);
+            size += p.bytes.length;
+            await fh.write(p.bytes);
+          }
         }
       }
-    }
+    }, ...(signal ? [{ signal }] : []));
     tar.end();
     if (!found) throw new RangeError(`no ${PACKAGE_NODE} in the package`);
     // An umask may have taken the execute bits away.

@@ -54,13 +54,14 @@ export function fit(text: string, cols: number): string {
 /**
  * `newCall`: a registered line can place calls, so the home screen offers NewCall (softkey 3).
  * `speedDial`: the speed-dial row highlighted (up/down on the home screen; Select calls it).
+ * `note`: what the last key did not do (a speed dial that cannot be called), under the phase.
  */
-export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: boolean; speedDial?: number | undefined } = {}): ScreenFrame {
+export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: boolean; speedDial?: number | undefined; note?: string | undefined } = {}): ScreenFrame {
   const head = s.line ? `${s.line}` : s.deviceName;
   const right = s.model;
   const header = head.length + 1 + right.length <= g.cols ? head + right.padStart(g.cols - head.length) : head;
   const space = g.rows - 3;
-  const body: string[] = [s.phase];
+  const body: string[] = [s.phase, ...(o.note ? wrap(o.note, g.cols) : [])];
   if (s.registered) {
     // The line as its button shows it: the label the configuration gives (a template's), then the DN.
     if (s.line) body.push(s.lineLabel && s.lineLabel !== s.line ? `${s.line} ${s.lineLabel}` : `Line ${s.line}`);

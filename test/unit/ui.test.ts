@@ -80,7 +80,6 @@ test('Status: product information, network, trust list, registration, last boot 
   assert.match(screen(ui), /Settings[\s\S]*>5 Status/);
 });
 
-test.run();
 
 test('speed dials on the home screen: up and down highlight one, Select calls it, Back lets go; none offered without calls', () => {
   const dialed: string[] = [];
@@ -113,9 +112,35 @@ test('speed dials on the home screen: up and down highlight one, Select calls it
   ui.press('back');
   assert.equal(rows(), ['SD 8999 IVR', 'SD 2000 Help'], 'the menu in between lets go too');
 
+  // A number the phone cannot dial is refused before any call: the home screen says so.
+  const refusing = new PhoneUi({
+    status: { ...status, speedDials: [{ button: 2, number: '8999', label: 'IVR' }] }, trustSummary: () => [], eraseTrustList: async () => {}, factoryReset: async () => {}, restart: () => {},
+    calls: { available: true, press: () => false, frame: () => undefined, dial: () => false },
+  }, () => {});
+  refusing.press('down');
+  refusing.press('select');
+  assert.match(screen(refusing), /Cannot call 8999/);
+  refusing.press('down');
+  assert.not.match(screen(refusing), /Cannot call/, 'the note goes with the next key');
+
+  // A key a call took (an incoming call answered, say) lets the highlight go: Select after it calls nobody.
+  let taking = false;
+  const busy = new PhoneUi({
+    status, trustSummary: () => [], eraseTrustList: async () => {}, factoryReset: async () => {}, restart: () => {},
+    calls: { available: true, press: () => taking, frame: () => undefined, dial: (n: string) => (dialed.push(n), true) },
+  }, () => {});
+  busy.press('down');
+  taking = true;
+  busy.press('soft1');
+  taking = false;
+  busy.press('select');
+  assert.equal(dialed, ['2000'], 'nothing called after the call');
+
   const plain = make(false);
   plain.press('down');
   plain.press('select');
   assert.not.match(screen(plain), />SD/, 'no calls (no registered line): nothing to highlight');
   assert.equal(dialed, ['2000']);
 });
+
+test.run();

@@ -41,7 +41,8 @@ export class PhoneLookup {
   }
 
   private cached(key: string, read: () => PhoneRecord | undefined): PhoneRecord | undefined {
-    const n = Number((this.changes.get() as { n: number | bigint }).n);
+    // A counter row deleted by hand reads as changed every time (NaN equals nothing): slower, never stale.
+    const n = Number((this.changes.get() as { n: number | bigint } | undefined)?.n ?? NaN);
     if (n !== this.seen || this.found.size >= MAX_ENTRIES) {
       this.found.clear();
       this.seen = n;
