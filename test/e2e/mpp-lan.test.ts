@@ -44,6 +44,27 @@ function dnsmasq(extra: string[], leases: string): void {
   ]);
 }
 
+/** The provider's profile of the tests whose line registers with kamailio: line 1 is 1001 over TCP. */
+const LINE_1001 = `<flat-profile>
+  <Proxy_1_ ua="na">10.94.0.1</Proxy_1_>
+  <SIP_Port_1_>5060</SIP_Port_1_>
+  <SIP_Transport_1_>TCP</SIP_Transport_1_>
+  <User_ID_1_>1001</User_ID_1_>
+  <Password_1_ ua="na">s3cret-1001</Password_1_>
+  <Display_Name_1_>Lab MPP</Display_Name_1_>
+  <Resync_Periodic>0</Resync_Periodic>
+</flat-profile>
+`;
+
+/** kamailio as the line's registrar (test/fixtures/kamailio.cfg, with 1001's password), listening. */
+async function kamailioFor1001(dir: string): Promise<ReturnType<Lab['spawn']>> {
+  const cfg = (await readFile(join(ROOT, 'test/fixtures/kamailio.cfg'), 'utf8')).replace('LINE_PASSWORD', 's3cret-1001');
+  await writeFile(join(dir, 'kamailio.cfg'), cfg);
+  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', join(dir, 'kamailio.cfg'), '-l', 'tcp:10.94.0.1:5060', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
+  await lab.waitForTcp(lab.server, '10.94.0.1', 5060);
+  return k;
+}
+
 t('EDOS found by its documented name through dnsmasq DNS: Pending, Custom-Pending, Acquired, registered on the companion; no provider: Unavailable', async () => {
   const factory = await dirs.make('factory');
   await run(SEPI, ['factory', 'init', '--dir', factory]);
@@ -79,21 +100,9 @@ t('option 66 from dnsmasq with the profile on its TFTP server: Aborted without E
   const tftpRoot = join(dir, 'tftp');
   await mkdir(tftpRoot);
   // The default Profile_Rule is /$PSN.xml on option 66's server: 8841.xml, written by hand.
-  await writeFile(join(tftpRoot, '8841.xml'), `<flat-profile>
-  <Proxy_1_ ua="na">10.94.0.1</Proxy_1_>
-  <SIP_Port_1_>5060</SIP_Port_1_>
-  <SIP_Transport_1_>TCP</SIP_Transport_1_>
-  <User_ID_1_>1001</User_ID_1_>
-  <Password_1_ ua="na">s3cret-1001</Password_1_>
-  <Display_Name_1_>Lab MPP</Display_Name_1_>
-  <Resync_Periodic>0</Resync_Periodic>
-</flat-profile>
-`);
+  await writeFile(join(tftpRoot, '8841.xml'), LINE_1001);
   dnsmasq(['--port=0', '--dhcp-option=66,10.94.0.1', '--enable-tftp', `--tftp-root=${tftpRoot}`], join(dir, 'dnsmasq.leases'));
-  const cfg = (await readFile(join(ROOT, 'test/fixtures/kamailio.cfg'), 'utf8')).replace('LINE_PASSWORD', 's3cret-1001');
-  await writeFile(join(dir, 'kamailio.cfg'), cfg);
-  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', join(dir, 'kamailio.cfg'), '-l', 'tcp:10.94.0.1:5060', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
-  await lab.waitForTcp(lab.server, '10.94.0.1', 5060);
+  const k = await kamailioFor1001(dir);
 
   const ns = await lab.addHost('b03', { mac: '00:22:90:5c:1b:03' });
   // An EDOS that would answer is there to be ignored: option 66's profile downloads first.
@@ -115,14 +124,7 @@ t('DNS SRV provisioning through dnsmasq: option 160 names a domain, its SRV reco
   const dir = await dirs.make('srv');
   const web = join(dir, 'web');
   await mkdir(web);
-  await writeFile(join(web, '8841.xml'), `<flat-profile>
-  <Proxy_1_ ua="na">10.94.0.1</Proxy_1_>
-  <SIP_Transport_1_>TCP</SIP_Transport_1_>
-  <User_ID_1_>1001</User_ID_1_>
-  <Password_1_ ua="na">s3cret-1001</Password_1_>
-  <Resync_Periodic>0</Resync_Periodic>
-</flat-profile>
-`);
+  await writeFile(join(web, '8841.xml'), LINE_1001);
   // The rule names a domain; dnsmasq's SRV record says which server and port serve it.
   dnsmasq([
     '--port=53', '--dhcp-option=6,10.94.0.1', '--dhcp-option=160,[--srv] http://prov.lab/8841.xml',
@@ -130,10 +132,7 @@ t('DNS SRV provisioning through dnsmasq: option 160 names a domain, its SRV reco
   ], join(dir, 'dnsmasq.leases'));
   lab.spawn('busybox-httpd', lab.server, 'busybox', ['httpd', '-f', '-p', '10.94.0.1:8088', '-h', web]);
   await lab.waitForTcp(lab.server, '10.94.0.1', 8088);
-  const cfg = (await readFile(join(ROOT, 'test/fixtures/kamailio.cfg'), 'utf8')).replace('LINE_PASSWORD', 's3cret-1001');
-  await writeFile(join(dir, 'kamailio.cfg'), cfg);
-  const k = lab.spawn('kamailio', lab.server, 'kamailio', ['-DD', '-E', '-f', join(dir, 'kamailio.cfg'), '-l', 'tcp:10.94.0.1:5060', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', '32', '-M', '8']);
-  await lab.waitForTcp(lab.server, '10.94.0.1', 5060);
+  const k = await kamailioFor1001(dir);
 
   const ns = await lab.addHost('b04', { mac: '00:22:90:5c:1b:04' });
   const phone = startPhone(lab, ns, '0022905C1B04', await dirs.make('nv'), ['--persona', 'mpp', '--edos', 'https://10.94.0.1:9/edos/v1/rc', '--until', 'registered', '--timeout', '60']);
