@@ -144,7 +144,10 @@ export class Companion {
       const files = new ProvisioningFiles(db, withBoundPorts(config, endpoints), pki && new TrustFiles(pki, config, clock), log, onboardingFiles, new TftpRoot(dataDir));
       // Multiplatform phones: their profiles on HTTP 6970 under /mpp/, and the EDOS stand-in.
       const mppStore = new MppStore(db);
-      const mppProfiles = new MppProfiles({ db, store: mppStore, config: withBoundPorts(config, endpoints), onboarding: store, log });
+      const mppProfiles = new MppProfiles({
+        db, store: mppStore, config: withBoundPorts(config, endpoints), onboarding: store, log,
+        loadUrl: (load) => (endpoints.http ? `http://${config.address}:${endpoints.http}/${load}.loads` : undefined),
+      });
       // A line per file served, up to the storm budget: a boot storm asks for ten files a phone.
       const fileLog = new StormLog<FileLogEntry>({ write: (e) => log(fileLine(e)), summary: (text) => log(`files note (${text})`), clock });
       const logFile = (e: FileLogEntry) => fileLog.entry(`${e.via} ${e.result}`, e);

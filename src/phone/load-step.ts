@@ -14,6 +14,10 @@
  * components in a folder named after the load, beside its `.loads` (`sepi cm load add` puts
  * them there), so the phone asks for `<load>/<file>`. Cisco's 88xx body is not public.
  *
+ * Where the files come from is the caller's (a `LoadSource`): the enterprise phone asks its TFTP
+ * server (HTTP 6970 first); a Multiplatform phone the folder of its `Upgrade_Rule` URL
+ * (mpp/upgrade.ts).
+ *
  * A load that carries its Node runtime (`node-linux-<target>.tgz`) has the runtime's binary
  * unpacked into the bank once every component is verified, before the switch (bank-runtime.ts),
  * so that bank-exec.ts can run the bank's firmware on the Node it was built for.
@@ -24,10 +28,29 @@ import { parseLoadList } from '../wire/load-list.ts';
 import { RUNTIME_NODE, runtimePackage } from './bank-runtime.ts';
 import type { FlowContext } from './flows/flow.ts';
 import { stepTimer } from './provisioning.ts';
+import type { FetchResult } from './provisioning-fetcher.ts';
 
 export type LoadOutcome = 'installed' | 'kept';
 
-export async function loadStep(ctx: FlowContext, wanted: string, server: string, signal: AbortSignal): Promise<LoadOutcome> {
+/** Where a load's files are fetched from: `server` (an address) names it in the events. */
+export interface LoadSource {
+  server: string;
+  /** `name` is `<load>.loads` or `<load>/<file>`, relative to the source. */
+  fetch(name: string, signal: AbortSignal): Promise<FetchResult>;
+}
+
+/** Registered: a load on trial is the good one now (banks.ts), and the event says so once. */
+export function registeredOnTrial(ctx: FlowContext): void {
+  if (!ctx.banks.onTrial) return;
+  const load = ctx.model.activeLoad;
+  void ctx.banks.registered().then((was) => was && ctx.report({ step: 'load', state: 'progress', ms: 0, message: `Load ${load} registered: it stays`, trial: 'passed', load, activeLoad: load }));
+}
+
+/** The phone's TFTP server (HTTP 6970 first, as for every file): the enterprise phone's source. */
+export const fromServer = (ctx: FlowContext, server: string): LoadSource => ({ server, fetch: (name, signal) => ctx.loadFetcher.fetch(server, name, signal) });
+
+export async function loadStep(ctx: FlowContext, wanted: string, source: LoadSource, signal: AbortSignal): Promise<LoadOutcome> {
+  const server = source.server;
   const { banks } = ctx;
   const elapsed = stepTimer(ctx.clock);
   const active = banks.activeLoad;
@@ -40,7 +63,7 @@ export async function loadStep(ctx: FlowContext, wanted: string, server: string,
   if (banks.onTrial) return keep(`${active} is on trial until it registers (the other bank is its fallback)`);
   if (!ctx.firmwareCert) return keep('this phone has no firmware signer to check a load with');
   ctx.report({ step: 'load', state: 'start', ms: 0, message: `Downloading load ${wanted}`, wantedLoad: wanted, activeLoad: active, server });
-  const list = await ctx.loadFetcher.fetch(server, `${wanted}.loads`, signal);
+  const list = await source.fetch(`${wanted}.loads`, signal);
   if (list.kind !== 'found') return keep(`${wanted}.loads: ${list.detail}`);
   const parsed = parseSignedFile(list.data);
   if (!parsed.ok) return keep(`${wanted}.loads unreadable (${parsed.error.message})`);
@@ -56,7 +79,7 @@ export async function loadStep(ctx: FlowContext, wanted: string, server: string,
   const bank = await banks.beginInstall();
   for (const c of listed) {
     if (signal.aborted) throw signal.reason;
-    const r = await ctx.loadFetcher.fetch(server, `${wanted}/${c.file}`, signal);
+    const r = await source.fetch(`${wanted}/${c.file}`, signal);
     if (r.kind !== 'found') return keep(`${wanted}/${c.file}: ${r.detail}`);
     if (r.data.length !== c.size || createHash('sha256').update(r.data).digest('hex') !== c.sha256) return keep(`${c.file} is not the file the signed list names (size or SHA-256)`);
     try {

@@ -25,7 +25,7 @@ import { RUNTIME_NODE } from '../../src/phone/bank-runtime.ts';
 import { BANK_ENTRY, Banks } from '../../src/phone/banks.ts';
 import type { StepReport } from '../../src/phone/events.ts';
 import type { FlowContext } from '../../src/phone/flows/flow.ts';
-import { loadStep } from '../../src/phone/load-step.ts';
+import { fromServer, loadStep } from '../../src/phone/load-step.ts';
 import { FileNvram, type Nvram } from '../../src/phone/nvram.ts';
 import { buildSignedFile } from '../../src/wire/tlv.ts';
 import { writeTar } from '../../src/wire/tar.ts';
@@ -74,7 +74,7 @@ async function loadStepWith(nvram: Nvram, files: Record<string, Uint8Array>): Pr
     banks: await Banks.load(nvram, FACTORY), clock: new VirtualClock(), firmwareCert: signer.pem, report: (e: StepReport) => reports.push(e),
     loadFetcher: { fetch: async (_server: string, name: string) => (served[name] ? { kind: 'found', data: Buffer.from(served[name]), via: 'http', detail: 'test' } : { kind: 'not-found', detail: `${name}: not found` }) },
   } as unknown as FlowContext;
-  return { outcome: await loadStep(ctx, LOAD, '10.0.0.1', new AbortController().signal), reports };
+  return { outcome: await loadStep(ctx, LOAD, fromServer(ctx, '10.0.0.1'), new AbortController().signal), reports };
 }
 
 test('the load step unpacks the runtime into the bank and lists it; the boot checks it and launches the firmware on it', async () => {

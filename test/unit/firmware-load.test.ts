@@ -7,32 +7,18 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHash, randomBytes, sign as cryptoSign } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StepEvent } from '../../src/phone/events.ts';
-import { buildSignedFile } from '../../src/wire/tlv.ts';
-import { certFacts } from '../../src/wire/x509.ts';
 import { makeCert } from '../support/certs.ts';
 import { Harness, type HarnessPhone } from '../support/harness.ts';
 import { freeTcpPort } from '../support/proc.ts';
+import { publishLoad } from '../support/test-load.ts';
 
 const signer = makeCert('sepi firmware signer (test)');
 const LOAD = 'sepi88xx.2-0-0-0001';
 
 /** Writes a load into the companion's TFTP root; `forge` changes a component after it was listed. */
-async function publish(h: Harness, o: { forge?: boolean } = {}): Promise<void> {
-  const root = join(h.dataFolder, 'tftp-root');
-  // Components in a folder named after the load, beside its .loads (as `sepi cm load add` puts them).
-  await mkdir(join(root, LOAD, 'lib'), { recursive: true });
-  const files: Array<[string, Buffer]> = [[`lib/${LOAD}.mjs`, randomBytes(200_000)], ['board.txt', Buffer.from('pi4-st7735r')]];
-  const body = files.map(([f, d]) => `${f} ${d.length} ${createHash('sha256').update(d).digest('hex')}`).join('\r\n') + '\r\n';
-  const f = certFacts(signer.der);
-  if (!f.ok) throw f.error;
-  const loads = buildSignedFile({ version: [1, 1], digest: 'sha256', filename: `${LOAD}.loads`, signer: { name: f.value.subject, serial: f.value.serial, issuer: f.value.issuer, modulusBytes: f.value.modulusBytes }, body: Buffer.from(body), sign: (d, data) => cryptoSign(d, data, signer.privateKey) });
-  await writeFile(join(root, `${LOAD}.loads`), loads);
-  for (const [name, data] of files) await writeFile(join(root, LOAD, name), o.forge && name === 'board.txt' ? Buffer.from('something else') : data);
-}
+const publish = (h: Harness, o: { forge?: boolean } = {}) => publishLoad(join(h.dataFolder, 'tftp-root'), LOAD, signer, o);
 
 const powerOn = (p: HarnessPhone) => p.steps().filter((e) => e.step === 'power' && e.state === 'start') as Array<StepEvent & { load?: string; reason?: string }>;
 const registered = (e: StepEvent) => e.step === 'register' && e.state === 'done';

@@ -27,6 +27,8 @@ import type { CompanionDb } from '../db.ts';
 import type { FileSource } from '../file-services.ts';
 import type { FileAnswer } from '../provisioning-files.ts';
 import type { MppStore } from './store.ts';
+import { LoadStore } from '../loads.ts';
+import { modelByName } from '../../wire/models.ts';
 
 export const MPP_PREFIX = 'mpp/';
 /** `mpp/8841/0022905c1a2b.xml` or `mpp/0022905c1a2b.xml` (after the leading slash). */
@@ -61,6 +63,8 @@ export interface MppProfilesDeps {
   config: CompanionConfig;
   /** Activation-code onboarding: a phone waiting for its code has no line yet. */
   onboarding?: ActivationStore | undefined;
+  /** Where a load's `.loads` is served (HTTP 6970, bound after the profiles are made); undefined without HTTP. */
+  loadUrl?: (load: string) => string | undefined;
   log: (line: string) => void;
 }
 
@@ -102,6 +106,11 @@ export class MppProfiles {
       set('Line_Enable_1_', 'Yes');
     }
     set('Resync_Periodic', String(config.mpp.resyncPeriodicSecs));
+    // The load the phone should run (its own, else its model's Device Defaults), as an enterprise
+    // phone's cnf.xml names it: the list on HTTP 6970, its components in the folder beside it.
+    const load = phone ? new LoadStore(db, config.loadInformation).forPhone(phone, modelByName(phone.model)?.code) : '';
+    const loadUrl = load ? this.d.loadUrl?.(load) : undefined;
+    if (loadUrl) set('Upgrade_Rule', loadUrl);
     // Stored only after it parsed (operations.ts); one that no longer does is left out, and said.
     if (uploaded && !uploaded.ok) this.d.log(`mpp ${mac}: the uploaded profile does not read any more (${uploaded.error.message}); served without it`);
     if (uploaded?.ok) for (const [name, p] of uploaded.value.params) params.set(name, p);

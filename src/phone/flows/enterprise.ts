@@ -29,7 +29,7 @@ import type { Provisioned } from '../provisioning.ts';
 import { Provisioning, stepTimer } from '../provisioning.ts';
 import { type CertificateNext, certificateStep } from '../certificate-step.ts';
 import { activationService, onboardingStep } from '../onboarding-step.ts';
-import { loadStep } from '../load-step.ts';
+import { fromServer, loadStep, registeredOnTrial } from '../load-step.ts';
 import { register } from '../registration-step.ts';
 import { CONFIG_RETRY, REGISTER_RETRY } from '../retries.ts';
 import type { BootFlow, FlowContext } from './flow.ts';
@@ -106,7 +106,7 @@ export class EnterpriseFlow implements BootFlow {
       const wanted = this.wantedLoad(ctx, provisioned.config);
       if (wanted && wanted !== ctx.model.activeLoad) {
         if (ctx.firmwareCert || ctx.banks.hasFailed(wanted)) {
-          if ((await loadStep(ctx, wanted, provisioned.server, signal)) === 'installed') {
+          if ((await loadStep(ctx, wanted, fromServer(ctx, provisioned.server), signal)) === 'installed') {
             ctx.reboot('reset', 'load-installed');
             signal.throwIfAborted();
           }
@@ -120,10 +120,7 @@ export class EnterpriseFlow implements BootFlow {
           mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report: ctx.report,
           onRegistered: (yes) => {
             if (yes) registerRetry.reset();
-            // A load on trial that registers is the good one now (banks.ts).
-            if (yes && ctx.banks.onTrial) {
-              void ctx.banks.registered().then((was) => was && ctx.report({ step: 'load', state: 'progress', ms: 0, message: `Load ${ctx.model.activeLoad} registered: it stays`, trial: 'passed', load: ctx.model.activeLoad, activeLoad: ctx.model.activeLoad }));
-            }
+            if (yes) registeredOnTrial(ctx);
             machine.transition(yes ? 'registered' : 'registering');
           },
           onServiceControl: (action) => {

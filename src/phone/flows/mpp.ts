@@ -16,12 +16,16 @@
  * Custom-Pending; after that a boot is DHCP's provisioning (if any), the phone's own
  * `Profile_Rule` (Resync_On_Reset), registration of the lines the parameters name, and a resync
  * every `Resync_Periodic` — or at once when asked (web page, keypad). A resync that changes a
- * line restarts the flow so the line registers as it now reads.
+ * line restarts the flow so the line registers as it now reads. Before the lines register,
+ * `Upgrade_Rule` naming another load installs it and reboots on it (mpp/upgrade.ts); a resync
+ * that changes the rule restarts the phone for that.
  */
 import { Backoff } from '../../common/backoff.ts';
 import { DEFAULT_SIP_STACK, type DeviceConfig } from '../../wire/cnf-xml.ts';
 import { ensureMic } from '../mic.ts';
 import { register } from '../registration-step.ts';
+import { registeredOnTrial } from '../load-step.ts';
+import { upgradeChanged, upgradeStep } from '../mpp/upgrade.ts';
 import { REGISTER_RETRY } from '../retries.ts';
 import { Customization, type CustomizationState, edosRetrySecs } from '../mpp/customization.ts';
 import { dhcpProvisioning } from '../mpp/dhcp-provisioning.ts';
@@ -48,6 +52,8 @@ export const MPP_EDGES: Edges<MppState> = {
 };
 
 const MAX_PROFILE_BYTES = 2 * 1024 * 1024;
+/** A load component (a bundle, a runtime: tens of MiB), as the enterprise phone allows (firmware.ts). */
+const MAX_LOAD_BYTES = 256 * 1024 * 1024;
 const lineChanged = (names: string[]) => names.some((n) => /^(Proxy|SIP_Port|SIP_Transport|User_ID|Auth_ID|Password|Line_Enable|Display_Name)_\d+_$/.test(n));
 
 export class MppFlow implements BootFlow {
@@ -150,6 +156,11 @@ export class MppFlow implements BootFlow {
       if (r.kind === 'error') errors = 1;
     }
     if (machine.state !== 'resync') machine.transition('resync');
+    // Upgrade_Rule naming another load: installed now, the phone reboots on it (on trial).
+    if ((await upgradeStep(ctx, params, resync, { ...fetchDeps, maxBytes: MAX_LOAD_BYTES }, signal)) === 'installed') {
+      ctx.reboot('reset', 'load-installed');
+      signal.throwIfAborted();
+    }
     void this.maintain(ctx, resync, params, rulesNow, errors, signal).catch(() => {});
     const registerRetry = new Backoff(REGISTER_RETRY, ctx.clock, { scale: ctx.waitScale });
     for (;;) {
@@ -165,6 +176,8 @@ export class MppFlow implements BootFlow {
           mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report: ctx.report,
           onRegistered: (yes) => {
             if (yes) registerRetry.reset();
+            // A load Upgrade_Rule installed is on trial until it registers (banks.ts).
+            if (yes) registeredOnTrial(ctx);
             machine.transition(yes ? 'registered' : 'registering');
           },
           onServiceControl: (action) => {
@@ -197,7 +210,7 @@ export class MppFlow implements BootFlow {
       const r: ResyncOutcome = await resync.run(trigger === 'explicit' ? 'explicit' : retrying ? 'retry' : 'periodic', signal, rules());
       if (r.kind === 'error') errors++;
       else errors = 0;
-      if (r.kind === 'ok' && lineChanged(r.changed)) {
+      if (r.kind === 'ok' && (lineChanged(r.changed) || upgradeChanged(r.changed))) {
         ctx.reboot('restart', 'resync');
         return;
       }

@@ -27,6 +27,9 @@ const RESYNC_DEFAULTS: Record<string, string> = {
   Profile_Rule_D: '',
   DHCP_Option_To_Use: '66,160,159,150,60,43,125',
   Station_Name: '',
+  // Firmware upgrade (mpp/upgrade.ts): a rule naming a load's `.loads`, same syntax as Profile_Rule.
+  Upgrade_Enable: 'Yes',
+  Upgrade_Rule: '',
 };
 
 /** Per-line names, `Proxy_1_` … `Proxy_10_`, with their defaults. */

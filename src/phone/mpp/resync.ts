@@ -14,7 +14,7 @@ import { stepTimer } from '../provisioning.ts';
 import type { Clock } from '../../common/clock.ts';
 import { type MacroContext, type MppIdentity, macroValues } from './identity.ts';
 import type { MppParameters } from './parameters.ts';
-import { type ProfileFetchDeps, fetchProfile, targetUrl } from './profile-fetch.ts';
+import { type ProfileFetchDeps, type ProfileTarget, fetchProfile, targetUrl } from './profile-fetch.ts';
 
 export type ResyncTrigger = 'power-up' | 'periodic' | 'retry' | 'explicit' | 'dhcp' | 'edos-redirect';
 
@@ -57,6 +57,22 @@ export class Resync {
   }
 
   /** The phone's own rules (`Profile_Rule`…`_D`), or the ones given (DHCP's, a one-off URL). */
+  /**
+   * A rule's URL as a resync would fetch it now (Upgrade_Rule has Profile_Rule's syntax): the
+   * alternative whose condition holds with this moment's macros, its server filled in from
+   * option 66 when it names none; undefined when no alternative applies.
+   */
+  target(ruleText: string, trigger: ResyncTrigger): { ok: true; target: ProfileTarget; options: RuleOptions } | { ok: false; reason: string } | undefined {
+    const { d } = this;
+    const parsed = parseProfileRule(ruleText);
+    if (!parsed.ok) return { ok: false, reason: parsed.error.message };
+    const values = macroValues(d.id, { ...d.context(), provisioningState: PRVST[trigger], secondsSinceResync: (d.clock.now() - this.lastAt) / 1000, userIds: d.params.lines().map((l) => l.userId) }, d.params.gppValues());
+    const chosen = chooseAlternative(parsed.value, values);
+    if (!chosen?.url) return undefined;
+    const target = resolveUrl(chosen.url, d.option66 !== undefined ? { option66: d.option66 } : {});
+    return target.ok ? { ok: true, target: target.value, options: chosen.options } : { ok: false, reason: target.error.message };
+  }
+
   async run(trigger: ResyncTrigger, signal: AbortSignal, rules: RuleToRun[] = this.d.params.rules()): Promise<ResyncOutcome> {
     const { d } = this;
     if (rules.length === 0) return { kind: 'nothing', reason: 'no profile rule' };
