@@ -327,6 +327,13 @@ export class Registrar {
       this.flows.unbind(device);
       return this.replyDurable(r, device, 'de-registered', [['Expires', '0']]);
     }
+    // A second line of a device registered on its own (a Multiplatform phone's line 2 pointed
+    // here): this call manager keeps one line a device, so the line is not found — rebinding
+    // would take the device's registration from its line, and the restart below would loop.
+    const current = this.book.get(device);
+    if (fromUser !== phone.dn && fromUser !== device && current && current.user === phone.dn && current.expiresAt > this.clock.now() && current.callId !== header(req, 'call-id')) {
+      return this.reply(r, 404, device, `no line ${fromUser} on ${device} (its line is ${phone.dn})`, [this.warning(`${device} has one line here: ${phone.dn}`)]);
+    }
     const { granted, isNew } = this.bind(r, device, { mac, user: fromUser, contact: contact.uri, modelCode: contact.modelCode ?? 0, activeLoad: parseAlarmReason(header(req, 'reason') ?? '')?.activeLoad }, requested);
     if (fromUser === phone.dn && phone.autoregistered && !this.ownFileSeen.has(device)) {
       // Its fsync is the binding's commit's, which the 200 waits for (deferred-sync.ts).

@@ -157,6 +157,14 @@ export const registerDone = ev('register', 'done', {
 }, 'Registered');
 export const registerLost = ev('register', 'fail', { cm: ipv4, reason: z.string() }, 'The registration was lost');
 export const registerUnanswered = ev('register', 'retry', { registration: z.literal('unanswered'), inSecs: int }, 'No call manager answered; the next round after inSecs');
+// Lines 2 to 10 of a Multiplatform phone, each registering with its own proxy beside line 1
+// (whose `register` events are the phone's registration): they never change the phone's phase.
+const lineIndex = z.int().min(2).max(10);
+export const lineStart = ev('line', 'start', { lineIndex, user: z.string(), proxy: z.string() }, 'A further line (2 to 10, Multiplatform) begins registering with its proxy');
+export const lineProgress = ev('line', 'progress', { lineIndex, user: z.string(), registration: z.string(), reason: z.string().optional() }, 'A further line\'s registration moved on (connecting, challenged, refreshed, refused by one proxy…)');
+export const lineDone = ev('line', 'done', { lineIndex, user: z.string(), cm: ipv4, expires: int }, 'A further line registered');
+export const lineLost = ev('line', 'fail', { lineIndex, user: z.string(), reason: z.string() }, 'A further line\'s registration was lost');
+export const lineRetry = ev('line', 'retry', { lineIndex, user: z.string(), reason: z.string(), inSecs: int }, 'A further line was refused or unanswered; it tries again after inSecs');
 export const registerRefused = ev('register', 'retry', { registration: z.literal('refused'), cm: z.string(), status: int, reason: z.string(), inSecs: int }, 'Every call manager refused the phone; the configuration is read again after inSecs');
 
 // ---- calls (src/phone/call) ----------------------------------------------------------------------
@@ -210,6 +218,7 @@ export const STEP_EVENTS = [
   customizationNow, customizationAsk, customizationRetry, profileStart, profileDone, profileFail, profileRetry, profileScheduled, profileManual,
   registerStart, registerUnresolved, registerConnecting, registerConnectFailed, registerChallenged, registerRejected, registerRefreshed,
   registerBackup, registerServiceControl, registerDone, registerLost, registerUnanswered, registerRefused,
+  lineStart, lineProgress, lineDone, lineLost, lineRetry,
   callDialing, callCalling, callRingback, callRinging, callConnected, callDtmf, callPrompt, callEnded, callFailed,
 ] as const;
 
@@ -249,6 +258,8 @@ export interface PhoneStatus {
   tftpServer: string | undefined;
   configFile: string | undefined;
   line: string | undefined;
+  /** Lines 2 to 10 of a Multiplatform phone, in order: registered or not, and why not. */
+  lines?: Array<{ index: number; user: string; registered: boolean; problem?: string | undefined }> | undefined;
   /** The registered line's label and speed-dial buttons, as its configuration gives them (a universal template's). */
   lineLabel?: string | undefined;
   speedDials?: Array<{ button: number; number: string; label: string }> | undefined;

@@ -66,6 +66,8 @@ export function renderScreen(s: PhoneStatus, g: ScreenGeometry, o: { newCall?: b
     // The line as its button shows it: the label the configuration gives (a template's), then the DN.
     if (s.line) body.push(s.lineLabel && s.lineLabel !== s.line ? `${s.line} ${s.lineLabel}` : `Line ${s.line}`);
     if (s.callManager) body.push(`CM ${s.callManager}`);
+    // Lines 2–10 of a Multiplatform phone: each its user and whether it is registered.
+    for (const l of s.lines ?? []) body.push(`L${l.index} ${l.user} ${l.registered ? 'Registered' : 'not reg.'}`);
     // Speed-dial buttons (the self-provisioning IVR's, say): number and label, as the keys are labelled.
     (s.speedDials ?? []).forEach((d, i) => body.push(`${i === o.speedDial ? '>' : ''}SD ${d.number} ${d.label}`.trim()));
     // Running on a last good file after a refusal: say so before anything else.

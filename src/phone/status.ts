@@ -21,6 +21,7 @@ const PHASES: Record<StepEvent['step'], string> = {
   onboarding: 'Activation',
   load: 'Upgrading',
   register: 'Registering',
+  line: 'Registered',
   reboot: 'Restarting',
   customization: 'Customizing',
   profile: 'Provisioning',
@@ -33,6 +34,15 @@ export function applyEvent(s: PhoneStatus, e: PhoneEvent): PhoneStatus {
   const next: PhoneStatus = { ...s, log: [...s.log, e.message].slice(-LOG_LINES) };
   // A call is drawn from the call itself (call/); here it is a line in the log, never a boot step or a problem.
   if (e.step === 'call') return next;
+  // Lines 2–10 keep their own state; the phone's phase and problem are line 1's.
+  if (e.step === 'line') {
+    const others = (s.lines ?? []).filter((l) => l.index !== e.lineIndex);
+    const was = (s.lines ?? []).find((l) => l.index === e.lineIndex);
+    const registered = e.state === 'done' ? true : e.state === 'fail' || e.state === 'retry' || e.state === 'start' ? false : was?.registered ?? false;
+    const problem = e.state === 'fail' || e.state === 'retry' ? e.reason : e.state === 'done' ? undefined : was?.problem;
+    next.lines = [...others, { index: e.lineIndex, user: e.user, registered, ...(problem ? { problem } : {}) }].sort((a, b) => a.index - b.index);
+    return next;
+  }
   // Outcomes only (not every progress line), for Status > Last boot; a refresh is not a boot step.
   if ((e.state === 'done' || e.state === 'fail') && !(e.step === 'register' && s.registered && e.state === 'done')) {
     next.boot = [...s.boot, { step: e.step, state: e.state, t: e.t, message: e.message }].slice(-BOOT_STEPS);

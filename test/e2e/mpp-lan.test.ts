@@ -44,15 +44,20 @@ function dnsmasq(extra: string[], leases: string): void {
   ]);
 }
 
-/** The provider's profile of the tests whose line registers with kamailio: line 1 is 1001 over TCP. */
-const LINE_1001 = `<flat-profile>
+/** The provider's profile of the tests whose lines register with kamailio: 1001 on line 1 (and `more` on lines 2, 3 …), over TCP. */
+const lineProfile = (...more: string[]) => `<flat-profile>
   <Proxy_1_ ua="na">10.94.0.1</Proxy_1_>
   <SIP_Port_1_>5060</SIP_Port_1_>
   <SIP_Transport_1_>TCP</SIP_Transport_1_>
   <User_ID_1_>1001</User_ID_1_>
   <Password_1_ ua="na">s3cret-1001</Password_1_>
   <Display_Name_1_>Lab MPP</Display_Name_1_>
-  <Resync_Periodic>0</Resync_Periodic>
+${more.map((user, i) => `  <Line_Enable_${i + 2}_>Yes</Line_Enable_${i + 2}_>
+  <Proxy_${i + 2}_ ua="na">10.94.0.1</Proxy_${i + 2}_>
+  <SIP_Transport_${i + 2}_>TCP</SIP_Transport_${i + 2}_>
+  <User_ID_${i + 2}_>${user}</User_ID_${i + 2}_>
+  <Password_${i + 2}_ ua="na">s3cret-1001</Password_${i + 2}_>
+`).join('')}  <Resync_Periodic>0</Resync_Periodic>
 </flat-profile>
 `;
 
@@ -100,7 +105,7 @@ t('option 66 from dnsmasq with the profile on its TFTP server: Aborted without E
   const tftpRoot = join(dir, 'tftp');
   await mkdir(tftpRoot);
   // The default Profile_Rule is /$PSN.xml on option 66's server: 8841.xml, written by hand.
-  await writeFile(join(tftpRoot, '8841.xml'), LINE_1001);
+  await writeFile(join(tftpRoot, '8841.xml'), lineProfile());
   dnsmasq(['--port=0', '--dhcp-option=66,10.94.0.1', '--enable-tftp', `--tftp-root=${tftpRoot}`], join(dir, 'dnsmasq.leases'));
   const k = await kamailioFor1001(dir);
 
@@ -119,12 +124,33 @@ t('option 66 from dnsmasq with the profile on its TFTP server: Aborted without E
   assert.not.match(phone.tail(), /s3cret-1001/);
 });
 
+t('lines 1 to 3 of one profile: line 1 is the phone\'s registration, lines 2 and 3 their own, all with kamailio', async () => {
+  const dir = await dirs.make('lines');
+  const tftpRoot = join(dir, 'tftp');
+  await mkdir(tftpRoot);
+  await writeFile(join(tftpRoot, '8841.xml'), lineProfile('1002', '1003'));
+  dnsmasq(['--port=0', '--dhcp-option=66,10.94.0.1', '--enable-tftp', `--tftp-root=${tftpRoot}`], join(dir, 'dnsmasq.leases'));
+  const k = await kamailioFor1001(dir);
+  const ns = await lab.addHost('b05', { mac: '00:22:90:5c:1b:05' });
+  // No --until: the phone runs on while its further lines register (the goal is line 1's).
+  const phone = startPhone(lab, ns, '0022905C1B05', await dirs.make('nv'), ['--persona', 'mpp', '--edos', 'https://10.94.0.1:9/edos/v1/rc', '--timeout', '60']);
+  for (const user of ['1001', '1002', '1003']) await k.waitForLine(new RegExp(`REGISTERED ${user} from 10\\.94\\.0\\.1\\d\\d:\\d+ via tcp`), 30_000);
+  const lines = await phone.waitForEvent('line 3 registered', (e) => e['step'] === 'line' && e['state'] === 'done' && e['lineIndex'] === 3, 30_000);
+  assert.is(lines['user'], '1003');
+  const ev = phone.events();
+  assert.ok(ev.some((e) => e['step'] === 'line' && e['state'] === 'done' && e['lineIndex'] === 2 && e['user'] === '1002'), 'line 2 registered');
+  assert.is(ev.find(isRegistered())!['line'], '1001', 'the phone\'s registration is line 1\'s');
+  // Their own connections: three from the phone's address, one a line.
+  const sources = new Set([...k.lines, ...k.errLines].filter((l) => /REGISTERED 100[123] /.test(l)).map((l) => /from (\S+) via/.exec(l)?.[1]));
+  assert.ok(sources.size >= 3, [...sources].join(' '));
+});
+
 t('DNS SRV provisioning through dnsmasq: option 160 names a domain, its SRV record busybox httpd, the line registers with kamailio', async () => {
   await needs('busybox');
   const dir = await dirs.make('srv');
   const web = join(dir, 'web');
   await mkdir(web);
-  await writeFile(join(web, '8841.xml'), LINE_1001);
+  await writeFile(join(web, '8841.xml'), lineProfile());
   // The rule names a domain; dnsmasq's SRV record says which server and port serve it.
   dnsmasq([
     '--port=53', '--dhcp-option=6,10.94.0.1', '--dhcp-option=160,[--srv] http://prov.lab/8841.xml',

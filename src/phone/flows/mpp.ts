@@ -34,6 +34,7 @@ import { mppIdentity } from '../mpp/identity.ts';
 import { MppParameters, type SipLineParams } from '../mpp/parameters.ts';
 import { Resync, type ResyncOutcome, type ResyncTrigger, type RuleToRun } from '../mpp/resync.ts';
 import { DEFAULT_PROFILE_RULE } from '../../wire/profile-rule.ts';
+import type { StepReport } from '../events.ts';
 import type { BootFlow, FlowContext } from './flow.ts';
 import { type Edges, StateMachine } from './state-machine.ts';
 
@@ -163,6 +164,17 @@ export class MppFlow implements BootFlow {
     }
     void this.maintain(ctx, resync, params, rulesNow, errors, signal).catch(() => {});
     const registerRetry = new Backoff(REGISTER_RETRY, ctx.clock, { scale: ctx.waitScale });
+    // Lines 2–10: each registers with its own proxy beside the first, in a retry loop of its own;
+    // they report `line` events, so the phone's phase and problem stay the first line's. They
+    // start once the first line has its answer (registered or refused), as a phone registers its
+    // lines in order: a call manager that keeps one line a device (the companion) then sees the
+    // device's own line first and refuses the others, instead of binding line 2 and restarting.
+    let extrasStarted = false;
+    const startExtras = () => {
+      if (extrasStarted) return;
+      extrasStarted = true;
+      for (const extra of params.lines().slice(1)) void this.keepLine(ctx, extra, signal).catch(() => {});
+    };
     for (;;) {
       const line = params.lines()[0];
       if (!line) {
@@ -178,6 +190,7 @@ export class MppFlow implements BootFlow {
             if (yes) registerRetry.reset();
             // A load Upgrade_Rule installed is on trial until it registers (banks.ts).
             if (yes) registeredOnTrial(ctx);
+            if (yes) startExtras();
             machine.transition(yes ? 'registered' : 'registering');
           },
           onServiceControl: (action) => {
@@ -189,10 +202,36 @@ export class MppFlow implements BootFlow {
         { config: lineConfig(line!), file: 'flat profile', server: line!.proxy, configKind: 'profile' }, ctx.net, ctx.reason, signal,
       );
       machine.transition('registration-retry');
+      startExtras();
       const inSecs = registerRetry.delaySecs;
       ctx.report({ step: 'register', state: 'retry', ms: 0, message: `Refused: ${rejected.reason}; retry in ${inSecs} s`, registration: 'refused', status: rejected.status, reason: rejected.reason, cm: rejected.member.address, inSecs });
       await registerRetry.wait(signal);
       machine.transition('resync');
+    }
+  }
+
+  /** A further line registered and kept so until the cycle ends; refused or unanswered, it backs off and tries again. */
+  private async keepLine(ctx: FlowContext, line: SipLineParams, signal: AbortSignal): Promise<never> {
+    const retry = new Backoff(REGISTER_RETRY, ctx.clock, { scale: ctx.waitScale });
+    const report = (e: StepReport) => {
+      const l = lineReport(line, e);
+      if (l) ctx.report(l);
+    };
+    for (;;) {
+      const rejected = await register(
+        {
+          mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report,
+          onRegistered: (yes) => yes && retry.reset(),
+          onServiceControl: (action) => {
+            if (action === 'reset') ctx.reboot('reset', 'reset-reset');
+            else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
+          },
+        },
+        { config: lineConfig(line), file: 'flat profile', server: line.proxy, configKind: 'profile' }, ctx.net, ctx.reason, signal,
+      );
+      const inSecs = retry.delaySecs;
+      ctx.report({ step: 'line', state: 'retry', ms: 0, message: `Line ${line.index} ${line.userId} refused: ${rejected.reason}; retry in ${inSecs} s`, lineIndex: line.index, user: line.userId, reason: rejected.reason, inSecs });
+      await retry.wait(signal);
     }
   }
 
@@ -241,6 +280,25 @@ export class MppFlow implements BootFlow {
 
   private announce(ctx: FlowContext, to: CustomizationState, from: CustomizationState | undefined, why?: string): void {
     ctx.report({ step: 'customization', state: 'done', ms: 0, message: `Customization: ${to}${why ? ` (${why})` : ''}`, customization: to, ...(from ? { from } : {}), why: why ?? '' });
+  }
+}
+
+/** A further line's registration event as a `line` event (its words prefixed with the line). */
+function lineReport(line: SipLineParams, e: StepReport): StepReport | undefined {
+  if (e.step !== 'register') return e;
+  const base = { step: 'line' as const, ms: e.ms, lineIndex: line.index, user: line.userId };
+  const words = `Line ${line.index} ${line.userId}: ${e.message}`;
+  switch (e.state) {
+    case 'start':
+      return { ...base, state: 'start', message: `Line ${line.index}: registering ${line.userId}`, proxy: line.proxy };
+    case 'done':
+      return { ...base, state: 'done', message: `Line ${line.index}: registered ${line.userId} with ${e.cm}`, cm: e.cm, expires: e.expires };
+    case 'fail':
+      return { ...base, state: 'fail', message: words, reason: e.reason };
+    case 'retry':
+      return { ...base, state: 'retry', message: words, reason: 'reason' in e ? e.reason : 'no proxy answered', inSecs: e.inSecs };
+    case 'progress':
+      return { ...base, state: 'progress', message: words, registration: e.registration, ...('reason' in e && e.reason ? { reason: e.reason } : {}) };
   }
 }
 
