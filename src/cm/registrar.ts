@@ -330,6 +330,8 @@ export class Registrar {
     // A second line of a device registered on its own (a Multiplatform phone's line 2 pointed
     // here): this call manager keeps one line a device, so the line is not found — rebinding
     // would take the device's registration from its line, and the restart below would loop.
+    // Only while the device's own line is bound from another registration: a phone whose one
+    // line disagrees with its DN (a provider's profile, an old DN) is still taken and restarted.
     const current = this.book.get(device);
     if (fromUser !== phone.dn && fromUser !== device && current && current.user === phone.dn && current.expiresAt > this.clock.now() && current.callId !== header(req, 'call-id')) {
       return this.reply(r, 404, device, `no line ${fromUser} on ${device} (its line is ${phone.dn})`, [this.warning(`${device} has one line here: ${phone.dn}`)]);

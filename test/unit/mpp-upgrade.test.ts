@@ -72,4 +72,17 @@ t('Upgrade_Enable No in the provider\'s profile, or no firmware signer: the runn
   assert.equal(powerOn(unsigned).map((b) => b.reason === 'load-installed'), [false]);
 });
 
+t('a rule whose query holds a /: the load found in the path, the query asked with every file', async () => {
+  const asked: string[] = [];
+  c.loads.setDefault({ model: '8841', load: '' });
+  // The companion's own HTTP 6970 ignores the query; the rule is the provider's, uploaded.
+  const base = `http://127.0.0.1:${c.endpoints.http}`;
+  expectOk(c.mpp.setProfile('00:22:90:5c:1a:41', { profile: Buffer.from(`<flat-profile><Upgrade_Rule>${base}/${LOAD}.loads?mac=$MA&amp;x=a/b</Upgrade_Rule></flat-profile>`).toString('base64') }));
+  const p = h.phone('0022905c1a41', { persona: 'mpp', firmwareCert: signer.pem });
+  const installed = await h.event(p, 'installed', (e) => e.step === 'load' && e.state === 'done');
+  assert.ok('load' in installed && installed.load === LOAD);
+  for (const l of h.companionLog) if (/sepi88xx\.3-0-0-0001/.test(l) && /http/i.test(l)) asked.push(l);
+  assert.ok(asked.length >= 3, `the list and both components over HTTP: ${asked.join('\n')}`);
+});
+
 t.run();

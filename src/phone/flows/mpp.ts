@@ -25,7 +25,7 @@ import { DEFAULT_SIP_STACK, type DeviceConfig } from '../../wire/cnf-xml.ts';
 import { ensureMic } from '../mic.ts';
 import { register } from '../registration-step.ts';
 import { registeredOnTrial } from '../load-step.ts';
-import { upgradeChanged, upgradeStep } from '../mpp/upgrade.ts';
+import { upgradeStep, upgradeWanted } from '../mpp/upgrade.ts';
 import { REGISTER_RETRY } from '../retries.ts';
 import { Customization, type CustomizationState, edosRetrySecs } from '../mpp/customization.ts';
 import { dhcpProvisioning } from '../mpp/dhcp-provisioning.ts';
@@ -185,7 +185,12 @@ export class MppFlow implements BootFlow {
       machine.transition('registering');
       const rejected = await register(
         {
-          mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report: ctx.report,
+          mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale,
+          // Line 1's proxy not answering (it retries within) is an answer too: the others go on.
+          report: (e) => {
+            if (e.step === 'register' && e.state === 'retry') startExtras();
+            ctx.report(e);
+          },
           onRegistered: (yes) => {
             if (yes) registerRetry.reset();
             // A load Upgrade_Rule installed is on trial until it registers (banks.ts).
@@ -213,8 +218,9 @@ export class MppFlow implements BootFlow {
   /** A further line registered and kept so until the cycle ends; refused or unanswered, it backs off and tries again. */
   private async keepLine(ctx: FlowContext, line: SipLineParams, signal: AbortSignal): Promise<never> {
     const retry = new Backoff(REGISTER_RETRY, ctx.clock, { scale: ctx.waitScale });
+    // Nothing of a cycle that ended is reported: the next one's status starts clean.
     const report = (e: StepReport) => {
-      const l = lineReport(line, e);
+      const l = signal.aborted ? undefined : lineReport(line, e);
       if (l) ctx.report(l);
     };
     for (;;) {
@@ -229,6 +235,7 @@ export class MppFlow implements BootFlow {
         },
         { config: lineConfig(line), file: 'flat profile', server: line.proxy, configKind: 'profile' }, ctx.net, ctx.reason, signal,
       );
+      signal.throwIfAborted();
       const inSecs = retry.delaySecs;
       ctx.report({ step: 'line', state: 'retry', ms: 0, message: `Line ${line.index} ${line.userId} refused: ${rejected.reason}; retry in ${inSecs} s`, lineIndex: line.index, user: line.userId, reason: rejected.reason, inSecs });
       await retry.wait(signal);
@@ -249,7 +256,7 @@ export class MppFlow implements BootFlow {
       const r: ResyncOutcome = await resync.run(trigger === 'explicit' ? 'explicit' : retrying ? 'retry' : 'periodic', signal, rules());
       if (r.kind === 'error') errors++;
       else errors = 0;
-      if (r.kind === 'ok' && (lineChanged(r.changed) || upgradeChanged(r.changed))) {
+      if (r.kind === 'ok' && (lineChanged(r.changed) || upgradeWanted(r.changed, params, resync, ctx.model.activeLoad))) {
         ctx.reboot('restart', 'resync');
         return;
       }

@@ -73,6 +73,7 @@ export async function fetchProfile(d: ProfileFetchDeps, target: ProfileTarget, a
   if (records.length === 0) return { kind: 'error', reason: `no SRV record ${name}`, notFound: false };
   let last: ProfileFetch | undefined;
   for (const r of records) {
+    signal.throwIfAborted();
     last = await fetchFrom(d, { ...target, host: r.name, port: r.port }, auth, signal);
     if (last.kind === 'ok') return { ...last, server: `${r.name}:${r.port}` };
     // An answer (even 404) ends it; only a target that cannot be reached sends the phone to the next.
