@@ -23,7 +23,7 @@ import { copyFile, lstat, mkdir, open, readFile, readdir, rename, rm, stat } fro
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.ts';
 import { type LoadComponent, ciscoLoadNames, parseLoadList } from '../wire/load-list.ts';
-import { modelByCode } from '../wire/models.ts';
+import { modelByCode, modelByName } from '../wire/models.ts';
 import { TLV_MAX_FILE, parseSignedFile } from '../wire/tlv.ts';
 import type { CompanionDb, PhoneRecord } from './db.ts';
 import { TFTP_ROOT } from './tftp-root.ts';
@@ -98,9 +98,10 @@ export class LoadStore {
     return (this.db.handle.prepare("SELECT device_name, load_information FROM phones WHERE load_information <> '' ORDER BY device_name").all() as Row[]).map((r) => ({ deviceName: String(r['device_name']), load: String(r['load_information']) }));
   }
 
-  /** The `loadInformation` of a phone's own file: its load, else its model's. */
-  forPhone(p: PhoneRecord, code: number | undefined): string {
+  /** The load a phone's file names (its cnf.xml's `loadInformation`, its MPP profile's Upgrade_Rule): its own, else its model's. */
+  forPhone(p: PhoneRecord): string {
     const own = this.phoneLoad(p.deviceName);
+    const code = modelByName(p.model)?.code;
     if (own || code === undefined) return own;
     return this.defaults().find((d) => d.code === code)?.load ?? '';
   }

@@ -21,7 +21,7 @@
 import { X509Certificate, constants, publicEncrypt } from 'node:crypto';
 import { type CallManagerMember, type DeviceSecurity, type TvsMember, DEFAULT_SIP_STACK, USECALLMANAGER, writeDeviceConfig, writeShortConfig, writeXmlDefault } from '../wire/cnf-xml.ts';
 import { buildEncryptedConfig, configCertHash } from '../wire/enc-config.ts';
-import { PHONE_MODELS, modelByName } from '../wire/models.ts';
+import { PHONE_MODELS } from '../wire/models.ts';
 import type { CompanionConfig } from './config.ts';
 import type { CapfAuth, CompanionDb, PhoneCertificate, PhoneRecord } from './db.ts';
 import type { TrustFiles } from './trust-files.ts';
@@ -168,7 +168,7 @@ export class ProvisioningFiles {
 
   /** The load a phone's file names: its own, else its model's (Device Defaults over the configuration's map). */
   private loadFor(p: PhoneRecord): string {
-    return this.loads.forPhone(p, modelByName(p.model)?.code);
+    return this.loads.forPhone(p);
   }
 
   defaultFile(): string {

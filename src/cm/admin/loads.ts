@@ -116,7 +116,7 @@ export class LoadOperations {
     const problem = req.load === '' ? undefined : loadIdProblem(req.load);
     if (problem) return invalid('load', problem);
     this.store.setPhoneLoad(p.deviceName, req.load, `${this.d.clock.now()}-${randomBytes(8).toString('hex')}`);
-    const effective = this.store.forPhone(p, modelByName(p.model)?.code);
+    const effective = this.store.forPhone(p);
     this.d.log(`admin set ${p.deviceName}'s load to ${req.load || `its model's (${effective || 'none'})`}`);
     return ok({ deviceName: p.deviceName, load: req.load, effective, inTftpRoot: this.inRoot(effective) });
   }

@@ -28,7 +28,6 @@ import type { FileSource } from '../file-services.ts';
 import type { FileAnswer } from '../provisioning-files.ts';
 import type { MppStore } from './store.ts';
 import { LoadStore } from '../loads.ts';
-import { modelByName } from '../../wire/models.ts';
 
 export const MPP_PREFIX = 'mpp/';
 /** `mpp/8841/0022905c1a2b.xml` or `mpp/0022905c1a2b.xml` (after the leading slash). */
@@ -71,9 +70,11 @@ export interface MppProfilesDeps {
 export class MppProfiles {
   private readonly d: MppProfilesDeps;
   private readonly warnedInClear = new Set<string>();
+  private readonly loads: LoadStore;
 
   constructor(deps: MppProfilesDeps) {
     this.d = deps;
+    this.loads = new LoadStore(deps.db, deps.config.loadInformation);
   }
 
   /** Where phones register: the group's first member (this companion unless configured otherwise). */
@@ -108,7 +109,7 @@ export class MppProfiles {
     set('Resync_Periodic', String(config.mpp.resyncPeriodicSecs));
     // The load the phone should run (its own, else its model's Device Defaults), as an enterprise
     // phone's cnf.xml names it: the list on HTTP 6970, its components in the folder beside it.
-    const load = phone ? new LoadStore(db, config.loadInformation).forPhone(phone, modelByName(phone.model)?.code) : '';
+    const load = phone ? this.loads.forPhone(phone) : '';
     const loadUrl = load ? this.d.loadUrl?.(load) : undefined;
     if (loadUrl) set('Upgrade_Rule', loadUrl);
     // Stored only after it parsed (operations.ts); one that no longer does is left out, and said.
