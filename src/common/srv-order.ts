@@ -14,7 +14,6 @@ export interface SrvTarget {
 }
 
 export function orderSrv(records: readonly SrvTarget[], random: (max: number) => number): SrvTarget[] {
-  if (records.length === 1 && (records[0]!.name === '.' || records[0]!.name === '')) return [];
   const byPriority = new Map<number, SrvTarget[]>();
   for (const r of records) {
     if (r.name === '.' || r.name === '' || !(r.port > 0 && r.port < 65536)) continue;

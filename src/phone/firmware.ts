@@ -30,6 +30,7 @@ import { UnattendedPrompt } from './prompts.ts';
 import { ProvisioningFetcher } from './provisioning-fetcher.ts';
 import type { NetContext } from './provisioning.ts';
 import { type PhoneSettings, loadSettings, saveSettings, validateSettings } from './settings.ts';
+import { MAX_LOAD_FILE_BYTES } from './load-step.ts';
 import { applyEvent, initialStatus } from './status.ts';
 import type { TftpRequestOptions } from './tftp-client.ts';
 import { TrustStore } from './trust-store.ts';
@@ -87,8 +88,6 @@ export interface BankDecision {
 export type RebootKind = 'reset' | 'restart';
 
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
-/** A load component: a bundle, a runtime (tens of MiB), never a provisioning file's 2 MiB. */
-const MAX_LOAD_FILE_BYTES = 256 * 1024 * 1024;
 
 class Aborted extends Error {
   override name = 'AbortError';

@@ -32,6 +32,9 @@ import type { FetchResult } from './provisioning-fetcher.ts';
 
 export type LoadOutcome = 'installed' | 'kept';
 
+/** A load component: a bundle, a runtime (tens of MiB), never a provisioning file's 2 MiB. */
+export const MAX_LOAD_FILE_BYTES = 256 * 1024 * 1024;
+
 /** Where a load's files are fetched from: `server` (an address) names it in the events. */
 export interface LoadSource {
   server: string;

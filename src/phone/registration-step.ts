@@ -9,6 +9,7 @@ import type { MacAddress } from '../wire/mac.ts';
 import type { PhoneModel } from '../wire/models.ts';
 import type { Clock } from '../common/clock.ts';
 import type { NetworkPort } from './ports.ts';
+import type { FlowContext } from './flows/flow.ts';
 import { type NetContext, type Provisioned, type Report, stepTimer } from './provisioning.ts';
 import { type RegistrarMember, type RegistrationEvent, type RegistrationOutcome, SipRegistration, type SipLineFlow } from './sip-registration.ts';
 
@@ -25,6 +26,20 @@ export interface RegistrationStepOptions {
   onServiceControl: (action: ServiceAction) => void;
   /** The registered line's user agent and connection (for calls), and undefined when it goes. */
   onLine?: ((line: SipLineFlow | undefined) => void) | undefined;
+}
+
+/**
+ * What every registration of a boot flow takes from its cycle: who the phone is, its sockets and
+ * clock, and a service-control NOTIFY turned into the reset or restart it asks for.
+ */
+export function fromCycle(ctx: FlowContext): Pick<RegistrationStepOptions, 'mac' | 'model' | 'network' | 'clock' | 'localAddress' | 'waitScale' | 'onServiceControl'> {
+  return {
+    mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale,
+    onServiceControl: (action) => {
+      if (action === 'reset') ctx.reboot('reset', 'reset-reset');
+      else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
+    },
+  };
 }
 
 const FALLBACK_SIP_STACK = { timerRegisterExpires: 3600, timerRegisterDelta: 5, timerKeepAliveExpires: 120, timerT1: 500, timerT2: 4000 };

@@ -24,6 +24,7 @@ export function nodeStreamSocket(s: net.Socket): StreamSocket {
   };
   let closedWhy: string | undefined;
   let local: { address: string; port: number } | undefined;
+  const localOf = () => (local ??= { address: s.localAddress ?? '', port: s.localPort ?? 0 });
   let error: string | undefined;
   s.on('data', (d: Buffer) => (onData ? onData(d) : early.push(d)));
   s.on('error', (e) => {
@@ -39,10 +40,10 @@ export function nodeStreamSocket(s: net.Socket): StreamSocket {
     // the registrar's inbound connections take their local address from the listener and never
     // need it.
     get localAddress() {
-      return (local ??= { address: s.localAddress ?? '', port: s.localPort ?? 0 }).address;
+      return localOf().address;
     },
     get localPort() {
-      return (local ??= { address: s.localAddress ?? '', port: s.localPort ?? 0 }).port;
+      return localOf().port;
     },
     remoteAddress: s.remoteAddress ?? '',
     remotePort: s.remotePort ?? 0,

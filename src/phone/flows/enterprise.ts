@@ -30,7 +30,7 @@ import { Provisioning, stepTimer } from '../provisioning.ts';
 import { type CertificateNext, certificateStep } from '../certificate-step.ts';
 import { activationService, onboardingStep } from '../onboarding-step.ts';
 import { fromServer, loadStep, registeredOnTrial } from '../load-step.ts';
-import { register } from '../registration-step.ts';
+import { fromCycle, register } from '../registration-step.ts';
 import { CONFIG_RETRY, REGISTER_RETRY } from '../retries.ts';
 import type { BootFlow, FlowContext } from './flow.ts';
 import { type Edges, StateMachine } from './state-machine.ts';
@@ -117,15 +117,11 @@ export class EnterpriseFlow implements BootFlow {
       machine.transition('registering');
       const rejected = await register(
         {
-          mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report: ctx.report,
+          ...fromCycle(ctx), report: ctx.report,
           onRegistered: (yes) => {
             if (yes) registerRetry.reset();
             if (yes) registeredOnTrial(ctx);
             machine.transition(yes ? 'registered' : 'registering');
-          },
-          onServiceControl: (action) => {
-            if (action === 'reset') ctx.reboot('reset', 'reset-reset');
-            else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
           },
           onLine: ctx.onSipLine,
         },

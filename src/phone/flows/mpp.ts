@@ -23,8 +23,8 @@
 import { Backoff } from '../../common/backoff.ts';
 import { DEFAULT_SIP_STACK, type DeviceConfig } from '../../wire/cnf-xml.ts';
 import { ensureMic } from '../mic.ts';
-import { register } from '../registration-step.ts';
-import { registeredOnTrial } from '../load-step.ts';
+import { fromCycle, register } from '../registration-step.ts';
+import { MAX_LOAD_FILE_BYTES, registeredOnTrial } from '../load-step.ts';
 import { upgradeStep, upgradeWanted } from '../mpp/upgrade.ts';
 import { REGISTER_RETRY } from '../retries.ts';
 import { Customization, type CustomizationState, edosRetrySecs } from '../mpp/customization.ts';
@@ -53,8 +53,6 @@ export const MPP_EDGES: Edges<MppState> = {
 };
 
 const MAX_PROFILE_BYTES = 2 * 1024 * 1024;
-/** A load component (a bundle, a runtime: tens of MiB), as the enterprise phone allows (firmware.ts). */
-const MAX_LOAD_BYTES = 256 * 1024 * 1024;
 const lineChanged = (names: string[]) => names.some((n) => /^(Proxy|SIP_Port|SIP_Transport|User_ID|Auth_ID|Password|Line_Enable|Display_Name)_\d+_$/.test(n));
 
 export class MppFlow implements BootFlow {
@@ -158,7 +156,7 @@ export class MppFlow implements BootFlow {
     }
     if (machine.state !== 'resync') machine.transition('resync');
     // Upgrade_Rule naming another load: installed now, the phone reboots on it (on trial).
-    if ((await upgradeStep(ctx, params, resync, { ...fetchDeps, maxBytes: MAX_LOAD_BYTES }, signal)) === 'installed') {
+    if ((await upgradeStep(ctx, params, resync, { ...fetchDeps, maxBytes: MAX_LOAD_FILE_BYTES }, signal)) === 'installed') {
       ctx.reboot('reset', 'load-installed');
       signal.throwIfAborted();
     }
@@ -185,7 +183,7 @@ export class MppFlow implements BootFlow {
       machine.transition('registering');
       const rejected = await register(
         {
-          mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale,
+          ...fromCycle(ctx),
           // Line 1's proxy not answering (it retries within) is an answer too: the others go on.
           report: (e) => {
             if (e.step === 'register' && e.state === 'retry') startExtras();
@@ -197,10 +195,6 @@ export class MppFlow implements BootFlow {
             if (yes) registeredOnTrial(ctx);
             if (yes) startExtras();
             machine.transition(yes ? 'registered' : 'registering');
-          },
-          onServiceControl: (action) => {
-            if (action === 'reset') ctx.reboot('reset', 'reset-reset');
-            else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
           },
           onLine: ctx.onSipLine,
         },
@@ -226,12 +220,8 @@ export class MppFlow implements BootFlow {
     for (;;) {
       const rejected = await register(
         {
-          mac: ctx.mac, model: ctx.model, network: ctx.network, clock: ctx.clock, localAddress: ctx.localAddress, waitScale: ctx.waitScale, report,
+          ...fromCycle(ctx), report,
           onRegistered: (yes) => yes && retry.reset(),
-          onServiceControl: (action) => {
-            if (action === 'reset') ctx.reboot('reset', 'reset-reset');
-            else if (action === 'restart') ctx.reboot('restart', 'reset-restart');
-          },
         },
         { config: lineConfig(line), file: 'flat profile', server: line.proxy, configKind: 'profile' }, ctx.net, ctx.reason, signal,
       );

@@ -56,23 +56,32 @@ export class Resync {
     this.lastAt = d.clock.now();
   }
 
-  /** The phone's own rules (`Profile_Rule`…`_D`), or the ones given (DHCP's, a one-off URL). */
+  /** The macros' values at this moment, for a resync of `trigger`. */
+  private macros(trigger: ResyncTrigger): Record<string, string> {
+    const { d } = this;
+    return macroValues(d.id, { ...d.context(), provisioningState: PRVST[trigger], secondsSinceResync: (d.clock.now() - this.lastAt) / 1000, userIds: d.params.lines().map((l) => l.userId) }, d.params.gppValues());
+  }
+
+  /** A URL of a rule with its server: option 66's when it names none. */
+  private resolve(url: string) {
+    return resolveUrl(url, this.d.option66 !== undefined ? { option66: this.d.option66 } : {});
+  }
+
   /**
    * A rule's URL as a resync would fetch it now (Upgrade_Rule has Profile_Rule's syntax): the
    * alternative whose condition holds with this moment's macros, its server filled in from
    * option 66 when it names none; undefined when no alternative applies.
    */
   target(ruleText: string, trigger: ResyncTrigger): { ok: true; target: ProfileTarget; options: RuleOptions } | { ok: false; reason: string } | undefined {
-    const { d } = this;
     const parsed = parseProfileRule(ruleText);
     if (!parsed.ok) return { ok: false, reason: parsed.error.message };
-    const values = macroValues(d.id, { ...d.context(), provisioningState: PRVST[trigger], secondsSinceResync: (d.clock.now() - this.lastAt) / 1000, userIds: d.params.lines().map((l) => l.userId) }, d.params.gppValues());
-    const chosen = chooseAlternative(parsed.value, values);
+    const chosen = chooseAlternative(parsed.value, this.macros(trigger));
     if (!chosen?.url) return undefined;
-    const target = resolveUrl(chosen.url, d.option66 !== undefined ? { option66: d.option66 } : {});
+    const target = this.resolve(chosen.url);
     return target.ok ? { ok: true, target: target.value, options: chosen.options } : { ok: false, reason: target.error.message };
   }
 
+  /** The phone's own rules (`Profile_Rule`…`_D`), or the ones given (DHCP's, a one-off URL). */
   async run(trigger: ResyncTrigger, signal: AbortSignal, rules: RuleToRun[] = this.d.params.rules()): Promise<ResyncOutcome> {
     const { d } = this;
     if (rules.length === 0) return { kind: 'nothing', reason: 'no profile rule' };
@@ -85,13 +94,12 @@ export class Resync {
         d.report({ step: 'profile', state: 'fail', ms: 0, message: `${rule.name}: ${parsed.error.message}`, url: '', reason: parsed.error.message });
         return { kind: 'error', reason: `${rule.name}: ${parsed.error.message}`, url: '' };
       }
-      const values = macroValues(d.id, { ...d.context(), provisioningState: PRVST[trigger], secondsSinceResync: (d.clock.now() - this.lastAt) / 1000, userIds: d.params.lines().map((l) => l.userId) }, d.params.gppValues());
-      const chosen = chooseAlternative(parsed.value, values);
+      const chosen = chooseAlternative(parsed.value, this.macros(trigger));
       if (!chosen) continue;
       // Assignments (`(a = 1)!`) set general-purpose parameters before anything is fetched.
       if (chosen.assignments.length) await d.params.set(Object.fromEntries(chosen.assignments.map((a) => [/^[A-Pa-p]$/.test(a.name) ? `GPP_${a.name.toUpperCase()}` : a.name, a.value])));
       if (chosen.url === undefined) continue;
-      const target = resolveUrl(chosen.url, d.option66 !== undefined ? { option66: d.option66 } : {});
+      const target = this.resolve(chosen.url);
       if (!target.ok) {
         d.report({ step: 'profile', state: 'fail', ms: 0, message: `${rule.name}: ${target.error.message}`, url: chosen.url, reason: target.error.message });
         return { kind: 'error', reason: target.error.message, url: chosen.url };
